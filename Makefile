@@ -1,0 +1,104 @@
+# l7lab - build, test, demo and benchmark the toolkit.
+#
+#   make            build every tool into bin/ (objects in build/rel/)
+#   make SAN=1      the same with AddressSanitizer + UBSan, into build/san/bin/
+#   make test       build both, run the unit tests and the bats suite (against
+#                   the sanitizer build; TEST_BUILD=rel runs it on bin/ instead)
+#   make demo       the one-command classroom demo
+#   make bench      benchmarks against the tools people pick instead (not CI)
+#   make deps       install what is missing (Debian 12 packages)
+#
+# Each tool is the .c files of its folder; TOOL/main.c holds main(), so unit
+# tests (tests/unit/test_TOOL_*.c) can link the rest of the tool.  llhttp's C
+# sources come from Debian's node-llhttp and are compiled into build/.
+
+LLHTTP_DIR   ?= /usr/share/llhttp
+LLHTTP_INC   ?= /usr/share/include/llhttp
+TOOLS        := mockserver proxy loadgen tracer
+
+CC           ?= cc
+WARN         := -Wall -Wextra -Werror -Wshadow -Wconversion -Wno-sign-conversion
+CSTD         := -std=c17 -D_GNU_SOURCE
+CFLAGS       ?= -O2 -g
+CPPFLAGS     += -Ilib -I$(LLHTTP_INC) -MMD -MP
+LDLIBS       += -lm
+
+ifeq ($(SAN),1)
+  BUILD      := build/san
+  BINDIR     := build/san/bin
+  SANFLAGS   := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+else
+  BUILD      := build/rel
+  BINDIR     := bin
+  SANFLAGS   :=
+endif
+
+ALL_CFLAGS   = $(CSTD) $(CFLAGS) $(SANFLAGS) $(WARN)
+LIB_OBJ      := $(patsubst %.c,$(BUILD)/%.o,$(wildcard lib/*.c))
+LLHTTP_OBJ   := $(patsubst %,$(BUILD)/llhttp/%.o,llhttp api http)
+BUILT_TOOLS  := $(foreach t,$(TOOLS),$(if $(wildcard $(t)/main.c),$(t)))
+UNIT_SRC     := $(wildcard tests/unit/test_*.c)
+UNIT_BIN     := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
+
+tool_obj     = $(patsubst %.c,$(BUILD)/%.o,$(wildcard $(1)/*.c))
+LIBS_tracer  := -lpcap
+
+.PHONY: all tools unit asan test demo bench deps deps-check clean
+all: deps-check tools unit
+
+tools: $(addprefix $(BINDIR)/,$(BUILT_TOOLS))
+unit: $(UNIT_BIN)
+
+define tool_rule
+$(BINDIR)/$(1): $(call tool_obj,$(1)) $(LIB_OBJ) $(LLHTTP_OBJ)
+	@mkdir -p $$(@D)
+	$$(CC) $$(CFLAGS) $$(SANFLAGS) -o $$@ $$^ $$(LDFLAGS) $$(LDLIBS) $$(LIBS_$(1))
+endef
+$(foreach t,$(BUILT_TOOLS),$(eval $(call tool_rule,$(t))))
+
+# A unit test links lib/ and, for test_TOOL_*.c, that tool without its main.c.
+unit_tool    = $(firstword $(filter $(TOOLS),$(subst _, ,$(patsubst test_%,%,$(1)))))
+define unit_rule
+$(BUILD)/tests/$(1): $(BUILD)/tests/unit/$(1).o $(LIB_OBJ) $(LLHTTP_OBJ) \
+    $(if $(call unit_tool,$(1)),$(filter-out %/main.o,$(call tool_obj,$(call unit_tool,$(1)))))
+	@mkdir -p $$(@D)
+	$$(CC) $$(CFLAGS) $$(SANFLAGS) -o $$@ $$^ $$(LDFLAGS) $$(LDLIBS) \
+	    $(if $(call unit_tool,$(1)),$$(LIBS_$(call unit_tool,$(1))))
+endef
+$(foreach u,$(UNIT_SRC),$(eval $(call unit_rule,$(basename $(notdir $(u))))))
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -c -o $@ $<
+
+# llhttp is generated code: build it with its own (quieter) warnings.
+$(BUILD)/llhttp/%.o: $(LLHTTP_DIR)/%.c
+	@mkdir -p $(@D)
+	$(CC) -I$(LLHTTP_INC) $(CSTD) $(CFLAGS) $(SANFLAGS) -w -c -o $@ $<
+
+asan:
+	$(MAKE) SAN=1 tools unit
+
+# Installs missing packages when something the build needs is absent.
+deps-check:
+	@bin/install-deps
+deps:
+	bin/install-deps
+
+TEST_BUILD   ?= san
+test: deps-check
+	$(MAKE) tools unit
+	$(MAKE) SAN=1 tools unit
+	tests/run --build $(TEST_BUILD)
+
+demo: deps-check tools
+	labs/demo.sh
+
+bench: deps-check tools
+	bin/install-deps --bench
+	tests/bench/run
+
+clean:
+	rm -rf build $(addprefix bin/,$(TOOLS))
+
+-include $(shell find build -name '*.d' 2>/dev/null)

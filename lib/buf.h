@@ -1,0 +1,54 @@
+/*
+ * buf.h - growable byte buffers: what a connection reads into and writes
+ * out of.  Data lives in data[off .. off+len); consuming from the front is
+ * O(1) and the space is reclaimed when the buffer empties or must grow.
+ *
+ * A buffer never grows by itself past what the caller asks for: the owner
+ * checks buf_len() against its own limit (that is how back-pressure and the
+ * 431/413 limits work).  Allocation failures are reported, never ignored.
+ */
+#ifndef L7_BUF_H
+#define L7_BUF_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+struct buf {
+	char *data;
+	size_t off;   /* first unconsumed byte   */
+	size_t len;   /* bytes held from off     */
+	size_t cap;   /* bytes allocated at data */
+};
+
+#define BUF_INIT { NULL, 0, 0, 0 }
+
+static inline char *buf_begin(const struct buf *b) { return b->data + b->off; }
+static inline size_t buf_len(const struct buf *b) { return b->len; }
+
+/* Frees the storage; the buffer is empty and reusable afterwards. */
+void buf_free(struct buf *b);
+/* Empties the buffer, keeping its storage. */
+void buf_clear(struct buf *b);
+/* Makes room for n more bytes at the end; returns 0, or -1 on ENOMEM. */
+int buf_reserve(struct buf *b, size_t n);
+/* Appends bytes; 0, or -1 on ENOMEM (the buffer is unchanged then). */
+int buf_append(struct buf *b, const void *p, size_t n);
+int buf_puts(struct buf *b, const char *s);
+int buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int buf_vprintf(struct buf *b, const char *fmt, va_list ap);
+/* Appends s as a JSON string literal, quotes included, escaping as needed
+ * (bytes that are not valid UTF-8 become \u00XX of their Latin-1 value). */
+int buf_json_str(struct buf *b, const char *s, size_t n);
+/* Drops n bytes from the front. */
+void buf_consume(struct buf *b, size_t n);
+
+/* Reads at most max bytes from fd onto the end (one read(2)).  Returns what
+ * read(2) returned: >0 bytes, 0 at EOF, -1 with errno (EAGAIN included);
+ * ENOMEM if the buffer could not grow. */
+ssize_t buf_read_fd(struct buf *b, int fd, size_t max);
+/* Writes from the front to fd (one write/send) and consumes what was
+ * written.  Returns bytes written, or -1 with errno (EAGAIN included). */
+ssize_t buf_write_fd(struct buf *b, int fd);
+
+#endif

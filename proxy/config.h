@@ -1,0 +1,133 @@
+/*
+ * config.h - the proxy's configuration: listeners, pools of servers, the
+ * routing table, timeouts and limits.  Built from the command line and/or a
+ * config file whose directives are the same words as the flags (proxy.conf.5).
+ *
+ * Ownership: config_load() allocates everything below; config_free() frees
+ * it.  The proxy core reads it and updates only the run-time fields marked
+ * "run time" (load-balancing state and passive telemetry).
+ */
+#ifndef PROXY_CONFIG_H
+#define PROXY_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "net.h"
+#include "rng.h"
+
+enum lb_algo { LB_ROUNDROBIN, LB_LEASTCONN, LB_RANDOM };
+
+/* Passive telemetry for one server, updated at step 6 (run time). */
+struct server_stats {
+	uint64_t requests;          /* responses received (any status)              */
+	uint64_t by_class[6];       /* [1]..[5]: 1xx..5xx; [0]: failed, no response  */
+	uint64_t connects;          /* new connections opened (step 4)               */
+	uint64_t reuses;            /* requests sent on a pooled connection          */
+	uint64_t ttfb_us_total;     /* sum of times to response headers             */
+	uint64_t ttlb_us_total;     /* sum of times to the last response byte        */
+	uint64_t ttfb_us_ewma;      /* smoothed time to response headers (0: none)   */
+};
+
+struct server {
+	char *name;                 /* "b1" from NAME=ADDR, else "ADDR:PORT"        */
+	struct addr addr;
+	unsigned weight;            /* 1..1000, default 1                            */
+	/* run time: load balancing */
+	long current_weight;        /* smooth weighted round robin (nginx's)         */
+	unsigned inflight;          /* requests sent and not yet answered            */
+	struct server_stats stats;
+	/* run time: the core's idle keep-alive connections to this server */
+	void *idle_head;
+	size_t nidle;
+};
+
+struct pool {
+	char *name;                 /* "default" for --backend                       */
+	enum lb_algo algo;
+	struct server *servers;
+	size_t nservers;
+	struct rng rng;             /* run time: for LB_RANDOM                       */
+};
+
+enum route_kind { ROUTE_HOST, ROUTE_HEADER, ROUTE_PATH };
+
+struct route {
+	enum route_kind kind;
+	char *match;                /* the text as written: "host:*.example.com"     */
+	char *name;                 /* ROUTE_HEADER: the header name                 */
+	char *value;                /* host pattern, header value, or path prefix    */
+	struct pool *pool;
+};
+
+struct listener_conf {
+	struct addr addr;
+};
+
+struct config {
+	struct listener_conf *listeners;
+	size_t nlisteners;
+	struct pool *pools;         /* pools[i]; "default" is found by name          */
+	size_t npools;
+	struct route *routes;       /* first match wins                              */
+	size_t nroutes;
+
+	/* step 1: who may connect (empty allow list: everyone not denied) */
+	struct cidr *allow, *deny;
+	size_t nallow, ndeny;
+	size_t max_conns;           /* --max-conns, default 10000                    */
+
+	/* limits (steps 2 and 6) */
+	size_t max_header;          /* --max-header, default 16 KiB  (431)           */
+	size_t max_target;          /* --max-target, default 8 KiB   (414)           */
+	uint64_t max_body;          /* --max-body, default 0 = no limit (413)        */
+
+	/* timeouts, milliseconds */
+	uint64_t timeout_header;    /* --timeout-header   10s                        */
+	uint64_t timeout_idle;      /* --timeout-idle     60s                        */
+	uint64_t timeout_connect;   /* --timeout-connect  3s                         */
+	uint64_t timeout_server;    /* --timeout-server   30s                        */
+	uint64_t timeout_pool;      /* --timeout-pool     4s                         */
+
+	/* step 4 */
+	size_t server_keepalive;    /* --server-keepalive N idle conns per server, default 32 */
+	bool has_source;
+	struct addr source;         /* --source ADDR                                 */
+
+	/* observability */
+	char *name;                 /* --name, for Via and Forwarded by=; default "l7lab" */
+	char *access_log;           /* --access-log FILE; NULL = stderr              */
+	char *events;               /* --events FILE ("-" = stdout); NULL = none     */
+	uint64_t pace_ms;           /* --pace MS, default 0                          */
+	int verbose;                /* -v count                                      */
+	bool quiet;                 /* --quiet: no access log                        */
+	uint64_t seed;              /* --seed for LB_RANDOM, default from the clock  */
+
+	bool check_only;            /* --check: print the resolved config, exit      */
+	char *file;                 /* -c FILE, when given                           */
+};
+
+/* Fills cfg from argv (flags and -c FILE; flags after -c override the file).
+ * Handles --help and --version itself (prints, exits 0).  On any error it
+ * prints one line naming the flag, or FILE:LINE and what was expected, and
+ * exits 2.  Ensures a "default" pool exists if any route or flag needs it,
+ * and that at least one listener and one server exist. */
+void config_from_args(struct config *cfg, int argc, char **argv);
+
+/* Reads a config file into cfg (directives as in proxy.conf.5).  Returns 0,
+ * or -1 with "FILE:LINE: what was expected" in err. */
+int config_load_file(struct config *cfg, const char *path, char *err, size_t errlen);
+
+/* Prints the resolved configuration in config-file syntax (for --check). */
+void config_print(const struct config *cfg, FILE *out);
+
+/* The pool named name, or NULL. */
+struct pool *config_pool(const struct config *cfg, const char *name);
+
+void config_free(struct config *cfg);
+
+const char *lb_algo_name(enum lb_algo a);
+
+#endif

@@ -1,0 +1,153 @@
+# tests/helpers.bash - what every bats file loads: bats-support, bats-assert,
+# bats-file, and helpers to start servers on port 0, wait until they listen,
+# and stop them by pid (also when a test fails).
+#
+#   load helpers
+#   setup_file()    { start_bg mock "$L7_BIN/mockserver" --listen 127.0.0.1:0 --name b1; }
+#   teardown_file() { stop_all; }
+#   @test "mockserver answers hello" { run curl -s "http://$(addr_of mock b1)/"; assert_output ... }
+
+bats_load_library bats-support
+bats_load_library bats-assert
+bats_load_library bats-file
+
+: "${L7_BIN:=$(cd "$BATS_TEST_DIRNAME/.." && pwd)/bin}"
+export L7_BIN
+TOP=$(cd "$BATS_TEST_DIRNAME/.." && pwd)
+export TOP
+
+# The folder where start_bg keeps NAME.out, NAME.err and NAME.pid.  Servers
+# started in setup_file live for the file; in a test, for the test.
+_bg_dir() {
+	if [ -n "${BATS_TEST_TMPDIR:-}" ] && [ -z "${_IN_SETUP_FILE:-}" ]; then
+		echo "$BATS_TEST_TMPDIR"
+	else
+		echo "$BATS_FILE_TMPDIR"
+	fi
+}
+
+# start_bg NAME CMD [ARGS...]: start CMD in the background, stdout to
+# NAME.out and stderr to NAME.err in the background folder, and wait until
+# it prints its "listening" lines (as many as it has --listen flags).
+start_bg() {
+	local name=$1; shift
+	local dir; dir=$(_bg_dir)
+	local want=0 a
+	for a in "$@"; do [ "$a" = --listen ] && want=$((want + 1)); done
+	[ "$want" -gt 0 ] || want=1
+	"$@" >"$dir/$name.out" 2>"$dir/$name.err" 3>&- </dev/null &
+	echo $! >"$dir/$name.pid"
+	echo "$name" >>"$dir/.bg-names"
+	wait_for_lines "$dir/$name.out" '^listening ' "$want" "$(cat "$dir/$name.pid")" || {
+		echo "# $name did not start listening; its stderr:" >&3
+		sed 's/^/#   /' "$dir/$name.err" >&3
+		return 1
+	}
+}
+
+# start_bg_file NAME CMD...: start_bg for setup_file (servers for the whole file).
+start_bg_file() {
+	_IN_SETUP_FILE=1 start_bg "$@"
+}
+
+# wait_for_lines FILE REGEX COUNT [PID]: wait (5 s at most) until FILE has
+# COUNT lines matching REGEX; fail early if PID exits.
+wait_for_lines() {
+	local file=$1 re=$2 count=$3 pid=${4:-} i
+	for ((i = 0; i < 500; i++)); do
+		if [ -f "$file" ] && [ "$(grep -c -E "$re" "$file" 2>/dev/null)" -ge "$count" ]; then
+			return 0
+		fi
+		if [ -n "$pid" ] && ! kill -0 "$pid" 2>/dev/null; then
+			return 1
+		fi
+		sleep 0.01
+	done
+	return 1
+}
+
+# wait_until CMD...: retry CMD every 10 ms for 5 s at most.
+wait_until() {
+	local i
+	for ((i = 0; i < 500; i++)); do
+		"$@" && return 0
+		sleep 0.01
+	done
+	return 1
+}
+
+# pid_of NAME, out_of NAME, err_of NAME: the pid and the output files.
+pid_of() { cat "$(_find_bg "$1")/$1.pid"; }
+out_of() { echo "$(_find_bg "$1")/$1.out"; }
+err_of() { echo "$(_find_bg "$1")/$1.err"; }
+_find_bg() {
+	if [ -n "${BATS_TEST_TMPDIR:-}" ] && [ -f "$BATS_TEST_TMPDIR/$1.pid" ]; then
+		echo "$BATS_TEST_TMPDIR"
+	else
+		echo "$BATS_FILE_TMPDIR"
+	fi
+}
+
+# addr_of NAME [LISTENER]: the ADDRESS:PORT that NAME printed on its
+# "listening [LISTENER] ADDRESS:PORT" line (the first one without LISTENER).
+addr_of() {
+	local out; out=$(out_of "$1")
+	if [ $# -ge 2 ]; then
+		awk -v n="$2" '$1 == "listening" && $2 == n { print $3; exit }' "$out"
+	else
+		awk '$1 == "listening" { print $NF; exit }' "$out"
+	fi
+}
+
+# port_of NAME [LISTENER]: just the port.
+port_of() { local a; a=$(addr_of "$@"); echo "${a##*:}"; }
+
+# stop_bg NAME: SIGTERM, wait 5 s, then SIGKILL.  Returns the exit status
+# (137 when it had to be killed) and says so on fd 3 when it is not 0.
+stop_bg() {
+	local dir; dir=$(_find_bg "$1")
+	local pid; pid=$(cat "$dir/$1.pid" 2>/dev/null) || return 0
+	rm -f "$dir/$1.pid"
+	kill -TERM "$pid" 2>/dev/null || return 0
+	local i
+	for ((i = 0; i < 500; i++)); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.01
+	done
+	kill -KILL "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+	local rc=$?
+	if [ "$rc" -ne 0 ]; then
+		echo "# $1 (pid $pid) exited with status $rc; its stderr:" >&3
+		tail -n 30 "$dir/$1.err" | sed 's/^/#   /' >&3
+	fi
+	return "$rc"
+}
+
+# stop_all: stop, by pid, every process start_bg started in this test (for
+# teardown); stop_all_file: those of setup_file (for teardown_file).  Each
+# fails if any process exited badly: a sanitizer report makes the tools exit
+# non-zero, so a leak or overflow fails the suite.
+stop_all() { _stop_dir "${BATS_TEST_TMPDIR:-}"; }
+stop_all_file() { _stop_dir "${BATS_FILE_TMPDIR:-}"; }
+_stop_dir() {
+	local dir=$1 rc=0 name
+	[ -n "$dir" ] && [ -f "$dir/.bg-names" ] || return 0
+	while read -r name; do
+		[ -f "$dir/$name.pid" ] || continue
+		stop_bg "$name" || rc=1
+	done <"$dir/.bg-names"
+	rm -f "$dir/.bg-names"
+	return $rc
+}
+
+# raw_exchange ADDR:PORT BYTES [SECONDS]: send BYTES (printf format
+# expanded) on one TCP connection, print what comes back until the peer
+# closes or SECONDS (default 3) pass.
+raw_exchange() {
+	local hostport=$1 bytes=$2 secs=${3:-3}
+	local host=${hostport%:*} port=${hostport##*:}
+	host=${host#[}; host=${host%]}
+	printf "$bytes" | timeout "$secs" nc -q "$secs" "$host" "$port"
+	return 0
+}
