@@ -100,9 +100,23 @@ static int cb_field(llhttp_t *p, const char *at, size_t len)
 	return add_span(m, at, len);
 }
 
+/* RFC 9110 token characters; llhttp 8 lets a space slip into a name. */
+static bool is_tchar(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	       (c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL);
+}
+
 static int cb_field_complete(llhttp_t *p)
 {
-	return end_span(msg_of(p));
+	struct http_msg *m = msg_of(p);
+	const struct http_hdr *h = &m->hdrs[m->nhdrs - 1];
+	for (uint32_t i = 0; i < h->name_len; i++)
+		if (!is_tchar((unsigned char)m->raw.data[h->name + i])) {
+			snprintf(m->error, sizeof(m->error), "invalid character in header name");
+			return -1;
+		}
+	return end_span(m);
 }
 
 static int cb_value(llhttp_t *p, const char *at, size_t len)
@@ -209,14 +223,16 @@ static void set_error(struct http_msg *m, llhttp_errno_t e)
 {
 	if (e == HPE_OK || e == HPE_PAUSED || e == HPE_PAUSED_UPGRADE)
 		return;
-	if (m->limit_status != 0 || (e == HPE_USER && m->error[0] != '\0'))
-		return;     /* our own reason is already there */
+	if (m->error[0] != '\0')
+		return;     /* a callback of ours already said why */
 	const char *reason = llhttp_get_error_reason(&m->parser);
 	snprintf(m->error, sizeof(m->error), "%s: %s", llhttp_errno_name(e), reason ? reason : "parse error");
 }
 
 llhttp_errno_t http_msg_feed(struct http_msg *m, const char *data, size_t len, size_t *consumed)
 {
+	if (llhttp_get_errno(&m->parser) == HPE_OK)
+		m->error[0] = '\0';
 	llhttp_errno_t e = llhttp_execute(&m->parser, data, len);
 	if (consumed != NULL) {
 		const char *pos = llhttp_get_error_pos(&m->parser);
