@@ -3,7 +3,7 @@
  * routing table, timeouts and limits.  Built from the command line and/or a
  * config file whose directives are the same words as the flags (proxy.conf.5).
  *
- * Ownership: config_load() allocates everything below; config_free() frees
+ * Ownership: config_from_args() allocates everything below; config_free() frees
  * it.  The proxy core reads it and updates only the run-time fields marked
  * "run time" (load-balancing state and passive telemetry).
  */
@@ -50,6 +50,8 @@ struct pool {
 	struct server *servers;
 	size_t nservers;
 	struct rng rng;             /* run time: for LB_RANDOM                       */
+	char *where;                /* "lab.conf:3" or "--pool": where it was named  */
+	bool defined;               /* by a pool block or --pool (not just --backend) */
 };
 
 enum route_kind { ROUTE_HOST, ROUTE_HEADER, ROUTE_PATH };
@@ -59,7 +61,9 @@ struct route {
 	char *match;                /* the text as written: "host:*.example.com"     */
 	char *name;                 /* ROUTE_HEADER: the header name                 */
 	char *value;                /* host pattern, header value, or path prefix    */
-	struct pool *pool;
+	struct pool *pool;          /* set by config_finish()                        */
+	char *pool_name;            /* the pool as written                           */
+	char *where;                /* "lab.conf:9" or "--route"                     */
 };
 
 struct listener_conf {
@@ -104,19 +108,38 @@ struct config {
 	int verbose;                /* -v count                                      */
 	bool quiet;                 /* --quiet: no access log                        */
 	uint64_t seed;              /* --seed for LB_RANDOM, default from the clock  */
+	bool seed_set;              /* --seed was given (config_print shows it)      */
 
 	bool check_only;            /* --check: print the resolved config, exit      */
 	char *file;                 /* -c FILE, when given                           */
 };
 
+/* Sets every default (config_from_args does it first). */
+void config_init(struct config *cfg);
+
+/* config_from_args without printing or exiting: returns 0, or -1 with the
+ * message in err for a command-line error (the caller adds "Try --help"),
+ * or -2 for an error located in a config file ("lab.conf:7: ...").  Calls
+ * config_finish.  --help and --version print and exit 0 all the same. */
+int config_parse_args(struct config *cfg, int argc, char **argv, char *err, size_t errlen);
+
+/* After the last directive: resolves routes to pools, checks that every pool
+ * has servers and that there is a listener, seeds the pools' generators.
+ * Returns 0, or -1 (command-line problem) / -2 (file problem) with err. */
+int config_finish(struct config *cfg, char *err, size_t errlen);
+
 /* Fills cfg from argv (flags and -c FILE; flags after -c override the file).
- * Handles --help and --version itself (prints, exits 0).  On any error it
+ * Handles --help, --version and --check itself (prints; --check prints the
+ * resolved configuration with config_print; exits 0).  On any error it
  * prints one line naming the flag, or FILE:LINE and what was expected, and
- * exits 2.  Ensures a "default" pool exists if any route or flag needs it,
- * and that at least one listener and one server exist. */
+ * exits 2.  Ensures that every pool has a server, that every route names a
+ * pool, and that at least one listener and one server exist; a "default"
+ * pool is optional (without it, requests no route matches get NULL from
+ * route_pick).  Sets log_verbose from -v. */
 void config_from_args(struct config *cfg, int argc, char **argv);
 
-/* Reads a config file into cfg (directives as in proxy.conf.5).  Returns 0,
+/* Reads a config file into cfg (directives as in proxy.conf.5), after
+ * config_init; call config_finish once every source is read.  Returns 0,
  * or -1 with "FILE:LINE: what was expected" in err. */
 int config_load_file(struct config *cfg, const char *path, char *err, size_t errlen);
 

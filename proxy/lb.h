@@ -16,9 +16,14 @@
 #include "config.h"
 
 /* Picks a server of pool (NULL if it has none).  When why is not NULL,
- * appends one line saying why, for the access log and --events:
- * "next in turn (b1: 0 in flight, b2: 0)" or
- * "fewest in flight: b2 0, b1 1". */
+ * appends one line (no newline) saying why, for the access log and --events,
+ * naming the algorithm and at most four servers (then "+N more"):
+ *   "roundrobin: next in turn (b1: 0 in flight, b2: 0)"
+ *   "roundrobin: next in turn (b1 w5: 0 in flight, b2 w1: 0, b3 w1: 0)"
+ *   "leastconn: fewest in flight: b2 0, b1 1"
+ *   "leastconn: fewest in flight: b1 0, b2 0 (tie: next in turn)"
+ *   "random: two choices b1 (2 in flight) vs b3 (0) -> b3"
+ * The counts are those before this pick (the core increments inflight). */
 struct server *lb_pick(struct pool *pool, struct buf *why);
 
 #endif

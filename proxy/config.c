@@ -1,0 +1,884 @@
+/*
+ * config.c - before step 1: what the proxy listens on, its pools of servers,
+ * the routing table of step 3, timeouts and limits (see config.h and
+ * proxy.conf.5).
+ *
+ * One table of directives serves the command line and the config file:
+ * "--timeout-server 5s" and the line "timeout-server 5s" run the same code,
+ * so the two can never drift apart.  The file adds two friendlier forms,
+ * "pool NAME { server ... }" blocks and "route MATCH POOL".
+ */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "ev.h"
+#include "log.h"
+
+#ifndef L7LAB_VERSION
+#define L7LAB_VERSION "0.1"
+#endif
+
+#define DEFAULT_POOL "default"
+#define MAX_WEIGHT   1000
+#define MAX_WORDS    8          /* the longest line: pool NAME balance ALGO { */
+#define SERVER_USAGE "expected 'server [NAME] ADDR:PORT [weight N]'"
+
+/* Where the directive being applied comes from, and where its error goes. */
+struct parse {
+	struct config *cfg;
+	const char *where;          /* "lab.conf:7" or "--listen"                   */
+	unsigned source;            /* bumped at each file and back: see set_listen */
+	unsigned listen_source;     /* the source the listeners came from           */
+	char *err;
+	size_t errlen;
+};
+
+static int fail(struct parse *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int fail(struct parse *p, const char *fmt, ...)
+{
+	int n = snprintf(p->err, p->errlen, "%s: ", p->where);
+	if (n >= 0 && (size_t)n < p->errlen) {
+		va_list ap;
+		va_start(ap, fmt);
+		vsnprintf(p->err + n, p->errlen - (size_t)n, fmt, ap);
+		va_end(ap);
+	}
+	for (char *c = p->err; *c; c++)         /* a binary file must not drive the terminal */
+		if ((unsigned char)*c < ' ' || *c == 0x7f)
+			*c = '?';
+	return -1;
+}
+
+/* The config is read once at start: running out of memory there ends the
+ * program, like any other startup failure. */
+static void *xrealloc(void *ptr, size_t n)
+{
+	void *q = realloc(ptr, n);
+	if (q == NULL)
+		fatal("out of memory reading the configuration");
+	return q;
+}
+
+static char *xstrdup(const char *s) { return strcpy(xrealloc(NULL, strlen(s) + 1), s); }
+
+/* Appends one zeroed element to a malloc'ed array; returns the new array. */
+static void *push(void *arr, size_t *n, size_t size)
+{
+	char *a = xrealloc(arr, (*n + 1) * size);
+	memset(a + *n * size, 0, size);
+	(*n)++;
+	return a;
+}
+
+/* Pool, server and proxy names stay one token in logs and Via headers. */
+static bool valid_name(const char *s)
+{
+	size_t n = strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-");
+	return n > 0 && n <= 64 && s[n] == '\0';
+}
+
+static int bad_name(struct parse *p, const char *what, const char *s)
+{
+	return fail(p, "%s '%s': use 1 to 64 letters, digits, '.', '_' or '-'", what, s);
+}
+
+const char *lb_algo_name(enum lb_algo a)
+{
+	switch (a) {
+	case LB_ROUNDROBIN: return "roundrobin";
+	case LB_LEASTCONN:  return "leastconn";
+	case LB_RANDOM:     return "random";
+	}
+	return "?";
+}
+
+static int parse_algo(struct parse *p, const char *s, enum lb_algo *out)
+{
+	for (enum lb_algo a = LB_ROUNDROBIN; a <= LB_RANDOM; a++)
+		if (strcmp(s, lb_algo_name(a)) == 0) {
+			*out = a;
+			return 0;
+		}
+	return fail(p, "'%s' is not an algorithm (roundrobin, leastconn or random)", s);
+}
+
+/* ---- pools and servers ---------------------------------------------------- */
+
+struct pool *config_pool(const struct config *cfg, const char *name)
+{
+	for (size_t i = 0; i < cfg->npools; i++)
+		if (strcmp(cfg->pools[i].name, name) == 0)
+			return &cfg->pools[i];
+	return NULL;
+}
+
+/* The pool named name, created empty if needed.  The pointer is good until
+ * the next pool is created. */
+static struct pool *pool_get(struct parse *p, const char *name)
+{
+	struct config *cfg = p->cfg;
+	struct pool *pl = config_pool(cfg, name);
+	if (pl == NULL) {
+		cfg->pools = push(cfg->pools, &cfg->npools, sizeof(*cfg->pools));
+		pl = &cfg->pools[cfg->npools - 1];
+		pl->name = xstrdup(name);
+		pl->where = xstrdup(p->where);
+		pl->algo = LB_ROUNDROBIN;
+	}
+	return pl;
+}
+
+/* A pool block or --pool: names must not be defined twice. */
+static struct pool *pool_define(struct parse *p, const char *name)
+{
+	if (!valid_name(name)) {
+		bad_name(p, "pool name", name);
+		return NULL;
+	}
+	struct pool *pl = pool_get(p, name);
+	if (pl->defined || pl->nservers > 0) {
+		fail(p, "duplicate pool '%s' (first at %s)", name, pl->where);
+		return NULL;
+	}
+	pl->defined = true;
+	free(pl->where);
+	pl->where = xstrdup(p->where);
+	return pl;
+}
+
+/* Adds a server; name NULL names it by its address, weight NULL means 1. */
+static int add_server(struct parse *p, struct pool *pl, const char *name, const char *addr, const char *weight)
+{
+	struct server s = { .weight = 1 };
+	char e[NET_ERRLEN], a[ADDR_STRLEN];
+	uint64_t w;
+
+	if (name != NULL && !valid_name(name))
+		return bad_name(p, "server name", name);
+	if (addr_parse(addr, -1, &s.addr, e) < 0)
+		return fail(p, "%s", e);
+	if (addr_port(&s.addr) == 0)
+		return fail(p, "%s: a server needs a port from 1 to 65535", addr);
+	if (weight != NULL) {
+		if (parse_uint(weight, 1, MAX_WEIGHT, &w) < 0)
+			return fail(p, "weight '%s': expected a whole number from 1 to %d", weight, MAX_WEIGHT);
+		s.weight = (unsigned)w;
+	}
+	if (name == NULL)
+		name = addr_format(&s.addr, a);
+	for (size_t i = 0; i < pl->nservers; i++)
+		if (strcmp(pl->servers[i].name, name) == 0)
+			return fail(p, "duplicate server '%s' in pool '%s'", name, pl->name);
+	s.name = xstrdup(name);
+	pl->servers = push(pl->servers, &pl->nservers, sizeof(s));
+	pl->servers[pl->nservers - 1] = s;
+	return 0;
+}
+
+/* SERVER as the flags write it: [NAME=]ADDR:PORT[*WEIGHT].  Edits spec. */
+static int add_server_spec(struct parse *p, struct pool *pl, char *spec)
+{
+	char *name = NULL, *eq = strchr(spec, '='), *star;
+	if (eq != NULL) {
+		*eq = '\0';
+		name = spec;
+		spec = eq + 1;
+	}
+	if ((star = strrchr(spec, '*')) != NULL)
+		*star++ = '\0';
+	return add_server(p, pl, name, spec, star);
+}
+
+/* ---- the directives -------------------------------------------------------- */
+
+static int set_listen(struct parse *p, char *v)
+{
+	struct config *cfg = p->cfg;
+	struct addr a;
+	char e[NET_ERRLEN];
+	if (addr_parse(v, -1, &a, e) < 0)
+		return fail(p, "%s", e);
+	/* Listeners add up within one file or one command line; a later source
+	 * replaces them, so "-c lab.conf --listen 127.0.0.1:0" moves a lab. */
+	if (p->listen_source != p->source)
+		cfg->nlisteners = 0;
+	p->listen_source = p->source;
+	for (size_t i = 0; i < cfg->nlisteners; i++)
+		if (addr_port(&a) != 0 && addr_equal(&a, &cfg->listeners[i].addr))
+			return fail(p, "%s is listed twice", v);
+	cfg->listeners = push(cfg->listeners, &cfg->nlisteners, sizeof(*cfg->listeners));
+	cfg->listeners[cfg->nlisteners - 1].addr = a;
+	return 0;
+}
+
+static int set_backend(struct parse *p, char *v)
+{
+	return add_server_spec(p, pool_get(p, DEFAULT_POOL), v);
+}
+
+/* --pool NAME=SERVER[,SERVER...] */
+static int set_pool(struct parse *p, char *v)
+{
+	char *eq = strchr(v, '='), *s, *next;
+	if (eq == NULL || eq[1] == '\0')
+		return fail(p, "expected NAME=SERVER[,SERVER...], not '%s'", v);
+	*eq = '\0';
+	struct pool *pl = pool_define(p, v);
+	if (pl == NULL)
+		return -1;
+	for (s = eq + 1; s != NULL; s = next) {
+		if ((next = strchr(s, ',')) != NULL)
+			*next++ = '\0';
+		if (*s == '\0')
+			return fail(p, "pool '%s': empty server in the list", v);
+		if (add_server_spec(p, pl, s) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* --balance ALGO (the default pool) or --balance POOL=ALGO */
+static int set_balance(struct parse *p, char *v)
+{
+	char *eq = strchr(v, '=');
+	const char *pool = DEFAULT_POOL;
+	enum lb_algo a;
+	if (eq != NULL) {
+		*eq = '\0';
+		pool = v;
+		v = eq + 1;
+		if (!valid_name(pool))
+			return bad_name(p, "pool name", pool);
+	}
+	if (parse_algo(p, v, &a) < 0)
+		return -1;
+	pool_get(p, pool)->algo = a;
+	return 0;
+}
+
+static int add_route(struct parse *p, const char *match, const char *pool)
+{
+	struct config *cfg = p->cfg;
+	struct route r = { .kind = ROUTE_HOST };
+	const char *v, *colon;
+
+	if (!valid_name(pool))
+		return bad_name(p, "pool name", pool);
+	if (strncmp(match, "host:", 5) == 0) {
+		v = match + 5;
+		const char *star = strchr(v, '*');
+		if (*v == '\0' || (star != NULL && (star != v || v[1] != '.' || v[2] == '\0' || strchr(v + 1, '*'))))
+			return fail(p, "'%s': expected host:NAME or host:*.DOMAIN", match);
+		if (strchr(v, ':') != NULL && v[0] != '[')
+			return fail(p, "'%s': a host pattern has no port (ports are ignored)", match);
+	} else if (strncmp(match, "header:", 7) == 0) {
+		r.kind = ROUTE_HEADER;
+		colon = strchr(match + 7, ':');
+		size_t nlen = colon ? (size_t)(colon - (match + 7)) : 0;
+		if (nlen == 0 || strspn(match + 7, "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ") != nlen)
+			return fail(p, "'%s': expected header:NAME:VALUE", match);
+		r.name = strndup(match + 7, nlen);
+		if (r.name == NULL)
+			fatal("out of memory reading the configuration");
+		v = colon + 1;
+	} else if (strncmp(match, "path:", 5) == 0) {
+		r.kind = ROUTE_PATH;
+		v = match + 5;
+		if (v[0] != '/')
+			return fail(p, "'%s': expected path:/PREFIX", match);
+	} else {
+		return fail(p, "'%s': expected host:NAME, header:NAME:VALUE or path:/PREFIX", match);
+	}
+	r.match = xstrdup(match);
+	r.value = xstrdup(v);
+	r.pool_name = xstrdup(pool);
+	r.where = xstrdup(p->where);
+	cfg->routes = push(cfg->routes, &cfg->nroutes, sizeof(r));
+	cfg->routes[cfg->nroutes - 1] = r;
+	return 0;
+}
+
+/* --route MATCH=POOL: the pool follows the last '=' (header values may hold one). */
+static int set_route(struct parse *p, char *v)
+{
+	char *eq = strrchr(v, '=');
+	if (eq == NULL || eq == v || eq[1] == '\0')
+		return fail(p, "expected MATCH=POOL, not '%s'", v);
+	*eq = '\0';
+	return add_route(p, v, eq + 1);
+}
+
+static int add_cidr(struct parse *p, char *v, struct cidr **list, size_t *n)
+{
+	struct cidr c;
+	char e[NET_ERRLEN];
+	if (cidr_parse(v, &c, e) < 0)
+		return fail(p, "%s", e);
+	*list = push(*list, n, sizeof(c));
+	(*list)[*n - 1] = c;
+	return 0;
+}
+static int set_allow(struct parse *p, char *v) { return add_cidr(p, v, &p->cfg->allow, &p->cfg->nallow); }
+static int set_deny(struct parse *p, char *v) { return add_cidr(p, v, &p->cfg->deny, &p->cfg->ndeny); }
+
+static int set_source(struct parse *p, char *v)
+{
+	char e[NET_ERRLEN];
+	if (addr_parse(v, 0, &p->cfg->source, e) < 0)
+		return fail(p, "%s", e);
+	p->cfg->has_source = true;
+	return 0;
+}
+
+static int set_name(struct parse *p, char *v)
+{
+	if (!valid_name(v))
+		return bad_name(p, "name", v);
+	free(p->cfg->name);
+	p->cfg->name = xstrdup(v);
+	return 0;
+}
+
+static int set_seed(struct parse *p, char *v)
+{
+	if (parse_uint(v, 0, UINT64_MAX, &p->cfg->seed) < 0)
+		return fail(p, "'%s' is not a whole number", v);
+	p->cfg->seed_set = true;
+	return 0;
+}
+
+static int set_verbose(struct parse *p, char *v)
+{
+	uint64_t n;
+	if (parse_uint(v, 0, 3, &n) < 0)
+		return fail(p, "'%s' is not a whole number from 0 to 3", v);
+	p->cfg->verbose = (int)n;
+	return 0;
+}
+
+/* Most directives store one value in one field, checked against a range. */
+enum dtype { T_FN, T_COUNT, T_SIZE, T_MS, T_STR, T_BOOL };
+
+struct directive {
+	const char *name;           /* --name on the command line, name in a file */
+	const char *arg;            /* what it takes (NULL: nothing)              */
+	enum dtype type;
+	size_t off;                 /* offsetof(struct config, field)             */
+	uint64_t min, max;
+	int (*fn)(struct parse *p, char *v);
+};
+
+/* size_t and uint64_t fields are both stored as uint64_t. */
+_Static_assert(sizeof(size_t) == sizeof(uint64_t), "size_t is 64 bits");
+#define FIELD(f) offsetof(struct config, f)
+#define DAY_MS   86400000u
+
+static const struct directive directives[] = {
+	{ "listen",           "ADDR:PORT",                 T_FN, 0, 0, 0, set_listen },
+	{ "backend",          "[NAME=]ADDR:PORT[*WEIGHT]", T_FN, 0, 0, 0, set_backend },
+	{ "pool",             "NAME=SERVER[,SERVER...]",   T_FN, 0, 0, 0, set_pool },
+	{ "balance",          "[POOL=]ALGO",               T_FN, 0, 0, 0, set_balance },
+	{ "route",            "MATCH=POOL",                T_FN, 0, 0, 0, set_route },
+	{ "allow",            "CIDR",                      T_FN, 0, 0, 0, set_allow },
+	{ "deny",             "CIDR",                      T_FN, 0, 0, 0, set_deny },
+	{ "max-conns",        "N",    T_COUNT, FIELD(max_conns), 1, 1000000, NULL },
+	{ "max-header",       "SIZE", T_SIZE,  FIELD(max_header), 64, 64u << 20, NULL },
+	{ "max-target",       "SIZE", T_SIZE,  FIELD(max_target), 16, 64u << 20, NULL },
+	{ "max-body",         "SIZE", T_SIZE,  FIELD(max_body), 0, 1ull << 50, NULL },
+	{ "timeout-header",   "DURATION", T_MS, FIELD(timeout_header), 1, DAY_MS, NULL },
+	{ "timeout-idle",     "DURATION", T_MS, FIELD(timeout_idle), 1, DAY_MS, NULL },
+	{ "timeout-connect",  "DURATION", T_MS, FIELD(timeout_connect), 1, DAY_MS, NULL },
+	{ "timeout-server",   "DURATION", T_MS, FIELD(timeout_server), 1, DAY_MS, NULL },
+	{ "timeout-pool",     "DURATION", T_MS, FIELD(timeout_pool), 1, DAY_MS, NULL },
+	{ "server-keepalive", "N",    T_COUNT, FIELD(server_keepalive), 0, 100000, NULL },
+	{ "source",           "ADDR",                      T_FN, 0, 0, 0, set_source },
+	{ "name",             "NAME",                      T_FN, 0, 0, 0, set_name },
+	{ "access-log",       "FILE", T_STR,   FIELD(access_log), 0, 0, NULL },
+	{ "events",           "FILE", T_STR,   FIELD(events), 0, 0, NULL },
+	{ "pace",             "DURATION", T_MS, FIELD(pace_ms), 0, 60000, NULL },
+	{ "verbose",          "N",                         T_FN, 0, 0, 0, set_verbose },
+	{ "quiet",            NULL,   T_BOOL,  FIELD(quiet), 0, 0, NULL },
+	{ "seed",             "N",                         T_FN, 0, 0, 0, set_seed },
+};
+#define NDIRECTIVES (sizeof(directives) / sizeof(directives[0]))
+
+static const struct directive *find_directive(const char *name, size_t len)
+{
+	for (size_t i = 0; i < NDIRECTIVES; i++)
+		if (strlen(directives[i].name) == len && strncmp(directives[i].name, name, len) == 0)
+			return &directives[i];
+	return NULL;
+}
+
+static int apply(struct parse *p, const struct directive *d, char *v)
+{
+	char *field = (char *)p->cfg + d->off;
+	uint64_t n = 0, us;
+
+	switch (d->type) {
+	case T_FN:
+		return d->fn(p, v);
+	case T_BOOL:
+		*(bool *)field = true;
+		return 0;
+	case T_STR:
+		if (*v == '\0')
+			return fail(p, "expected %s", d->arg);
+		free(*(char **)field);
+		*(char **)field = xstrdup(v);
+		return 0;
+	case T_COUNT:
+		if (parse_uint(v, d->min, d->max, &n) < 0)
+			return fail(p, "'%s' is not a whole number from %llu to %llu", v,
+			            (unsigned long long)d->min, (unsigned long long)d->max);
+		break;
+	case T_SIZE:
+		if (parse_size(v, &n) < 0)
+			return fail(p, "'%s' is not a size (examples: 512, 16k, 1M)", v);
+		if (n < d->min || n > d->max)
+			return fail(p, "'%s' is out of range (%llu to %llu bytes)", v,
+			            (unsigned long long)d->min, (unsigned long long)d->max);
+		break;
+	case T_MS:
+		if (parse_duration_us(v, "ms", &us) < 0)
+			return fail(p, "'%s' is not a duration (examples: 500ms, 10s, 2m; a bare number is in ms)", v);
+		n = (us + 999) / 1000;
+		if (n < d->min || n > d->max)
+			return fail(p, "'%s' is out of range (%llums to %llus)", v,
+			            (unsigned long long)d->min, (unsigned long long)d->max / 1000);
+		break;
+	}
+	memcpy(field, &n, sizeof(n));
+	return 0;
+}
+
+/* ---- the config file --------------------------------------------------------- */
+
+/* Splits line into at most max words at blanks; '#' at the start of a word
+ * begins a comment.  Returns the count, or max + 1 if there are more. */
+static size_t split(char *line, char **w, size_t max)
+{
+	size_t n = 0;
+	for (char *s = line;;) {
+		s += strspn(s, " \t\r\n");
+		if (*s == '\0' || *s == '#')
+			return n;
+		if (n == max)
+			return max + 1;
+		w[n++] = s;
+		s += strcspn(s, " \t\r\n");
+		if (*s != '\0')
+			*s++ = '\0';
+	}
+}
+
+/* A line inside "pool NAME { ... }": server, balance, or the closing brace. */
+static int block_line(struct parse *p, char **w, size_t n, size_t *block)
+{
+	struct pool *pl = &p->cfg->pools[*block - 1];
+	if (n == 1 && strcmp(w[0], "}") == 0) {
+		*block = 0;
+		return 0;
+	}
+	if (n == 2 && strcmp(w[0], "balance") == 0)
+		return parse_algo(p, w[1], &pl->algo);
+	if (strcmp(w[0], "server") != 0)
+		return fail(p, "expected 'server [NAME] ADDR:PORT [weight N]', 'balance ALGO' or '}'");
+	/* server ADDR | server NAME ADDR, each with an optional "weight N" */
+	if (n < 2 || n > 5)
+		return fail(p, SERVER_USAGE);
+	bool named = n == 3 || n == 5, weighted = n >= 4;
+	const char *addr = w[named ? 2 : 1];
+	if ((weighted && strcmp(w[n - 2], "weight") != 0) || strchr(addr, ':') == NULL)
+		return fail(p, SERVER_USAGE);
+	return add_server(p, pl, named ? w[1] : NULL, addr, weighted ? w[n - 1] : NULL);
+}
+
+static int file_line(struct parse *p, char **w, size_t n, size_t *block)
+{
+	if (n == 0)
+		return 0;
+	if (*block)
+		return block_line(p, w, n, block);
+	if (strcmp(w[0], "pool") == 0 && (n != 2 || strchr(w[1], '=') == NULL)) {
+		/* pool NAME [balance ALGO] { */
+		if ((n != 3 && n != 5) || strcmp(w[n - 1], "{") != 0 || (n == 5 && strcmp(w[2], "balance") != 0))
+			return fail(p, "expected 'pool NAME [balance ALGO] {' or 'pool NAME=SERVER[,SERVER...]'");
+		struct pool *pl = pool_define(p, w[1]);
+		if (pl == NULL || (n == 5 && parse_algo(p, w[3], &pl->algo) < 0))
+			return -1;
+		*block = (size_t)(pl - p->cfg->pools) + 1;
+		return 0;
+	}
+	if (strcmp(w[0], "route") == 0 && n == 3)
+		return add_route(p, w[1], w[2]);
+	if (strcmp(w[0], "}") == 0)
+		return fail(p, "'}' without an open pool block");
+	const struct directive *d = find_directive(w[0], strlen(w[0]));
+	if (d == NULL)
+		return fail(p, "unknown directive '%s'", w[0]);
+	if (n != (d->arg ? 2u : 1u)) {
+		if (d->fn == set_route)
+			return fail(p, "expected 'route MATCH POOL'");
+		return fail(p, "expected '%s%s%s'", d->name, d->arg ? " " : "", d->arg ? d->arg : "");
+	}
+	return apply(p, d, d->arg ? w[1] : NULL);
+}
+
+static int load_file(struct parse *p, const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char *line = NULL, *where = NULL, *w[MAX_WORDS];
+	size_t cap = 0, block = 0, n;
+	ssize_t len;
+	unsigned lineno = 0;
+	int rc = 0;
+
+	if (f == NULL) {
+		snprintf(p->err, p->errlen, "open %s: %s", path, strerror(errno));
+		return -1;
+	}
+	while (rc == 0 && (len = getline(&line, &cap, f)) >= 0) {
+		free(where);
+		if (asprintf(&where, "%s:%u", path, ++lineno) < 0)
+			fatal("out of memory reading the configuration");
+		p->where = where;
+		if ((size_t)len != strlen(line))
+			rc = fail(p, "a NUL byte in the line (is this a text file?)");
+		else if ((n = split(line, w, MAX_WORDS)) > MAX_WORDS)
+			rc = fail(p, "too many words");
+		else
+			rc = file_line(p, w, n, &block);
+	}
+	if (rc == 0 && ferror(f)) {
+		snprintf(p->err, p->errlen, "read %s: %s", path, strerror(errno));
+		rc = -1;
+	}
+	if (rc == 0 && block) {
+		struct pool *pl = &p->cfg->pools[block - 1];
+		p->where = pl->where;
+		rc = fail(p, "pool '%s' has no closing '}'", pl->name);
+	}
+	p->where = NULL;
+	free(where);
+	free(line);
+	fclose(f);
+	return rc;
+}
+
+int config_load_file(struct config *cfg, const char *path, char *err, size_t errlen)
+{
+	struct parse p = { .cfg = cfg, .err = err, .errlen = errlen, .source = 1 };
+	return load_file(&p, path);
+}
+
+/* ---- the command line -------------------------------------------------------- */
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+"usage: proxy --listen ADDR:PORT --backend [NAME=]ADDR:PORT[*WEIGHT] ... [options]\n"
+"       proxy -c FILE [options]      proxy --check -c FILE\n"
+"\n"
+"An HTTP/1.x reverse proxy that works in the seven steps of a request.\n"
+"Every option is also a config-file directive without the dashes (proxy.conf(5)).\n"
+"\n"
+"Listening and pools (the lists repeat):\n"
+"  --listen ADDR:PORT             listen there (port 0: any; prints 'listening ADDR:PORT')\n"
+"  --backend [NAME=]ADDR:PORT[*WEIGHT]\n"
+"                                 a server of the pool 'default' (weight 1 to 1000, default 1)\n"
+"  --pool NAME=SERVER[,SERVER...] a pool; SERVER is [NAME=]ADDR:PORT[*WEIGHT]\n"
+"  --balance [POOL=]ALGO          roundrobin (default), leastconn or random\n"
+"  --route MATCH=POOL             host:NAME, host:*.DOMAIN, header:NAME:VALUE or\n"
+"                                 path:/PREFIX; first match wins, else pool 'default'\n"
+"Step 1, who may connect:\n"
+"  --allow CIDR, --deny CIDR      e.g. 127.0.0.0/8 (deny wins; no allow: all allowed)\n"
+"  --max-conns N                  client connections at once (10000)\n"
+"Limits (SIZE: 512, 16k, 1M):\n"
+"  --max-header SIZE              request line and headers (16k; over it: 431)\n"
+"  --max-target SIZE              request target (8k; over it: 414)\n"
+"  --max-body SIZE                request body (0: no limit; over it: 413)\n"
+"Timeouts (DURATION: 500ms, 10s, 2m; a bare number is in ms):\n"
+"  --timeout-header DURATION      client request headers (10s)\n"
+"  --timeout-idle DURATION        client keep-alive idle (60s)\n"
+"  --timeout-connect DURATION     connecting to a server (3s; then 504)\n"
+"  --timeout-server DURATION      server response (30s; then 504)\n"
+"  --timeout-pool DURATION        idle server connections are closed after (4s)\n"
+"Step 4:\n"
+"  --server-keepalive N           idle connections kept per server (32)\n"
+"  --source ADDR                  bind server-side sockets to ADDR\n"
+"Observability:\n"
+"  --name NAME                    in Via and Forwarded by= (l7lab)\n"
+"  --access-log FILE              one line per request (default: stderr)\n"
+"  --events FILE                  JSON lines, one per step event ('-': stdout)\n"
+"  --pace DURATION                wait before each step, for live demos (0)\n"
+"  -v, -vv, --verbose N           debug messages\n"
+"  --quiet                        no access log\n"
+"  --seed N                       seed for 'random' (default: from the clock)\n"
+"Other:\n"
+"  -c, --config FILE              read directives from FILE (later flags override)\n"
+"  --check                        check the configuration, print it resolved, exit\n"
+"  -h, --help, --version\n"
+"\n"
+"Exit status: 0 after SIGINT/SIGTERM or --check, 2 for a bad flag or file.\n"
+"See proxy(1) and proxy.conf(5).\n");
+}
+
+void config_init(struct config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->max_conns = 10000;
+	cfg->max_header = 16 * 1024;
+	cfg->max_target = 8 * 1024;
+	cfg->timeout_header = 10000;
+	cfg->timeout_idle = 60000;
+	cfg->timeout_connect = 3000;
+	cfg->timeout_server = 30000;
+	cfg->timeout_pool = 4000;
+	cfg->server_keepalive = 32;
+	cfg->name = xstrdup("l7lab");
+}
+
+int config_parse_args(struct config *cfg, int argc, char **argv, char *err, size_t errlen)
+{
+	struct parse p = { .cfg = cfg, .err = err, .errlen = errlen };
+	char *where = NULL, *v = NULL;
+	int rc = 0;
+
+	config_init(cfg);
+	for (int i = 1; rc == 0 && i < argc; i++) {
+		const char *a = argv[i], *eq = strchr(a, '=');
+		size_t len = eq ? (size_t)(eq - a) : strlen(a);
+		free(where);
+		if ((where = strndup(a, len)) == NULL)
+			fatal("out of memory reading the configuration");
+		p.where = where;
+
+		if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0 || strcmp(a, "--version") == 0) {
+			if (a[2] == 'v')
+				printf("proxy (l7lab) %s\n", L7LAB_VERSION);
+			else
+				usage(stdout);
+			free(where);
+			free(v);
+			config_free(cfg);
+			exit(fflush(stdout) == 0 ? 0 : 2);
+		} else if (a[0] == '-' && a[1] == 'v' && strspn(a + 1, "v") == strlen(a + 1)) {
+			cfg->verbose += (int)strlen(a + 1);
+			continue;
+		} else if (strcmp(a, "--check") == 0) {
+			cfg->check_only = true;
+			continue;
+		}
+		bool config = strcmp(where, "-c") == 0 || strcmp(where, "--config") == 0;
+		const struct directive *d = NULL;
+		if (!config && (strncmp(a, "--", 2) != 0 || (d = find_directive(a + 2, len - 2)) == NULL)) {
+			snprintf(err, errlen, a[0] == '-' ? "unknown flag '%s'" : "unexpected argument '%s' (flags start with --)",
+			         where);
+			rc = -1;
+			break;
+		}
+		if (d != NULL && d->arg == NULL) {
+			rc = eq ? fail(&p, "takes no value") : apply(&p, d, NULL);
+			continue;
+		}
+		const char *val = eq ? eq + 1 : i + 1 < argc ? argv[++i] : NULL;
+		if (val == NULL) {
+			rc = fail(&p, "expected %s", config ? "FILE" : d->arg);
+			break;
+		}
+		free(v);
+		v = xstrdup(val);           /* setters cut their argument in pieces */
+		if (config) {
+			free(cfg->file);
+			cfg->file = xstrdup(val);
+			p.source++;
+			if (load_file(&p, val) < 0)
+				rc = -2;
+			p.source++;
+		} else {
+			rc = apply(&p, d, v);
+		}
+	}
+	free(where);
+	free(v);
+	if (rc == 0)
+		rc = config_finish(cfg, err, errlen);
+	return rc;
+}
+
+void config_from_args(struct config *cfg, int argc, char **argv)
+{
+	char err[512];
+	int rc = config_parse_args(cfg, argc, argv, err, sizeof(err));
+	if (rc < 0)
+		config_free(cfg);
+	if (rc == -1)
+		usage_error("%s", err);
+	if (rc < 0)
+		fatal("%s", err);
+	log_verbose = cfg->verbose;
+	if (cfg->check_only) {
+		config_print(cfg, stdout);
+		config_free(cfg);
+		exit(fflush(stdout) == 0 ? 0 : 2);
+	}
+}
+
+int config_finish(struct config *cfg, char *err, size_t errlen)
+{
+	/* Errors name the place the pool or route was written; -2 for a file. */
+	struct parse p = { .cfg = cfg, .err = err, .errlen = errlen };
+	for (size_t i = 0; i < cfg->npools; i++) {
+		struct pool *pl = &cfg->pools[i];
+		if (pl->nservers == 0) {
+			p.where = pl->where;
+			fail(&p, pl->defined ? "no servers in pool '%s'" : "no pool named '%s'", pl->name);
+			return p.where[0] == '-' ? -1 : -2;
+		}
+	}
+	for (size_t i = 0; i < cfg->nroutes; i++) {
+		struct route *r = &cfg->routes[i];
+		if ((r->pool = config_pool(cfg, r->pool_name)) == NULL) {
+			p.where = r->where;
+			fail(&p, "route %s: no pool named '%s'", r->match, r->pool_name);
+			return p.where[0] == '-' ? -1 : -2;
+		}
+	}
+	if (cfg->npools == 0) {
+		snprintf(err, errlen, "no servers: give --backend ADDR:PORT, --pool, or -c FILE");
+		return -1;
+	}
+	if (cfg->nlisteners == 0) {
+		snprintf(err, errlen, "nothing to listen on: give --listen ADDR:PORT");
+		return -1;
+	}
+	if (!cfg->seed_set)
+		cfg->seed = ev_wall_ns() ^ ((uint64_t)getpid() << 32);
+	for (size_t i = 0; i < cfg->npools; i++)
+		rng_seed(&cfg->pools[i].rng, cfg->seed + i * 0x632BE59BD9B4E019u);
+	return 0;
+}
+
+/* ---- printing ------------------------------------------------------------------ */
+
+static void print_ms(FILE *out, uint64_t ms)
+{
+	if (ms == 0)
+		fputs("0", out);
+	else if (ms % 1000 == 0)
+		fprintf(out, "%llus", (unsigned long long)(ms / 1000));
+	else
+		fprintf(out, "%llums", (unsigned long long)ms);
+}
+
+static void print_size(FILE *out, uint64_t n)
+{
+	if (n != 0 && n % (1024 * 1024) == 0)
+		fprintf(out, "%lluM", (unsigned long long)(n >> 20));
+	else if (n != 0 && n % 1024 == 0)
+		fprintf(out, "%lluk", (unsigned long long)(n >> 10));
+	else
+		fprintf(out, "%llu", (unsigned long long)n);
+}
+
+static void print_cidrs(FILE *out, const char *word, const struct cidr *c, size_t n)
+{
+	char ip[INET6_ADDRSTRLEN];
+	for (size_t i = 0; i < n; i++)
+		if (inet_ntop(c[i].family, c[i].net, ip, sizeof(ip)) != NULL)
+			fprintf(out, "%s %s/%u\n", word, ip, c[i].prefix);
+}
+
+void config_print(const struct config *cfg, FILE *out)
+{
+	char a[ADDR_STRLEN];
+
+	fprintf(out, "# proxy configuration, resolved (proxy.conf(5) syntax)\n");
+	for (size_t i = 0; i < cfg->nlisteners; i++)
+		fprintf(out, "listen %s\n", addr_format(&cfg->listeners[i].addr, a));
+	print_cidrs(out, "allow", cfg->allow, cfg->nallow);
+	print_cidrs(out, "deny", cfg->deny, cfg->ndeny);
+	for (size_t i = 0; i < NDIRECTIVES; i++) {
+		const struct directive *d = &directives[i];
+		const char *field = (const char *)cfg + d->off;
+		uint64_t n;
+		memcpy(&n, field, sizeof(n));
+		switch (d->type) {
+		case T_FN:
+			break;
+		case T_COUNT: fprintf(out, "%s %llu\n", d->name, (unsigned long long)n); break;
+		case T_SIZE:  fprintf(out, "%s ", d->name); print_size(out, n); fputc('\n', out); break;
+		case T_MS:    fprintf(out, "%s ", d->name); print_ms(out, n); fputc('\n', out); break;
+		case T_STR:
+			if (*(char *const *)field != NULL)
+				fprintf(out, "%s %s\n", d->name, *(char *const *)field);
+			break;
+		case T_BOOL:
+			if (*(const bool *)field)
+				fprintf(out, "%s\n", d->name);
+			break;
+		}
+	}
+	if (cfg->has_source)
+		fprintf(out, "source %s\n", addr_port(&cfg->source) ? addr_format(&cfg->source, a)
+		                                                    : addr_format_ip(&cfg->source, a));
+	fprintf(out, "name %s\n", cfg->name);
+	if (cfg->verbose > 0)
+		fprintf(out, "verbose %d\n", cfg->verbose > 3 ? 3 : cfg->verbose);
+	if (cfg->seed_set)
+		fprintf(out, "seed %llu\n", (unsigned long long)cfg->seed);
+	for (size_t i = 0; i < cfg->npools; i++) {
+		const struct pool *pl = &cfg->pools[i];
+		fprintf(out, "\npool %s {\n\tbalance %s\n", pl->name, lb_algo_name(pl->algo));
+		for (size_t j = 0; j < pl->nservers; j++) {
+			const struct server *s = &pl->servers[j];
+			addr_format(&s->addr, a);
+			fprintf(out, "\tserver%s%s %s weight %u\n", strcmp(s->name, a) ? " " : "",
+			        strcmp(s->name, a) ? s->name : "", a, s->weight);
+		}
+		fprintf(out, "}\n");
+	}
+	if (cfg->nroutes > 0)
+		fputc('\n', out);
+	for (size_t i = 0; i < cfg->nroutes; i++)
+		fprintf(out, "route %s %s\n", cfg->routes[i].match, cfg->routes[i].pool_name);
+	if (config_pool(cfg, DEFAULT_POOL) == NULL)
+		fprintf(out, "# no pool 'default': requests no route matches get 503\n");
+}
+
+void config_free(struct config *cfg)
+{
+	for (size_t i = 0; i < cfg->npools; i++) {
+		for (size_t j = 0; j < cfg->pools[i].nservers; j++)
+			free(cfg->pools[i].servers[j].name);
+		free(cfg->pools[i].servers);
+		free(cfg->pools[i].name);
+		free(cfg->pools[i].where);
+	}
+	for (size_t i = 0; i < cfg->nroutes; i++) {
+		struct route *r = &cfg->routes[i];
+		free(r->match);
+		free(r->name);
+		free(r->value);
+		free(r->pool_name);
+		free(r->where);
+	}
+	free(cfg->pools);
+	free(cfg->routes);
+	free(cfg->listeners);
+	free(cfg->allow);
+	free(cfg->deny);
+	free(cfg->name);
+	free(cfg->access_log);
+	free(cfg->events);
+	free(cfg->file);
+	memset(cfg, 0, sizeof(*cfg));
+}
