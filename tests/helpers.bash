@@ -114,9 +114,10 @@ stop_bg() {
 		kill -0 "$pid" 2>/dev/null || break
 		sleep 0.01
 	done
-	kill -KILL "$pid" 2>/dev/null
+	kill -KILL "$pid" 2>/dev/null || true
 	wait "$pid" 2>/dev/null
 	local rc=$?
+	[ "$rc" -eq 127 ] && rc=0   # not our child (started in another bats process): status unknown
 	if [ "$rc" -ne 0 ]; then
 		echo "# $1 (pid $pid) exited with status $rc; its stderr:" >&3
 		tail -n 30 "$dir/$1.err" | sed 's/^/#   /' >&3

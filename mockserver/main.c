@@ -1,0 +1,438 @@
+/*
+ * mockserver - mock HTTP/1.x backends ("the Back-end App" the proxy talks
+ * to in steps 4 to 6) with httpbin-like endpoints and fault injection.
+ *
+ * main.c reads the flags into one struct backend per --listen, opens the
+ * listeners, prints "listening NAME ADDRESS:PORT" for each, and runs the
+ * loop: accepting (below), connections (conn.c), answers (endpoints.c),
+ * health timers and signals (below).
+ */
+#include "mockserver.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "log.h"
+#include "sig.h"
+
+static const char usage_text[] =
+	"usage: mockserver [-v] [--listen ADDRESS:PORT [--name NAME] [FAULTS...]]...\n"
+	"\n"
+	"Mock HTTP/1.x backends: one process serves every --listen, each a named\n"
+	"backend.  Flags after a --listen apply to it; flags before the first\n"
+	"--listen are defaults for all.  With port 0 the kernel picks a free port;\n"
+	"each listener prints \"listening NAME ADDRESS:PORT\" on stdout once it accepts.\n"
+	"\n"
+	"  --listen ADDRESS:PORT      listen here (127.0.0.1:9001, [::1]:0; default 127.0.0.1:9001)\n"
+	"  --name NAME                X-Backend name (default: the bound ADDRESS:PORT)\n"
+	"  --delay MS[:JITTER]        answer every request MS (+ up to JITTER) ms late\n"
+	"  --fail-rate P              answer --fail-status with probability P (0.1 or 10%)\n"
+	"  --fail-status CODE         status of injected failures (default 500)\n"
+	"  --drop-rate P              close without answering with probability P\n"
+	"  --reset-rate P             close with a TCP RST with probability P\n"
+	"  --max-requests-per-conn N  close each connection after N requests\n"
+	"  --idle-timeout MS          close idle connections (default 5s; 0 never)\n"
+	"  --unhealthy-after MS       answer 503 to everything from MS after start\n"
+	"  --unhealthy-for MS         ... for MS, then recover (from start if alone)\n"
+	"  --seed N                   seed the fault dice (reproducible runs)\n"
+	"  --max-header SIZE          request line + headers limit, else 431 (default 16k)\n"
+	"  --max-body SIZE            /echo body limit, else 413 (default 1M)\n"
+	"  --raw-dir DIR              where /raw/FILE reads its files\n"
+	"  --grace MS                 on SIGTERM, time to finish responses (default 2s)\n"
+	"  -v, --verbose              one line per request on stderr (-vv: connections)\n"
+	"  -h, --help                 this help\n"
+	"\n"
+	"Endpoints: /  /status/CODE  /delay/MS  /echo  /bytes/N  /chunked/N?size=K\n"
+	"  /drip?bytes=N&ms=T  /leak  /headers/N  /close  /drop  /reset  /hang\n"
+	"  /stats  /health  /raw/FILE\n"
+	"Every response carries X-Backend, X-Conn, X-Conn-Request and Server: mockserver.\n"
+	"SIGUSR1 toggles health (503 while unhealthy); SIGINT/SIGTERM finish and exit 0.\n"
+	"See mockserver(1).\n";
+
+/* ---- flags ---------------------------------------------------------------- */
+
+static const struct opts default_opts = {
+	.fail_status = 500,
+	.idle_ms = 5000,
+	.max_header = 16 * 1024,
+	.max_body = 1024 * 1024,
+};
+
+/* "MS" or "MS:JITTER", each a duration (bare numbers are milliseconds). */
+static void parse_delay(const char *s, struct opts *o)
+{
+	char first[64];
+	const char *colon = strchr(s, ':');
+	size_t n = colon ? (size_t)(colon - s) : strlen(s);
+	if (n >= sizeof(first))
+		usage_error("--delay: '%s' is not MS[:JITTER]", s);
+	memcpy(first, s, n);
+	first[n] = '\0';
+	o->delay_ms = cli_duration_ms("--delay", first, "ms");
+	o->jitter_ms = colon ? cli_duration_ms("--delay", colon + 1, "ms") : 0;
+}
+
+static bool name_ok(const char *s)
+{
+	size_t n = strlen(s);
+	if (n == 0 || n > NAME_MAX_LEN)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char ch = s[i];
+		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+		      ch == '-' || ch == '_' || ch == '.'))
+			return false;
+	}
+	return true;
+}
+
+/* The value of a flag: "--flag=VALUE" or "--flag VALUE". */
+static const char *flag_value(int argc, char **argv, int *i, const char *eq)
+{
+	if (eq != NULL)
+		return eq + 1;
+	if (*i + 1 >= argc)
+		usage_error("%s: missing value", argv[*i]);
+	return argv[++*i];
+}
+
+/* Fills srv->be from argv.  Exits 2 with one line on bad input. */
+static void parse_flags(struct server *srv, int argc, char **argv, const char **names)
+{
+	struct opts defaults = default_opts;
+	for (int i = 1; i < argc; i++) {
+		char flag[64];
+		const char *arg = argv[i], *eq = NULL;
+		if (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0) {
+			fputs(usage_text, stdout);
+			exit(0);
+		}
+		if (strcmp(arg, "-v") == 0 || strcmp(arg, "--verbose") == 0) {
+			log_verbose++;
+			continue;
+		}
+		if (strcmp(arg, "-vv") == 0) {
+			log_verbose += 2;
+			continue;
+		}
+		if (strncmp(arg, "--", 2) != 0)
+			usage_error("unexpected argument '%s'", arg);
+		eq = strchr(arg, '=');
+		size_t flen = eq ? (size_t)(eq - arg) : strlen(arg);
+		if (flen >= sizeof(flag))
+			usage_error("unknown flag '%.40s...'", arg);
+		memcpy(flag, arg, flen);
+		flag[flen] = '\0';
+
+		struct backend *cur = srv->nbe ? &srv->be[srv->nbe - 1] : NULL;
+		struct opts *o = cur ? &cur->o : &defaults;
+		if (strcmp(flag, "--listen") == 0) {
+			const char *v = flag_value(argc, argv, &i, eq);
+			struct backend *be = realloc(srv->be, (srv->nbe + 1) * sizeof(*be));
+			if (be == NULL)
+				fatal("out of memory");
+			srv->be = be;
+			be = &srv->be[srv->nbe];
+			memset(be, 0, sizeof(*be));
+			cli_addr("--listen", v, -1, &be->addr);
+			be->o = defaults;
+			be->fd = -1;
+			be->raw_dirfd = -1;
+			names[srv->nbe++] = NULL;
+			continue;
+		}
+		static const char *const valued[] = {
+			"--name", "--delay", "--fail-rate", "--fail-status", "--drop-rate", "--reset-rate",
+			"--max-requests-per-conn", "--idle-timeout", "--unhealthy-after", "--unhealthy-for",
+			"--seed", "--max-header", "--max-body", "--raw-dir", "--grace", NULL,
+		};
+		size_t known = 0;
+		while (valued[known] != NULL && strcmp(valued[known], flag) != 0)
+			known++;
+		if (valued[known] == NULL)
+			usage_error("unknown flag '%s'", flag);
+		const char *v = flag_value(argc, argv, &i, eq);
+		if (strcmp(flag, "--name") == 0) {
+			if (cur == NULL)
+				usage_error("--name: put it after the --listen it names");
+			if (!name_ok(v))
+				usage_error("--name: '%s' is not 1-63 letters, digits, '-', '_' or '.'", v);
+			for (size_t k = 0; k + 1 < srv->nbe; k++)
+				if (names[k] && strcmp(names[k], v) == 0)
+					usage_error("--name: '%s' is used twice", v);
+			names[srv->nbe - 1] = v;
+		} else if (strcmp(flag, "--delay") == 0) {
+			parse_delay(v, o);
+		} else if (strcmp(flag, "--fail-rate") == 0) {
+			o->fail_rate = cli_prob(flag, v);
+		} else if (strcmp(flag, "--fail-status") == 0) {
+			o->fail_status = (int)cli_uint(flag, v, 200, 599);
+		} else if (strcmp(flag, "--drop-rate") == 0) {
+			o->drop_rate = cli_prob(flag, v);
+		} else if (strcmp(flag, "--reset-rate") == 0) {
+			o->reset_rate = cli_prob(flag, v);
+		} else if (strcmp(flag, "--max-requests-per-conn") == 0) {
+			o->max_requests = cli_uint(flag, v, 1, UINT64_MAX / 2);
+		} else if (strcmp(flag, "--idle-timeout") == 0) {
+			o->idle_ms = cli_duration_ms(flag, v, "ms");
+		} else if (strcmp(flag, "--unhealthy-after") == 0) {
+			o->unhealthy_after_ms = cli_duration_ms(flag, v, "ms");
+			o->has_after = true;
+		} else if (strcmp(flag, "--unhealthy-for") == 0) {
+			o->unhealthy_for_ms = cli_duration_ms(flag, v, "ms");
+			o->has_for = true;
+		} else if (strcmp(flag, "--seed") == 0) {
+			o->seed = cli_uint(flag, v, 0, UINT64_MAX);
+			o->seeded = true;
+		} else if (strcmp(flag, "--max-header") == 0) {
+			o->max_header = cli_size(flag, v);
+			if (o->max_header < 64 || o->max_header > 1024 * 1024)
+				usage_error("--max-header: '%s' must be from 64 bytes to 1M", v);
+		} else if (strcmp(flag, "--max-body") == 0) {
+			o->max_body = cli_size(flag, v);
+			if (o->max_body > 64 * 1024 * 1024)
+				usage_error("--max-body: '%s' must be at most 64M", v);
+		} else if (strcmp(flag, "--raw-dir") == 0) {
+			o->raw_dir = v;
+		} else if (strcmp(flag, "--grace") == 0) {
+			srv->grace_ms = cli_duration_ms(flag, v, "ms");
+		} else {
+			usage_error("unknown flag '%s'", flag);
+		}
+	}
+	if (srv->nbe == 0) {        /* no --listen: one backend on the default port */
+		srv->be = calloc(1, sizeof(*srv->be));
+		if (srv->be == NULL)
+			fatal("out of memory");
+		cli_addr("--listen", "127.0.0.1:9001", -1, &srv->be[0].addr);
+		srv->be[0].o = defaults;
+		srv->be[0].fd = -1;
+		srv->be[0].raw_dirfd = -1;
+		names[0] = NULL;
+		srv->nbe = 1;
+	}
+}
+
+/* ---- listeners ------------------------------------------------------------ */
+
+static void on_accept(ev_loop *loop, int fd, void *arg, int mask);
+
+static void resume_accept(ev_loop *loop, void *arg)
+{
+	struct backend *be = arg;
+	if (be->fd >= 0)
+		ev_set_mask(loop, be->fd, EV_READ);
+}
+
+/* STEP 4, the backend's side: the proxy's connect() lands here. */
+static void on_accept(ev_loop *loop, int fd, void *arg, int mask)
+{
+	(void)mask;
+	struct backend *be = arg;
+	for (int i = 0; i < 64; i++) {      /* a bounded batch per wake-up */
+		struct addr peer;
+		int cfd = net_accept(fd, &peer);
+		if (cfd >= 0) {
+			conn_accept(be, cfd, &peer);
+			continue;
+		}
+		if (errno == EAGAIN || errno == EWOULDBLOCK)
+			return;
+		if (errno == EINTR || errno == ECONNABORTED)
+			continue;
+		log_warn("accept %s: %s%s", be->addr_str, strerror(errno),
+		         errno == EMFILE || errno == ENFILE ? " (pausing accepts for 100 ms)" : "");
+		/* The connection stays queued, so poll() would wake us at once:
+		 * pause instead of spinning. */
+		ev_set_mask(loop, fd, 0);
+		ev_timer_arm(loop, &be->accept_timer, 100, resume_accept, be);
+		return;
+	}
+}
+
+static void open_listener(struct server *srv, struct backend *be, const char *name)
+{
+	char err[NET_ERRLEN];
+	be->srv = srv;
+	be->fd = net_listen(&be->addr, 1024, err);
+	if (be->fd < 0)
+		fatal("%s", err);
+	if (net_local_addr(be->fd, &be->addr) < 0)
+		fatal("getsockname: %s", strerror(errno));
+	addr_format(&be->addr, be->addr_str);
+	snprintf(be->name, sizeof(be->name), "%s", name ? name : be->addr_str);
+	for (struct backend *o = srv->be; o < be; o++)
+		if (strcmp(o->name, be->name) == 0)
+			fatal("--name: '%s' is used twice", be->name);
+	if (be->o.raw_dir != NULL) {
+		be->raw_dirfd = open(be->o.raw_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (be->raw_dirfd < 0)
+			fatal("--raw-dir: open %s: %s", be->o.raw_dir, strerror(errno));
+	}
+	rng_seed(&be->rng, be->o.seeded ? be->o.seed : ev_wall_ns() ^ ((uint64_t)getpid() << 32) ^ (uint64_t)(be - srv->be));
+	ev_timer_init(&be->health_timer);
+	ev_timer_init(&be->accept_timer);
+	be->healthy = true;
+	if (ev_watch(srv->loop, be->fd, EV_READ, on_accept, be) < 0)
+		fatal("watch %s: %s", be->addr_str, strerror(errno));
+}
+
+/* ---- health --------------------------------------------------------------- */
+
+static void set_health(struct backend *be, bool healthy, const char *why)
+{
+	if (be->healthy != healthy)
+		log_debug("%s: now %s (%s)", be->name, healthy ? "healthy" : "unhealthy", why);
+	be->healthy = healthy;
+}
+
+/* Phase 0 ends at --unhealthy-after, phase 1 after --unhealthy-for. */
+static void health_timer(ev_loop *loop, void *arg)
+{
+	struct backend *be = arg;
+	if (be->health_phase == 0) {
+		set_health(be, false, "--unhealthy-after");
+		be->health_phase = 1;
+		if (be->o.has_for)
+			ev_timer_arm(loop, &be->health_timer, be->o.unhealthy_for_ms, health_timer, be);
+	} else {
+		set_health(be, true, "--unhealthy-for is over");
+	}
+}
+
+static void start_health(struct server *srv, struct backend *be)
+{
+	if (be->o.has_after) {
+		ev_timer_arm(srv->loop, &be->health_timer, be->o.unhealthy_after_ms, health_timer, be);
+	} else if (be->o.has_for) {
+		set_health(be, false, "--unhealthy-for");
+		be->health_phase = 1;
+		ev_timer_arm(srv->loop, &be->health_timer, be->o.unhealthy_for_ms, health_timer, be);
+	}
+}
+
+/* ---- signals and shutdown ------------------------------------------------- */
+
+static void grace_over(ev_loop *loop, void *arg)
+{
+	struct server *srv = arg;
+	conn_close_all(srv, "grace period over");
+	ev_stop(loop);
+}
+
+static void on_signal(ev_loop *loop, int signo, void *arg)
+{
+	struct server *srv = arg;
+	if (signo == SIGUSR1) {
+		for (size_t i = 0; i < srv->nbe; i++)
+			set_health(&srv->be[i], !srv->be[i].healthy, "SIGUSR1");
+		return;
+	}
+	if (signo != SIGINT && signo != SIGTERM)
+		return;
+	if (srv->draining) {        /* a second signal: stop now */
+		conn_close_all(srv, "second signal");
+		ev_stop(loop);
+		return;
+	}
+	log_debug("%s: stopping: no new connections, finishing responses", strsignal(signo));
+	srv->draining = true;
+	for (size_t i = 0; i < srv->nbe; i++) {
+		struct backend *be = &srv->be[i];
+		ev_unwatch(loop, be->fd);
+		close(be->fd);
+		be->fd = -1;
+		ev_timer_stop(loop, &be->health_timer);
+		ev_timer_stop(loop, &be->accept_timer);
+	}
+	conn_drain_all(srv);
+	if (srv->nconns == 0)
+		ev_stop(loop);
+	else
+		ev_timer_arm(loop, &srv->grace_timer, srv->grace_ms, grace_over, srv);
+}
+
+/* ---- main ----------------------------------------------------------------- */
+
+/* The /bytes body: printable, reproducible, 64 characters a line. */
+static unsigned char *make_pattern(void)
+{
+	static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	unsigned char *p = malloc(PATTERN_LEN);
+	struct rng r;
+	if (p == NULL)
+		return NULL;
+	rng_seed(&r, 7);
+	for (size_t i = 0; i < PATTERN_LEN; i++)
+		p[i] = (i % 65 == 64) ? '\n' : (unsigned char)alphabet[rng_next(&r) & 63];
+	return p;
+}
+
+/* Load tests open many connections: allow as many fds as the hard limit. */
+static void raise_fd_limit(void)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+			log_debug("setrlimit RLIMIT_NOFILE: %s", strerror(errno));
+	}
+}
+
+int main(int argc, char **argv)
+{
+	struct server srv = { .grace_ms = 2000, .scratch = BUF_INIT, .leak_page = BUF_INIT };
+	log_init(argv[0]);
+	const char **names = calloc((size_t)argc + 1, sizeof(*names));
+	if (names == NULL)
+		fatal("out of memory");
+	parse_flags(&srv, argc, argv, names);
+
+	raise_fd_limit();
+	srv.loop = ev_new();
+	srv.pattern = make_pattern();
+	if (srv.loop == NULL || srv.pattern == NULL || leak_page_build(&srv.leak_page) < 0)
+		fatal("out of memory");
+	ev_timer_init(&srv.grace_timer);
+	for (size_t i = 0; i < srv.nbe; i++)
+		open_listener(&srv, &srv.be[i], names[i]);
+	free(names);
+	if (sig_setup(srv.loop, on_signal, &srv) < 0)
+		fatal("signals: %s", strerror(errno));
+	for (size_t i = 0; i < srv.nbe; i++) {
+		start_health(&srv, &srv.be[i]);
+		printf("listening %s %s\n", srv.be[i].name, srv.be[i].addr_str);
+	}
+	if (fflush(stdout) != 0)
+		fatal("stdout: %s", strerror(errno));
+
+	int rc = 0;
+	if (ev_run(srv.loop) < 0) {
+		log_warn("poll: %s", strerror(errno));
+		rc = 1;
+	}
+
+	conn_close_all(&srv, "exiting");
+	for (size_t i = 0; i < srv.nbe; i++) {
+		if (srv.be[i].fd >= 0) {
+			ev_unwatch(srv.loop, srv.be[i].fd);
+			close(srv.be[i].fd);
+		}
+		if (srv.be[i].raw_dirfd >= 0)
+			close(srv.be[i].raw_dirfd);
+	}
+	sig_teardown(srv.loop);
+	ev_free(srv.loop);
+	free(srv.be);
+	free(srv.pattern);
+	buf_free(&srv.scratch);
+	buf_free(&srv.leak_page);
+	return rc;
+}

@@ -1,0 +1,131 @@
+#!/usr/bin/env bats
+# mockserver fault flags: --delay, --fail-rate/--fail-status, --drop-rate,
+# --reset-rate, --max-requests-per-conn, --idle-timeout, --unhealthy-after,
+# --unhealthy-for, --seed, and how flags attach to listeners.
+
+load helpers
+
+teardown() { stop_all; }
+
+# codes URL N: the status codes of N requests to URL, one line each.
+codes() {
+	local i
+	for ((i = 0; i < $2; i++)); do
+		curl -s -o /dev/null -w '%{http_code}\n' "$1"
+	done
+}
+
+@test "--delay MS delays every response" {
+	start_bg m "$L7_BIN/mockserver" --listen 127.0.0.1:0 --delay 250
+	run curl -s -o /dev/null -w '%{time_total}' "http://$(addr_of m)/"
+	awk -v t="$output" 'BEGIN { exit !(t >= 0.25 && t < 3) }'
+}
+
+@test "--delay MS:JITTER adds up to JITTER more" {
+	start_bg m "$L7_BIN/mockserver" --listen 127.0.0.1:0 --delay 100:200 --seed 3
+	run bash -c "for i in 1 2 3 4 5 6; do curl -s -o /dev/null -w '%{time_total}\n' http://$(addr_of m)/; done"
+	awk '$1 < 0.1 || $1 > 2 { bad = 1 } { lo = (NR == 1 || $1 < lo) ? $1 : lo; hi = $1 > hi ? $1 : hi }
+	     END { exit bad || hi - lo < 0.01 }' <<<"$output"
+}
+
+@test "--fail-rate 1 answers every request with --fail-status and X-Fault" {
+	start_bg m "$L7_BIN/mockserver" --listen 127.0.0.1:0 --name f --fail-rate 1 --fail-status 502
+	run curl -si "http://$(addr_of m)/"
+	assert_line --partial 'HTTP/1.1 502 Bad Gateway'
+	assert_line --partial 'X-Fault: fail-rate'
+	assert_line --partial 'X-Backend: f'
+}
+
+@test "--fail-rate 0.5 fails about half of the requests" {
+	start_bg m "$L7_BIN/mockserver" --listen 127.0.0.1:0 --fail-rate 50% --seed 42
+	run bash -c "$(declare -f codes); codes http://$(addr_of m)/ 60 | grep -c 500"
+	[ "$output" -ge 15 ] && [ "$output" -le 45 ]
+}
+
+@test "--fail-rate 0 never fails" {
+	start_bg m "$L7_BIN/mockserver" --listen 127.0.0.1:0 --fail-rate 0
+	run bash -c "$(declare -f codes); codes http://$(addr_of m)/ 10 | sort -u"
+	assert_output 200
+}
+
+@test "--seed makes the faults reproducible" {
+	start_bg a "$L7_BIN/mockserver" --listen 127.0.0.1:0 --fail-rate 0.5 --seed 7
+	start_bg b "$L7_BIN/mockserver" --listen 127.0.0.1:0 --fail-rate 0.5 --seed 7
+	local one two
+	one=$(codes "http://$(addr_of a)/" 20)
+	two=$(codes "http://$(addr_of b)/" 20)
+	[ "$one" = "$two" ]
+	grep -q 500 <<<"$one"
+	grep -q 200 <<<"$one"
+}
+
+@test "--drop-rate 1 closes every connection without an answer" {
+	start_bg m "$L7_BIN/mockserver" --listen 127.0.0.1:0 --drop-rate 1 --listen 127.0.0.1:0 --name ok
+	run curl -s "http://$(addr_of m)/"
+	assert_equal "$status" 52
+	run curl -s "http://$(addr_of m ok)/stats"
+	run jq -r '.[] | select(.dropped > 0) | .dropped' <<<"$output"
+	assert_output 1
+}
+
+@test "--reset-rate 1 resets every connection" {
+	start_bg m "$L7_BIN/mockserver" --listen 127.0.0.1:0 --reset-rate 1
+	run curl -s "http://$(addr_of m)/"
+	assert_equal "$status" 56
+}
+
+@test "--max-requests-per-conn N closes each connection after N requests" {
+	start_bg m "$L7_BIN/mockserver" --listen 127.0.0.1:0 --max-requests-per-conn 2
+	local u="http://$(addr_of m)/"
+	run curl -s -D - -o /dev/null "$u" "$u" "$u"
+	run bash -c "tr -d '\r' <<<\"\$1\" | grep -E '^(X-Conn|X-Conn-Request|Connection):' | tr '\n' ' '" _ "$output"
+	assert_output 'X-Conn: 1 X-Conn-Request: 1 X-Conn: 1 X-Conn-Request: 2 Connection: close X-Conn: 2 X-Conn-Request: 1 '
+}
+
+@test "--idle-timeout closes an idle keep-alive connection" {
+	start_bg m "$L7_BIN/mockserver" --listen 127.0.0.1:0 --idle-timeout 300ms
+	local p; p=$(port_of m)
+	# nc keeps its side open after sending, so only the server can end this.
+	run bash -c "printf 'GET / HTTP/1.1\r\nHost: x\r\n\r\n' | { time -p timeout 5 nc 127.0.0.1 $p >/dev/null; } 2>&1"
+	assert_success
+	awk '$1 == "real" { exit !($2 >= 0.25 && $2 < 4) }' <<<"$output"
+}
+
+@test "--unhealthy-after MS turns every answer into 503" {
+	start_bg m "$L7_BIN/mockserver" --listen 127.0.0.1:0 --unhealthy-after 400
+	local u="http://$(addr_of m)"
+	run curl -s -o /dev/null -w '%{http_code}' "$u/health"
+	assert_output 200
+	wait_until bash -c "[ \"\$(curl -s -o /dev/null -w '%{http_code}' $u/)\" = 503 ]"
+}
+
+@test "--unhealthy-for MS answers 503 from the start, then recovers" {
+	start_bg m "$L7_BIN/mockserver" --listen 127.0.0.1:0 --unhealthy-for 500
+	local u="http://$(addr_of m)"
+	run curl -s -o /dev/null -w '%{http_code}' "$u/health"
+	assert_output 503
+	wait_until bash -c "[ \"\$(curl -s -o /dev/null -w '%{http_code}' $u/health)\" = 200 ]"
+}
+
+@test "--unhealthy-after with --unhealthy-for is a window of 503s" {
+	start_bg m "$L7_BIN/mockserver" --listen 127.0.0.1:0 --unhealthy-after 200 --unhealthy-for 300
+	local u="http://$(addr_of m)"
+	wait_until bash -c "[ \"\$(curl -s -o /dev/null -w '%{http_code}' $u/health)\" = 503 ]"
+	wait_until bash -c "[ \"\$(curl -s -o /dev/null -w '%{http_code}' $u/health)\" = 200 ]"
+}
+
+@test "flags after a --listen apply to that listener only" {
+	start_bg m "$L7_BIN/mockserver" --listen 127.0.0.1:0 --name bad --fail-rate 1 --listen 127.0.0.1:0 --name good
+	run curl -s -o /dev/null -w '%{http_code}' "http://$(addr_of m bad)/"
+	assert_output 500
+	run curl -s -o /dev/null -w '%{http_code}' "http://$(addr_of m good)/"
+	assert_output 200
+}
+
+@test "flags before the first --listen apply to every listener" {
+	start_bg m "$L7_BIN/mockserver" --fail-rate 1 --fail-status 503 --listen 127.0.0.1:0 --name x --listen 127.0.0.1:0 --name y
+	run curl -s -o /dev/null -w '%{http_code}' "http://$(addr_of m x)/"
+	assert_output 503
+	run curl -s -o /dev/null -w '%{http_code}' "http://$(addr_of m y)/"
+	assert_output 503
+}
