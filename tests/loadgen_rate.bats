@@ -1,0 +1,93 @@
+#!/usr/bin/env bats
+# loadgen's open loop (-r): the rate it promises, -n and --warmup with it,
+# and coordinated omission: a server stall shows in the open loop's p99
+# while a closed loop hides it.  Runs are short (2-3 s) and slow (100-300
+# requests/s) so that they hold under ASan on a busy machine.
+
+load helpers
+
+setup_file() {
+	start_bg_file m "$L7_BIN/mockserver" --listen 127.0.0.1:0 --name b1 --listen 127.0.0.1:0 --name q
+}
+teardown_file() { stop_all_file; }
+teardown() {
+	[ -n "${STOPPED:-}" ] && kill -CONT "$STOPPED" 2>/dev/null
+	stop_all
+}
+
+lg() { "$L7_BIN/loadgen" "$@"; }
+b1() { echo "http://$(addr_of m b1)"; }
+stat() { curl -s "http://$(addr_of m q)/stats" | jq -r ".$1$2"; }
+
+# within VALUE WANT PERCENT: VALUE is within PERCENT % of WANT.
+within() {
+	awk -v v="$1" -v w="$2" -v p="$3" 'BEGIN { d = v - w; if (d < 0) d = -d; exit !(d <= w * p / 100) }' ||
+		fail "$1 is not within $3% of $2"
+}
+
+@test "-r achieves the asked rate within 2% over 3 s" {
+	run lg -c 8 -r 300 -d 3s --json "$(b1)/"
+	assert_success
+	assert_equal "$(jq -r .mode <<<"$output")" open
+	within "$(jq .rps <<<"$output")" 300 2
+	assert_equal "$(jq .errors_total <<<"$output")" 0
+}
+
+@test "-r over two threads achieves the total rate" {
+	run lg -c 4 -t 2 -r 200 -d 2s --json "$(b1)/"
+	assert_success
+	within "$(jq .rps <<<"$output")" 200 2
+}
+
+@test "-r with -n sends exactly n requests, at the rate" {
+	local before; before=$(stat b1 .requests)
+	run lg -c 4 -r 100 -n 150 --json "$(b1)/"
+	assert_success
+	assert_equal "$(jq .requests <<<"$output")" 150
+	within "$(jq .duration_s <<<"$output")" 1.5 5
+	assert_equal "$(stat b1 .requests)" $((before + 150))
+}
+
+@test "--warmup sends load that is not counted" {
+	local before; before=$(stat b1 .requests)
+	run lg -c 4 -r 100 --warmup 1s -d 1s --json "$(b1)/"
+	assert_success
+	within "$(jq .requests <<<"$output")" 100 3
+	within "$(jq .duration_s <<<"$output")" 1 1
+	within $(($(stat b1 .requests) - before)) 200 5
+}
+
+@test "the text summary says the open loop measures from intended send times" {
+	run lg -c 2 -r 50 -d 1s "$(b1)/"
+	assert_success
+	assert_line --regexp '^loadgen · .* · open loop at 50/s · http://'
+	assert_line "                (open loop: from each request's intended send time)"
+}
+
+# stall_for_a_second: in the background, stop mockserver 0.5 s from now
+# and let it go 1 s later.  The stall is the scenario, not a wait.
+stall_for_a_second() {
+	STOPPED=$(pid_of m)
+	( sleep 0.5; kill -STOP "$STOPPED"; sleep 1; kill -CONT "$STOPPED" ) 3>&- &
+	STALLER=$!
+}
+
+@test "a 1 s stall shows in the open loop's p99 (coordinated omission corrected)" {
+	stall_for_a_second
+	run lg -c 4 -r 100 -d 3s --json "$(b1)/"
+	wait "$STALLER"
+	assert_success
+	# A third of the requests were due during or just after the stall.
+	jq -e '.latency_us.p99 >= 500000 and .latency_us.p90 >= 100000' <<<"$output" ||
+		fail "open loop: $(jq -c .latency_us <<<"$output")"
+}
+
+@test "the same stall hides in the closed loop's p99" {
+	stall_for_a_second
+	run lg -c 4 -d 3s --json "$(b1)/"
+	wait "$STALLER"
+	assert_success
+	# Four requests waited a second; thousands did not.
+	jq -e '.latency_us.max >= 500000 and .latency_us.p99 < 100000' <<<"$output" ||
+		fail "closed loop: $(jq -c .latency_us <<<"$output")"
+}
