@@ -1,0 +1,292 @@
+/*
+ * connect.c - STEP 4: the proxy opens its own connection to the server, or
+ * takes an idle one from that server's keep-alive pool, so the client side
+ * and the server side live separate lives.  Also: the server connection's
+ * life cycle, the pool (--server-keepalive, --timeout-pool), and the one
+ * retry of the keep-alive race.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "proxy.h"
+
+static const char *server_state_name(enum server_state st)
+{
+	switch (st) {
+	case SS_CONNECTING: return "connecting";
+	case SS_BUSY:       return "busy";
+	case SS_IDLE:       return "idle";
+	}
+	return "?";
+}
+
+void sconn_set_state(struct sconn *s, enum server_state st)
+{
+	if (s->state != st)
+		log_debug("server conn %lu %s: %s -> %s", s->id, s->server->name, server_state_name(s->state),
+		          server_state_name(st));
+	s->state = st;
+}
+
+void sconn_update_mask(struct sconn *s)
+{
+	int mask = EV_READ;
+	struct client *c = s->client;
+	if (s->state == SS_CONNECTING) {
+		mask = EV_WRITE;
+	} else if (c != NULL) {
+		/* back-pressure: stop reading while the client has not taken what it has */
+		if (buf_len(&c->out) >= HIGH_WATER || ev_timer_armed(&c->pace))
+			mask = 0;
+		if (buf_len(&s->out) > 0)
+			mask |= EV_WRITE;
+	}
+	watch_mask(s->fd, mask, &s->unwatched, sconn_on_io, s);
+}
+
+static void pool_unlink(struct sconn *s)
+{
+	struct server *srv = s->server;
+	if (s->prev != NULL)
+		s->prev->next = s->next;
+	else
+		srv->idle_head = s->next;
+	if (s->next != NULL)
+		s->next->prev = s->prev;
+	s->next = s->prev = NULL;
+	srv->nidle--;
+}
+
+/* The one teardown of a server connection. */
+void sconn_close(struct sconn *s, const char *reason)
+{
+	log_debug("server conn %lu %s: closed: %s", s->id, s->server->name, reason);
+	if (s->state == SS_IDLE)
+		pool_unlink(s);
+	if (s->client != NULL && s->client->srv == s)
+		s->client->srv = NULL;
+	ev_timer_stop(P.loop, &s->timer);
+	ev_unwatch(P.loop, s->fd);
+	close(s->fd);
+	mem_release(&s->in);
+	mem_release(&s->out);
+	http_msg_free(&s->resp);
+	free(s);
+}
+
+static void on_pool_timeout(ev_loop *loop, void *arg)
+{
+	(void)loop;
+	sconn_close(arg, "timeout-pool");
+}
+
+/* After a clean exchange: keep the connection for the next request to
+ * this server, most recently used first. */
+void pool_put(struct sconn *s)
+{
+	struct server *srv = s->server;
+	if (P.stopping || srv->nidle >= P.cfg->server_keepalive || buf_len(&s->in) > 0) {
+		sconn_close(s, buf_len(&s->in) > 0 ? "server sent bytes after its response" : "pool full");
+		return;
+	}
+	s->client = NULL;
+	mem_release(&s->in);
+	mem_release(&s->out);
+	sconn_set_state(s, SS_IDLE);
+	s->prev = NULL;
+	s->next = srv->idle_head;
+	if (s->next != NULL)
+		s->next->prev = s;
+	srv->idle_head = s;
+	srv->nidle++;
+	ev_timer_arm(P.loop, &s->timer, P.cfg->timeout_pool, on_pool_timeout, s);
+	watch_mask(s->fd, EV_READ, &s->unwatched, sconn_on_io, s);   /* an EOF while idle closes it */
+}
+
+void pool_close_all(void)
+{
+	for (size_t p = 0; p < P.cfg->npools; p++)
+		for (size_t i = 0; i < P.cfg->pools[p].nservers; i++)
+			while (P.cfg->pools[p].servers[i].idle_head != NULL)
+				sconn_close(P.cfg->pools[p].servers[i].idle_head, "proxy stopping");
+}
+
+static void on_server_timeout(ev_loop *loop, void *arg)
+{
+	(void)loop;
+	struct sconn *s = arg;
+	char why[128];
+	if (s->state == SS_CONNECTING)
+		snprintf(why, sizeof(why), "timeout-connect: no connection to %s after %llu ms", s->server->name,
+		         (unsigned long long)P.cfg->timeout_connect);
+	else
+		snprintf(why, sizeof(why), "timeout-server: %s silent for %llu ms", s->server->name,
+		         (unsigned long long)P.cfg->timeout_server);
+	server_failed(s, 504, why);
+}
+
+void sconn_timeout_server(struct sconn *s)
+{
+	ev_timer_arm(P.loop, &s->timer, P.cfg->timeout_server, on_server_timeout, s);
+}
+
+static void attach(struct client *c, struct sconn *s)
+{
+	s->client = c;
+	c->srv = s;
+	s->sent = s->received = 0;
+	/* A fresh parser; the header storage of the last response is reused. */
+	struct buf raw = s->resp.raw;
+	struct http_hdr *hdrs = s->resp.hdrs;
+	size_t hdrs_cap = s->resp.hdrs_cap;
+	http_msg_init(&s->resp, HTTP_RESPONSE, &response_hooks, s);
+	s->resp.raw = raw;
+	s->resp.hdrs = hdrs;
+	s->resp.hdrs_cap = hdrs_cap;
+	s->resp.max_head = P.cfg->max_header;
+	head_scan_init(&s->scan);
+}
+
+/* The connection is up: note it, then step 5. */
+static int connected(struct client *c, struct sconn *s)
+{
+	struct exchange *x = &c->x;
+	char local[ADDR_STRLEN], remote[ADDR_STRLEN];
+	x->t_connected = ev_mono_ns();
+	x->reused = s->reused;
+	if (!s->reused && net_local_addr(s->fd, &s->local) < 0)
+		s->local.ss.ss_family = AF_UNSPEC;
+	sconn_set_state(s, SS_BUSY);
+	sconn_timeout_server(s);
+	struct buf *e = event_begin(c, 4, "connect");
+	if (e != NULL) {
+		event_str(e, "server", addr_format(&s->server->addr, remote));
+		event_str(e, "local", addr_format(&s->local, local));
+		event_bool(e, "reused", s->reused);
+		event_num(e, "ms", s->reused ? 0 : ms_between(x->t_connect0, x->t_connected));
+		if (x->retries > 0)
+			event_num(e, "retry", x->retries);
+		event_end(e);
+	}
+	if (x->head_forwarded)   /* a retry: step 5 has already queued the bytes */
+		return sconn_flush(s);
+	return pace(c, step5_forward);
+}
+
+static int connect_result(struct sconn *s)
+{
+	struct client *c = s->client;
+	int err = net_connect_result(s->fd);
+	if (err != 0) {
+		char why[160], a[ADDR_STRLEN];
+		snprintf(why, sizeof(why), "connect %s: %s", addr_format(&s->server->addr, a), strerror(err));
+		return server_failed(s, 502, why);
+	}
+	(void)net_set_nodelay(s->fd);
+	s->server->stats.connects++;
+	return connected(c, s);
+}
+
+void sconn_on_io_connecting(struct sconn *s)
+{
+	struct client *c = s->client;
+	if (c == NULL) {
+		sconn_close(s, "client gone");
+		return;
+	}
+	if (connect_result(s) < 0)
+		return;
+	client_update_mask(c);   /* s itself may be gone: look again */
+	if (c->srv != NULL)
+		sconn_update_mask(c->srv);
+}
+
+/* Opens a new connection to x->server; out (may be NULL) is what to send. */
+static int connect_new(struct client *c, struct buf *out)
+{
+	static unsigned long next_id;
+	struct server *srv = c->x.server;
+	struct sconn *s = NULL;
+	char err[NET_ERRLEN];
+	int status = 500;
+	c->x.t_connect0 = ev_mono_ns();
+	int fd = net_connect(&srv->addr, P.cfg->has_source ? &P.cfg->source : NULL, err);
+	if (fd < 0) {
+		status = errno == ETIMEDOUT ? 504 : 502;
+		goto fail;
+	}
+	snprintf(err, sizeof(err), "out of memory");
+	if ((s = calloc(1, sizeof(*s))) == NULL)
+		goto fail;
+	*s = (struct sconn){ .fd = fd, .id = ++next_id, .server = srv, .state = SS_CONNECTING };
+	if (ev_watch(P.loop, fd, EV_WRITE, sconn_on_io, s) < 0)
+		goto fail;
+	if (out != NULL) {   /* a retry: the bytes to send again */
+		s->out = *out;
+		*out = (struct buf)BUF_INIT;
+	}
+	attach(c, s);
+	log_debug("server conn %lu %s: connecting", s->id, srv->name);
+	ev_timer_arm(P.loop, &s->timer, P.cfg->timeout_connect, on_server_timeout, s);
+	return 0;
+fail:
+	free(s);
+	if (fd >= 0)
+		close(fd);
+	if (out != NULL)
+		mem_release(out);
+	return client_error(c, status, err);
+}
+
+/* STEP 4: connect to the backend (or reuse an idle connection to it). */
+int step4_connect(struct client *c)
+{
+	struct server *srv = c->x.server;
+	struct sconn *s = srv->idle_head;
+	if (s != NULL) {
+		pool_unlink(s);
+		ev_timer_stop(P.loop, &s->timer);
+		s->reused = true;
+		c->x.t_connect0 = ev_mono_ns();
+		srv->stats.reuses++;
+		attach(c, s);
+		return connected(c, s);
+	}
+	return connect_new(c, NULL);
+}
+
+/* The keep-alive race: a pooled connection the server closed meanwhile
+ * dies before any response byte.  Retry once on a fresh connection if
+ * nothing was sent yet, or the request is idempotent and fully in hand.
+ * Returns 1 when a retry was started, 0 when not possible, -1 if c is gone. */
+int server_retry(struct sconn *s)
+{
+	struct client *c = s->client;
+	struct exchange *x = &c->x;
+	llhttp_method_t m = (llhttp_method_t)c->req.parser.method;
+	bool idempotent = m == HTTP_GET || m == HTTP_HEAD || m == HTTP_PUT || m == HTTP_DELETE ||
+	                  m == HTTP_OPTIONS || m == HTTP_TRACE;
+	bool bodyless = x->req_complete && x->req_body == 0;
+	if (!s->reused || s->received > 0 || x->retries > 0 || x->status != 0)
+		return 0;
+	struct buf out = BUF_INIT;
+	if (s->sent == 0) {
+		out = s->out;                /* nothing left: send the same bytes */
+		s->out = (struct buf)BUF_INIT;
+	} else if (idempotent && bodyless && buf_len(&x->head) > 0) {
+		if (buf_append(&out, buf_begin(&x->head), buf_len(&x->head)) < 0)
+			return 0;
+	} else {
+		return 0;
+	}
+	log_debug("server conn %lu %s: keep-alive race, retrying on a new connection", s->id, s->server->name);
+	x->retries++;
+	c->srv = NULL;
+	s->client = NULL;
+	sconn_close(s, "keep-alive race");
+	return connect_new(c, &out) < 0 ? -1 : 1;
+}

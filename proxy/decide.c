@@ -1,0 +1,160 @@
+/*
+ * decide.c - STEP 3: the proxy earns its keep.  It picks a pool by the
+ * routing table (route.c), a server by the pool's algorithm (lb.c), and
+ * edits the request: X-Forwarded-For/-Proto/-Host, Forwarded, Via,
+ * X-Request-ID, hop-by-hop headers removed, the body re-framed.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "lb.h"
+#include "log.h"
+#include "proxy.h"
+#include "route.h"
+
+/* Headers that describe one connection, never the message (RFC 9110 7.6.1),
+ * plus the framing headers this proxy writes itself. */
+static const char *const hop_headers[] = {
+	"Connection", "Keep-Alive", "Proxy-Connection", "TE", "Trailer", "Upgrade",
+	"Transfer-Encoding",
+};
+
+int put_header(struct buf *out, const char *name, const char *value)
+{
+	size_t n = strlen(name), v = strlen(value);
+	if (buf_reserve(out, n + v + 4) < 0)
+		return -1;
+	char *p = out->data + out->off + out->len;
+	memcpy(p, name, n);
+	memcpy(p + n, ": ", 2);
+	memcpy(p + n + 2, value, v);
+	memcpy(p + n + 2 + v, "\r\n", 2);
+	out->len += n + v + 4;
+	return 0;
+}
+
+bool hop_by_hop(const struct http_msg *m, const char *name)
+{
+	for (size_t i = 0; i < sizeof(hop_headers) / sizeof(hop_headers[0]); i++)
+		if (strcasecmp(name, hop_headers[i]) == 0)
+			return true;
+	for (size_t i = 0; i < m->nhdrs; i++)   /* and whatever Connection names */
+		if (strcasecmp(http_hdr_name(m, i), "Connection") == 0 &&
+		    http_list_has(http_hdr_value(m, i), name))
+			return true;
+	return false;
+}
+
+bool request_id_ok(const char *id)
+{
+	size_t n = strlen(id);
+	if (n == 0 || n > 64)
+		return false;
+	for (const char *p = id; *p; p++)
+		if (*p <= ' ' || *p >= 0x7f || *p == '"' || *p == '\\')
+			return false;
+	return true;
+}
+
+/* by= is a token, or else a quoted string (RFC 7239 section 4). */
+static bool is_token(const char *s)
+{
+	if (*s == '\0')
+		return false;
+	for (; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
+		      strchr("!#$%&'*+-.^_`|~", *s) != NULL))
+			return false;
+	return true;
+}
+
+int edit_request_head(const struct http_msg *req, const struct edit *e, struct buf *out)
+{
+	const char *host = http_get(req, "Host");
+	int r = buf_printf(out, "%s %s HTTP/1.1\r\n", http_method(req), http_target(req));
+	for (size_t i = 0; r == 0 && i < req->nhdrs; i++) {
+		const char *name = http_hdr_name(req, i);
+		if (hop_by_hop(req, name) || strcasecmp(name, "X-Forwarded-For") == 0 ||
+		    strcasecmp(name, "X-Forwarded-Proto") == 0 || strcasecmp(name, "X-Forwarded-Host") == 0 ||
+		    (e->id != NULL && strcasecmp(name, "X-Request-ID") == 0))
+			continue;
+		r = put_header(out, name, http_hdr_value(req, i));
+	}
+	if (r == 0 && host == NULL)   /* HTTP/1.0 without Host: the server needs one */
+		r = buf_printf(out, "Host: %s\r\n", e->host);
+	/* X-Forwarded-For: the list so far (several lines make one list), then us. */
+	if (r == 0)
+		r = buf_puts(out, "X-Forwarded-For: ");
+	for (size_t i = 0; r == 0 && i < req->nhdrs; i++)
+		if (strcasecmp(http_hdr_name(req, i), "X-Forwarded-For") == 0 && http_hdr_value(req, i)[0] != '\0')
+			r = buf_printf(out, "%s, ", http_hdr_value(req, i));
+	if (r == 0)
+		r = buf_printf(out, "%s\r\nX-Forwarded-Proto: http\r\n", e->client_ip);
+	if (r == 0 && host != NULL)
+		r = buf_printf(out, "X-Forwarded-Host: %s\r\n", host);
+	/* Forwarded (RFC 7239): the port pins down the client connection. */
+	if (r == 0)
+		r = buf_printf(out, e->ipv6 ? "Forwarded: for=\"[%s]:%u\";proto=http;by=" : "Forwarded: for=\"%s:%u\";proto=http;by=",
+		               e->client_ip, e->client_port);
+	if (r == 0)
+		r = buf_printf(out, is_token(e->name) ? "%s\r\n" : "\"%s\"\r\n", e->name);
+	if (r == 0)
+		r = buf_printf(out, "Via: 1.1 %s\r\n", e->name);
+	if (r == 0 && e->id != NULL)
+		r = buf_printf(out, "X-Request-ID: %s\r\n", e->id);
+	if (r == 0 && e->chunked)
+		r = buf_puts(out, "Transfer-Encoding: chunked\r\n");
+	if (r == 0)
+		r = buf_puts(out, "\r\n");
+	return r;
+}
+
+/* STEP 3: choose a pool and a server, and edit the request for it. */
+int step3_decide(struct client *c)
+{
+	struct exchange *x = &c->x;
+	const struct route *route = NULL;
+	char ip[ADDR_STRLEN], saddr[ADDR_STRLEN];
+	x->t_decide0 = ev_mono_ns();
+	x->pool = route_pick(P.cfg, &c->req, &route);
+	if (x->pool == NULL)
+		return client_error(c, 503, "no route and no default pool");
+	buf_clear(&P.why);
+	x->server = lb_pick(x->pool, &P.why);
+	if (x->server == NULL) {
+		snprintf(x->err, sizeof(x->err), "pool %s has no server", x->pool->name);
+		return client_error(c, 503, x->err);
+	}
+	while (buf_len(&P.why) > 0 && buf_begin(&P.why)[buf_len(&P.why) - 1] == '\n')
+		P.why.len--;
+	struct edit ed = {
+		.client_ip = addr_format_ip(&c->peer, ip),
+		.client_port = addr_port(&c->peer),
+		.ipv6 = c->peer.ss.ss_family == AF_INET6,
+		.name = P.cfg->name ? P.cfg->name : "l7lab",
+		.id = x->id_is_ours ? x->id : NULL,   /* ours replaces a refused one */
+		.host = addr_format(&x->server->addr, saddr),
+		.chunked = (c->req.parser.flags & F_CHUNKED) != 0,
+	};
+	x->req_chunked = ed.chunked;
+	mem_prime(&x->head);
+	buf_clear(&x->head);
+	if (edit_request_head(&c->req, &ed, &x->head) < 0)
+		return client_error(c, 500, "out of memory");
+	x->t_decided = ev_mono_ns();
+	struct buf *e = event_begin(c, 3, "decide");
+	if (e != NULL) {
+		event_str(e, "pool", x->pool->name);
+		event_str(e, "server", saddr);
+		event_str(e, "server_name", x->server->name);
+		event_str(e, "algorithm", lb_algo_name(x->pool->algo));
+		buf_puts(e, ",\"reason\":");
+		buf_json_str(e, buf_begin(&P.why), buf_len(&P.why));
+		event_str(e, "route", route ? route->match : "default");
+		event_num(e, "ms", ms_between(x->t_decide0, x->t_decided));
+		event_end(e);
+	}
+	client_set_state(c, CS_CONNECT);
+	return pace(c, step4_connect);
+}

@@ -1,0 +1,131 @@
+/*
+ * main.c - bin/proxy: read the configuration, open the listeners, run the
+ * event loop until SIGINT or SIGTERM, then let in-flight requests finish
+ * (at most STOP_MS) and exit 0.  The seven steps live in their own files;
+ * see proxy.h for the map.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "proxy.h"
+#include "sig.h"
+
+/* 10,000 clients and their servers need more than the usual 1024 fds. */
+static void raise_nofile(void)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0) {
+		log_warn("getrlimit RLIMIT_NOFILE: %s", strerror(errno));
+		return;
+	}
+	if (rl.rlim_cur == rl.rlim_max)
+		return;
+	rl.rlim_cur = rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+		log_warn("setrlimit RLIMIT_NOFILE %llu: %s", (unsigned long long)rl.rlim_max, strerror(errno));
+}
+
+static void on_stop_timeout(ev_loop *loop, void *arg)
+{
+	(void)arg;
+	log_debug("stop: %zu connection(s) still busy after %d ms, closing them", P.nclients, STOP_MS);
+	ev_stop(loop);
+}
+
+/* SIGUSR1: step 6's passive telemetry, one line per server, on stderr. */
+static void print_stats(void)
+{
+	for (size_t p = 0; p < P.cfg->npools; p++) {
+		const struct pool *pool = &P.cfg->pools[p];
+		for (size_t i = 0; i < pool->nservers; i++) {
+			const struct server *s = &pool->servers[i];
+			const struct server_stats *st = &s->stats;
+			double n = st->requests ? (double)st->requests : 1;
+			log_warn("stats pool=%s server=%s requests=%llu 1xx=%llu 2xx=%llu 3xx=%llu 4xx=%llu "
+			         "5xx=%llu failed=%llu inflight=%u connects=%llu reuses=%llu idle=%zu "
+			         "ttfb_avg=%.3f ttfb_ewma=%.3f ttlb_avg=%.3f",
+			         pool->name, s->name, (unsigned long long)st->requests,
+			         (unsigned long long)st->by_class[1], (unsigned long long)st->by_class[2],
+			         (unsigned long long)st->by_class[3], (unsigned long long)st->by_class[4],
+			         (unsigned long long)st->by_class[5], (unsigned long long)st->by_class[0],
+			         s->inflight, (unsigned long long)st->connects, (unsigned long long)st->reuses,
+			         s->nidle, (double)st->ttfb_us_total / n / 1000, (double)st->ttfb_us_ewma / 1000,
+			         (double)st->ttlb_us_total / n / 1000);
+		}
+	}
+}
+
+/* SIGINT/SIGTERM: stop accepting, close what is idle, let the rest finish.
+ * A second signal stops at once. */
+static void on_signal(ev_loop *loop, int signo, void *arg)
+{
+	(void)arg;
+	if (signo == SIGUSR1)
+		print_stats();
+	if (signo != SIGINT && signo != SIGTERM)
+		return;
+	if (P.stopping) {
+		ev_stop(loop);
+		return;
+	}
+	P.stopping = true;
+	log_debug("%s: stopping", strsignal(signo));
+	accept_stop();
+	pool_close_all();
+	for (struct client *c = P.clients, *next; c != NULL; c = next) {
+		next = c->next;
+		if (c->state == CS_IDLE && buf_len(&c->in) == 0)
+			client_close(c, "proxy stopping");
+	}
+	if (P.nclients == 0)
+		ev_stop(loop);
+	else
+		ev_timer_arm(loop, &P.stop_timer, STOP_MS, on_stop_timeout, NULL);
+}
+
+int main(int argc, char **argv)
+{
+	static struct config cfg;
+	log_init(argv[0]);
+	config_from_args(&cfg, argc, argv);
+	log_verbose = cfg.verbose;
+	P.cfg = &cfg;
+	P.log_fd = P.events_fd = -1;
+	P.accepting = true;
+
+	raise_nofile();
+	P.loop = ev_new();
+	if (P.loop == NULL)
+		fatal("event loop: %s", strerror(errno));
+	if (sig_setup(P.loop, on_signal, NULL) < 0)
+		fatal("signals: %s", strerror(errno));
+	struct rng seed;
+	rng_seed(&seed, ev_wall_ns() ^ ((uint64_t)getpid() << 32));
+	P.id_prefix = (uint32_t)rng_next(&seed);
+	if (logs_open() < 0 || accept_start() < 0)
+		exit(2);
+
+	if (ev_run(P.loop) < 0)
+		log_warn("poll: %s", strerror(errno));
+
+	/* Everything is freed, so ASan and valgrind see no leak. */
+	while (P.clients != NULL)
+		client_close(P.clients, "proxy stopped");
+	accept_stop();
+	pool_close_all();
+	ev_timer_stop(P.loop, &P.stop_timer);
+	ev_timer_stop(P.loop, &P.accept_timer);
+	logs_close();
+	mem_free_all();
+	buf_free(&P.why);
+	sig_teardown(P.loop);
+	ev_free(P.loop);
+	config_free(&cfg);
+	return 0;
+}

@@ -1,0 +1,293 @@
+/*
+ * proxy.h - the proxy core: one client connection, one server connection,
+ * and the exchange (request + response) that links them, plus one function
+ * per step of the seven-step flow.  Read it top to bottom:
+ *
+ *   step 1  accept.c    listeners, allow/deny, max-conns       client_new
+ *   step 2  request.c   llhttp on the client side, limits, checks
+ *   step 3  decide.c    route_pick, lb_pick, header edits
+ *   step 4  connect.c   connect or reuse a pooled connection
+ *   step 5  forward.c   request head, then the body, streamed
+ *   step 6  response.c  llhttp on the server side, checks, telemetry
+ *   step 7  respond.c   back to the client, keep-alive or close
+ *           errors.c    the one function that answers with an error
+ *           logs.c      access log, --events
+ *           mem.c       buffers for bytes in flight
+ *
+ * Ownership: a client owns the server connection attached to it (c->srv);
+ * an idle server connection belongs to its server's pool.  Every function
+ * that may free a connection returns -1 when it did: the caller must then
+ * stop touching it.
+ */
+#ifndef PROXY_PROXY_H
+#define PROXY_PROXY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "config.h"
+#include "ev.h"
+#include "http.h"
+#include "net.h"
+#include "rng.h"
+
+#define READ_MAX   (32 * 1024)   /* bytes per read(2)                               */
+#define HIGH_WATER (64 * 1024)   /* output above this: stop reading the other side  */
+#define LINGER_MS  2000          /* after an error answer, drain input this long    */
+#define STOP_MS    5000          /* SIGTERM: how long in-flight requests may finish */
+
+/* Scans a head (start line + header lines) for what llhttp 8 lets through
+ * but an intermediary must refuse (RFC 9112): bare LF, bare CR, obs-fold,
+ * control characters.  Bytes may come in pieces. */
+struct head_scan {
+	unsigned char prev;      /* the previous byte                  */
+	bool line_start;         /* the next byte begins a line        */
+	bool seen_line;          /* the start line has begun           */
+	const char *error;       /* why the head was refused           */
+};
+void head_scan_init(struct head_scan *h);
+/* Returns 1 when the blank line ending the head was seen (*used = bytes up
+ * to and including it), 0 when more bytes are needed (all n used), or -1
+ * with h->error set. */
+int head_scan(struct head_scan *h, const char *p, size_t n, size_t *used);
+
+/* Checks chunked framing (RFC 9112 7.1) byte by byte, since llhttp 8.1
+ * takes any two bytes after chunk data for the CRLF: a smuggling vector. */
+enum chunk_at { CH_SIZE, CH_EXT, CH_SIZE_LF, CH_DATA, CH_DATA_CR, CH_DATA_LF,
+                CH_TRAILER_START, CH_TRAILER, CH_TRAILER_LF, CH_END_LF };
+struct chunk_scan {
+	enum chunk_at at;
+	uint64_t left;           /* chunk-size, then data bytes still to come */
+	unsigned digits;         /* of the chunk-size so far                 */
+	const char *error;
+};
+void chunk_scan_init(struct chunk_scan *cs);
+/* Returns 1 when the body ended (*used = bytes up to its last byte), 0 when
+ * more is needed (all n used), or -1 with cs->error set. */
+int chunk_scan(struct chunk_scan *cs, const char *p, size_t n, size_t *used);
+
+enum client_state {
+	CS_IDLE,      /* 7: kept alive, waiting for a request (timeout-idle)         */
+	CS_HEAD,      /* 2: reading the request line and headers (timeout-header)    */
+	CS_DECIDE,    /* 3: choosing a pool and server, editing the headers          */
+	CS_CONNECT,   /* 4: waiting for the server connection                        */
+	CS_BODY,      /* 5: head forwarded, streaming the request body              */
+	CS_WAIT,      /* 6: request forwarded, the response is on its way           */
+	CS_CLOSING,   /* 7: sending the last bytes (an error answer), then close    */
+	CS_LINGER,    /* 7: output shut down; draining input briefly before close    */
+};
+
+enum server_state {
+	SS_CONNECTING, /* 4: non-blocking connect in progress (timeout-connect)       */
+	SS_BUSY,       /* 5-6: carrying one exchange (timeout-server)                 */
+	SS_IDLE,       /* 4: idle in its server's keep-alive pool (timeout-pool)      */
+};
+
+struct client;
+
+struct sconn {
+	int fd;
+	enum server_state state;
+	unsigned long id;
+	struct server *server;
+	struct client *client;     /* while SS_CONNECTING / SS_BUSY                  */
+	struct addr local;         /* the proxy's side of this connection           */
+	struct buf in, out;        /* allocated only while bytes are in flight      */
+	struct http_msg resp;
+	struct head_scan scan;
+	struct chunk_scan chunks;
+	ev_timer timer;
+	struct sconn *next, *prev; /* in the server's idle pool                    */
+	bool reused;               /* taken from the pool for this exchange          */
+	bool eof;                  /* the server closed its side                     */
+	bool unwatched;            /* taken out of poll() while it must stay silent   */
+	uint64_t sent, received;   /* bytes of this exchange                        */
+	uint64_t nreq;             /* exchanges carried so far                      */
+};
+
+/* Response framing toward the client. */
+enum frame { FRAME_NONE, FRAME_LENGTH, FRAME_CHUNKED, FRAME_CLOSE };
+
+/* One request and its response. */
+struct exchange {
+	char id[72];               /* X-Request-ID: the client's, or ours          */
+	bool id_is_ours;
+	bool req_chunked;          /* forward the body chunked                      */
+	bool req_complete;         /* the whole request was read                   */
+	bool keep_alive;           /* the client may send another request           */
+	bool counted;              /* server->inflight was incremented              */
+	bool head_forwarded;       /* step 5 has queued the head once               */
+	bool reused;               /* on a pooled server connection                  */
+	int retries;
+	enum frame frame;          /* how the response body goes to the client      */
+	int status;                /* status sent to the client (0: nothing yet)     */
+	uint64_t req_body;         /* request body bytes read                       */
+	uint64_t resp_bytes;       /* bytes sent toward the client                   */
+	struct pool *pool;
+	struct server *server;
+	struct buf head;           /* the edited request head, until the response   */
+	char err[160];             /* why it failed, for the log                     */
+	/* ev_mono_ns() (a vDSO read, no system call), not the loop's cached
+	 * clock, so steps within one turn of the loop get their own times;
+	 * 0 = did not happen */
+	uint64_t t_start, t_head, t_decide0, t_decided, t_connect0, t_connected,
+	         t_sent, t_resp, t_end;
+};
+
+typedef int pace_fn(struct client *c);
+
+struct client {
+	int fd;
+	enum client_state state;
+	unsigned long id;
+	struct addr peer, local;
+	char peer_s[ADDR_STRLEN];
+	struct buf in, out;
+	struct http_msg req;
+	struct head_scan scan;
+	struct chunk_scan chunks;
+	ev_timer timer;            /* header, idle, body or linger timeout           */
+	ev_timer pace;             /* --pace: the next step waits for this          */
+	pace_fn *pace_next;
+	struct sconn *srv;
+	struct exchange x;
+	bool read_eof;             /* the client shut down its side                  */
+	bool unwatched;            /* taken out of poll() while it must stay silent   */
+	uint64_t t_accept;         /* step 1's time, until the first request uses it */
+	struct client *next, *prev;
+};
+
+struct listener {
+	int fd;
+	struct addr addr;
+};
+
+/* The process: one loop, one configuration, the live connections. */
+struct proxy {
+	ev_loop *loop;
+	struct config *cfg;
+	struct listener *listeners;
+	size_t nlisteners;
+	struct client *clients;
+	size_t nclients;
+	unsigned long next_conn;
+	uint64_t next_req;
+	uint32_t id_prefix;
+	bool stopping;
+	bool accepting;
+	ev_timer accept_timer;     /* EMFILE back-off                                */
+	ev_timer stop_timer;       /* SIGTERM: bounded wait                          */
+	ev_timer flush_timer;      /* writes the log buffers once per loop turn      */
+	int log_fd, events_fd;     /* -1 = off                                       */
+	struct buf log, events;
+	struct buf why;            /* lb_pick's reason, reused                      */
+};
+extern struct proxy P;
+
+/* mem.c: READ_MAX buffers, cached while idle connections hold none */
+void mem_prime(struct buf *b);
+void mem_release(struct buf *b);
+void mem_free_all(void);
+
+/* step 1: accept.c */
+int accept_start(void);
+void accept_stop(void);
+void accept_update(void);
+void client_set_state(struct client *c, enum client_state st);
+/* Frees c and its server connection; always "returns" -1 for callers. */
+int client_close(struct client *c, const char *reason);
+void client_update_mask(struct client *c);
+/* Sets fd's events; with none, takes fd out of poll() altogether, since
+ * poll() reports a reset even on an fd that asks for nothing, and the loop
+ * would spin until the fd wants something again. */
+void watch_mask(int fd, int mask, bool *unwatched, ev_io_fn *fn, void *arg);
+/* Runs fn now, or after --pace milliseconds. */
+int pace(struct client *c, pace_fn *fn);
+
+/* step 2: request.c */
+extern const struct http_hooks request_hooks;
+void client_on_io(ev_loop *loop, int fd, void *arg, int mask);
+int client_process(struct client *c);
+void request_begin(struct client *c, uint64_t timeout_ms);
+/* The checks on a complete request head: 0, or the status to answer with
+ * and *why.  Pure: reads only req. */
+int request_check(const struct http_msg *req, uint64_t max_body, const char **why);
+
+/* step 3: decide.c */
+struct edit {
+	const char *client_ip;
+	uint16_t client_port;
+	bool ipv6;
+	const char *name;          /* for Via and Forwarded by=                     */
+	const char *id;            /* X-Request-ID to add, or NULL to keep theirs   */
+	const char *host;          /* Host to add when the request has none         */
+	bool chunked;              /* re-frame the body as chunked                   */
+};
+int step3_decide(struct client *c);
+/* Writes the request head the server receives: hop-by-hop headers removed,
+ * forwarding headers added.  Returns 0, or -1 on ENOMEM. */
+int edit_request_head(const struct http_msg *req, const struct edit *e, struct buf *out);
+/* Appends "name: value\r\n"; 0, or -1 on ENOMEM. */
+int put_header(struct buf *out, const char *name, const char *value);
+/* True if header name must not be forwarded (hop-by-hop, RFC 9110 7.6.1). */
+bool hop_by_hop(const struct http_msg *m, const char *name);
+/* True if id may be passed on as an X-Request-ID (short, visible ASCII). */
+bool request_id_ok(const char *id);
+
+/* step 4: connect.c */
+int step4_connect(struct client *c);
+int server_retry(struct sconn *s);
+void sconn_set_state(struct sconn *s, enum server_state st);
+void sconn_close(struct sconn *s, const char *reason);
+void sconn_update_mask(struct sconn *s);
+void sconn_on_io_connecting(struct sconn *s);
+/* (Re)arms the timeout-server timer: the server must say something by then. */
+void sconn_timeout_server(struct sconn *s);
+void pool_put(struct sconn *s);
+void pool_close_all(void);
+
+/* step 5: forward.c */
+int step5_forward(struct client *c);
+int sconn_flush(struct sconn *s);
+int request_on_body(struct http_msg *m, const char *at, size_t len);
+int request_on_complete(struct http_msg *m);
+
+/* step 6: response.c */
+void sconn_on_io(ev_loop *loop, int fd, void *arg, int mask);
+extern const struct http_hooks response_hooks;
+/* The server failed before or during its response: retry, answer an
+ * error, or cut the client off.  Returns -1 (c and s are gone) or 0. */
+int server_failed(struct sconn *s, int status, const char *why);
+int response_check(const struct http_msg *resp, const char **why);
+/* Writes the response head the client receives: hop-by-hop headers
+ * removed, Via added, framed as frame says; conn 0 adds "Connection:
+ * close", 1 nothing, 2 "Connection: keep-alive" (HTTP/1.0 clients). */
+int edit_response_head(const struct http_msg *resp, enum frame frame, const char *name,
+                       int conn, struct buf *out);
+
+/* step 7: respond.c */
+int client_flush(struct client *c);
+int step7_done(struct client *c);
+int chunk_append(struct buf *b, const char *at, size_t len);
+
+/* errors.c */
+int client_error(struct client *c, int status, const char *why);
+
+/* logs.c */
+int logs_open(void);
+void logs_close(void);
+void log_access(struct client *c);
+/* --events: event_begin writes {"t":..,"id":..,"step":N,"event":NAME,"client":..
+ * and returns the buffer to add fields to (NULL when --events is off);
+ * event_end closes the line. */
+struct buf *event_begin(struct client *c, int step, const char *name);
+void event_str(struct buf *b, const char *key, const char *val);
+void event_num(struct buf *b, const char *key, double v);
+void event_bool(struct buf *b, const char *key, bool v);
+void event_end(struct buf *b);
+void logs_flush_soon(void);
+double ms_between(uint64_t a, uint64_t b);
+
+#endif

@@ -1,0 +1,477 @@
+/*
+ * request.c - STEP 2: the client sends request headers, then the body.
+ * Reads the client connection, feeds llhttp, enforces the limits (431, 414,
+ * 413) and the request-smuggling defences an intermediary owes the server
+ * behind it (RFC 9112 sections 2.2, 5, 6 and 7), then hands the request to
+ * step 3.  The parser pauses after the head (steps 3-5 run outside llhttp)
+ * and after the message (pipelined requests wait their turn).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "proxy.h"
+
+/* ---- the head scanner (pure) -------------------------------------------- */
+
+void head_scan_init(struct head_scan *h)
+{
+	*h = (struct head_scan){ .prev = '\n', .line_start = true };
+}
+
+int head_scan(struct head_scan *h, const char *p, size_t n, size_t *used)
+{
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)p[i];
+		if (c == '\n') {
+			if (h->prev != '\r') {
+				h->error = "bare LF in the header block";
+				return -1;
+			}
+			h->prev = c;
+			if (h->line_start && h->seen_line) {
+				*used = i + 1;
+				return 1;
+			}
+			h->line_start = true;   /* blank lines before the start line are ignored */
+			continue;
+		}
+		if (h->prev == '\r') {
+			h->error = "bare CR in the header block";
+			return -1;
+		}
+		h->prev = c;
+		if (c == '\r')
+			continue;
+		if (h->line_start) {
+			if (c == ' ' || c == '\t') {
+				h->error = h->seen_line ? "obs-fold (a header line starting with white space)"
+				                        : "white space before the start line";
+				return -1;
+			}
+			h->line_start = false;
+			h->seen_line = true;
+		}
+		if ((c < 0x20 && c != '\t') || c == 0x7f) {
+			h->error = c == 0 ? "NUL in the header block" : "control character in the header block";
+			return -1;
+		}
+	}
+	*used = n;
+	return 0;
+}
+
+/* ---- the chunked-framing scanner (pure) ------------------------------- */
+
+void chunk_scan_init(struct chunk_scan *cs)
+{
+	*cs = (struct chunk_scan){ .at = CH_SIZE };
+}
+
+static int hexval(unsigned char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if ((c | 0x20) >= 'a' && (c | 0x20) <= 'f')
+		return (c | 0x20) - 'a' + 10;
+	return -1;
+}
+
+static int chunk_fail(struct chunk_scan *cs, const char *why)
+{
+	cs->error = why;
+	return -1;
+}
+
+int chunk_scan(struct chunk_scan *cs, const char *p, size_t n, size_t *used)
+{
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)p[i];
+		bool ctl = (c < 0x20 && c != '\t') || c == 0x7f;
+		switch (cs->at) {
+		case CH_SIZE:
+			if (hexval(c) >= 0) {
+				if (cs->left >= (uint64_t)1 << 56)
+					return chunk_fail(cs, "chunk size overflow");
+				cs->left = cs->left * 16 + (uint64_t)hexval(c);
+				cs->digits++;
+			} else if (cs->digits == 0) {
+				return chunk_fail(cs, "invalid chunk size");
+			} else if (c == ';' || c == ' ' || c == '\t') {
+				cs->at = CH_EXT;
+			} else if (c == '\r') {
+				cs->at = CH_SIZE_LF;
+			} else {
+				return chunk_fail(cs, "invalid chunk size");
+			}
+			break;
+		case CH_EXT:   /* chunk extensions are ignored, but must be clean */
+			if (c == '\r')
+				cs->at = CH_SIZE_LF;
+			else if (ctl)
+				return chunk_fail(cs, "control character in a chunk extension");
+			break;
+		case CH_SIZE_LF:
+			if (c != '\n')
+				return chunk_fail(cs, "chunk size line not ended by CRLF");
+			cs->digits = 0;
+			cs->at = cs->left == 0 ? CH_TRAILER_START : CH_DATA;
+			break;
+		case CH_DATA: {
+			size_t take = n - i < cs->left ? n - i : (size_t)cs->left;
+			cs->left -= take;
+			i += take - 1;
+			if (cs->left == 0)
+				cs->at = CH_DATA_CR;
+			break;
+		}
+		case CH_DATA_CR:
+			if (c != '\r')
+				return chunk_fail(cs, "chunk data not followed by CRLF");
+			cs->at = CH_DATA_LF;
+			break;
+		case CH_DATA_LF:
+			if (c != '\n')
+				return chunk_fail(cs, "chunk data not followed by CRLF");
+			cs->at = CH_SIZE;
+			break;
+		case CH_TRAILER_START:
+			if (c == '\r') {
+				cs->at = CH_END_LF;
+				break;
+			}
+			if (c == ' ' || c == '\t')
+				return chunk_fail(cs, "obs-fold in a trailer");
+			cs->at = CH_TRAILER;
+			/* fall through */
+		case CH_TRAILER:
+			if (c == '\r')
+				cs->at = CH_TRAILER_LF;
+			else if (ctl)
+				return chunk_fail(cs, "control character in a trailer");
+			break;
+		case CH_TRAILER_LF:
+			if (c != '\n')
+				return chunk_fail(cs, "bare CR in a trailer");
+			cs->at = CH_TRAILER_START;
+			break;
+		case CH_END_LF:
+			if (c != '\n')
+				return chunk_fail(cs, "chunked body not ended by CRLF");
+			*used = i + 1;
+			return 1;
+		}
+	}
+	*used = n;
+	return 0;
+}
+
+/* ---- checks on a complete head (pure) ----------------------------------- */
+
+/* The last coding of a Transfer-Encoding list, and whether it is the only one. */
+static bool te_chunked_only(const struct http_msg *m, bool *final_chunked)
+{
+	size_t codings = 0;
+	*final_chunked = false;
+	for (size_t i = 0; i < m->nhdrs; i++) {
+		if (strcasecmp(http_hdr_name(m, i), "Transfer-Encoding") != 0)
+			continue;
+		const char *v = http_hdr_value(m, i);
+		while (*v != '\0') {
+			while (*v == ' ' || *v == '\t' || *v == ',')
+				v++;
+			if (*v == '\0')
+				break;
+			const char *end = v;
+			while (*end != '\0' && *end != ',')
+				end++;
+			const char *last = end;
+			while (last > v && (last[-1] == ' ' || last[-1] == '\t'))
+				last--;
+			codings++;
+			*final_chunked = (size_t)(last - v) == 7 && strncasecmp(v, "chunked", 7) == 0;
+			v = end;
+		}
+	}
+	return codings == 1 && *final_chunked;
+}
+
+int request_check(const struct http_msg *req, uint64_t max_body, const char **why)
+{
+	size_t te = http_count(req, "Transfer-Encoding"), cl = http_count(req, "Content-Length");
+	bool final_chunked;
+	if (req->parser.method == HTTP_CONNECT) {
+		*why = "CONNECT is not supported by a reverse proxy";
+		return 405;
+	}
+	if (http_major(req) != 1) {
+		*why = "only HTTP/1.0 and HTTP/1.1 are spoken here";
+		return 505;
+	}
+	if (http_minor(req) >= 1 && http_count(req, "Host") == 0) {
+		*why = "HTTP/1.1 request without Host";
+		return 400;
+	}
+	if (http_count(req, "Host") > 1) {
+		*why = "two Host headers";
+		return 400;
+	}
+	if (cl > 1) {
+		*why = "two Content-Length headers";
+		return 400;
+	}
+	if (te > 0 && cl > 0) {
+		*why = "Transfer-Encoding together with Content-Length";
+		return 400;
+	}
+	if (te > 0 && http_minor(req) == 0) {
+		*why = "Transfer-Encoding in an HTTP/1.0 request";
+		return 400;
+	}
+	if (te > 0 && !te_chunked_only(req, &final_chunked)) {
+		*why = final_chunked ? "a transfer coding other than chunked" : "Transfer-Encoding whose final coding is not chunked";
+		return final_chunked ? 501 : 400;
+	}
+	if (cl == 1 && max_body > 0 && req->parser.content_length > max_body) {
+		*why = "Content-Length over --max-body";
+		return 413;
+	}
+	return 0;
+}
+
+/* ---- llhttp hooks --------------------------------------------------------- */
+
+/* The head is complete: pause, so steps 3-5 run outside the parser. */
+static int on_request_headers(struct http_msg *m)
+{
+	/* Upgrade is hop-by-hop and removed at step 3; tell llhttp not to
+	 * switch protocols after this message. */
+	if (m->parser.method != HTTP_CONNECT)
+		m->parser.upgrade = 0;
+	return HPE_PAUSED;
+}
+
+const struct http_hooks request_hooks = {
+	.on_headers = on_request_headers,    /* pause: step 3 comes next            */
+	.on_body = request_on_body,          /* step 5: stream to the server        */
+	.on_complete = request_on_complete,  /* pause: wait for the response        */
+};
+
+/* ---- the client connection ---------------------------------------------- */
+
+static void on_client_timeout(ev_loop *loop, void *arg)
+{
+	(void)loop;
+	struct client *c = arg;
+	switch (c->state) {
+	case CS_IDLE:
+		client_close(c, "idle timeout");
+		break;
+	case CS_HEAD:
+		client_error(c, 408, "timeout-header: request headers took too long");
+		break;
+	case CS_BODY:
+		client_error(c, 408, "timeout-idle: request body stalled");
+		break;
+	case CS_CLOSING:
+	case CS_LINGER:
+		client_close(c, "linger done");
+		break;
+	default:
+		break;   /* steps 3-6 are timed on the server side */
+	}
+}
+
+/* A new exchange: forget the last one, wait for the next request, at most
+ * timeout_ms (timeout-header for a new connection, timeout-idle after). */
+void request_begin(struct client *c, uint64_t timeout_ms)
+{
+	mem_release(&c->x.head);
+	c->x = (struct exchange){ 0 };
+	/* Until llhttp begins the next message, the last one's head is gone. */
+	c->req.headers_done = false;
+	c->req.nhdrs = 0;
+	c->req.target_len = 0;
+	head_scan_init(&c->scan);
+	client_set_state(c, CS_IDLE);
+	ev_timer_arm(P.loop, &c->timer, timeout_ms, on_client_timeout, c);
+}
+
+/* The head parsed cleanly: check it, then step 3. */
+static int request_head_done(struct client *c)
+{
+	struct exchange *x = &c->x;
+	const char *why = NULL;
+	x->t_head = ev_mono_ns();
+	ev_timer_stop(P.loop, &c->timer);
+	const char *id = http_get(&c->req, "X-Request-ID");
+	if (id != NULL && request_id_ok(id)) {
+		snprintf(x->id, sizeof(x->id), "%s", id);
+	} else {
+		snprintf(x->id, sizeof(x->id), "%08x%08x", P.id_prefix, (uint32_t)++P.next_req);
+		x->id_is_ours = true;
+	}
+	x->keep_alive = http_keep_alive(&c->req) && !P.stopping;
+	struct buf *e = event_begin(c, 2, "request-headers");
+	if (e != NULL) {
+		char v[16];
+		event_str(e, "method", http_method(&c->req));
+		event_str(e, "target", http_target(&c->req));
+		snprintf(v, sizeof(v), "HTTP/%d.%d", http_major(&c->req), http_minor(&c->req));
+		event_str(e, "version", v);
+		event_num(e, "ms", ms_between(x->t_start, x->t_head));
+		event_end(e);
+	}
+	int status = request_check(&c->req, P.cfg->max_body, &why);
+	if (status != 0)
+		return client_error(c, status, why);
+	chunk_scan_init(&c->chunks);
+	client_set_state(c, CS_DECIDE);
+	return pace(c, step3_decide);
+}
+
+/* --pace before step 6: the server's answer is not read until then. */
+static int step6_wait(struct client *c)
+{
+	(void)c;
+	return 0;
+}
+
+/* STEP 2: read the request.  Feeds what the client sent to the parser, as
+ * far as the state allows: the head, scanned first; then, after steps 3-5,
+ * the body. */
+int client_process(struct client *c)
+{
+	for (;;) {
+		size_t n = buf_len(&c->in), used = 0;
+		if (c->state == CS_IDLE) {
+			if (n == 0)
+				break;
+			client_set_state(c, CS_HEAD);
+			/* The first request's clock starts at step 1, as in HAProxy. */
+			c->x.t_start = c->t_accept ? c->t_accept : ev_mono_ns();
+			c->t_accept = 0;
+			ev_timer_arm_at(P.loop, &c->timer, c->x.t_start + P.cfg->timeout_header * 1000000u,
+			                on_client_timeout, c);
+		}
+		if (c->state == CS_HEAD && n == 0)
+			break;
+		if (c->state != CS_HEAD && c->state != CS_BODY)
+			break;
+		if (c->state == CS_BODY && (buf_len(&c->srv->out) >= HIGH_WATER || ev_timer_armed(&c->pace)))
+			break;   /* back-pressure: the server has not taken what it has */
+		const char *p = n ? buf_begin(&c->in) : "";
+		if (c->state == CS_HEAD) {
+			int r = head_scan(&c->scan, p, n, &used);
+			if (r < 0)
+				return client_error(c, 400, c->scan.error);
+			n = used;   /* feed the head alone; its end pauses the parser */
+		} else if (c->req.parser.flags & F_CHUNKED) {
+			int r = chunk_scan(&c->chunks, p, n, &used);
+			if (r < 0)
+				return client_error(c, 400, c->chunks.error);
+			n = used;   /* nothing past the body's end */
+		}
+		llhttp_errno_t e = http_msg_feed(&c->req, p, n, &used);
+		buf_consume(&c->in, used);
+		if (e == HPE_PAUSED) {
+			if (c->state == CS_HEAD)
+				return request_head_done(c);
+			/* CS_BODY: the message is complete; the response comes next. */
+			c->x.req_complete = true;
+			client_set_state(c, CS_WAIT);
+			ev_timer_stop(P.loop, &c->timer);
+			struct buf *ev = event_begin(c, 5, "request-sent");
+			if (ev != NULL) {
+				event_num(ev, "body", (double)c->x.req_body);
+				event_end(ev);
+			}
+			if (c->srv != NULL && buf_len(&c->srv->out) > 0 && sconn_flush(c->srv) < 0)
+				return -1;
+			return pace(c, step6_wait);
+		}
+		if (e != HPE_OK) {
+			int status = c->req.limit_status ? c->req.limit_status : 400;
+			if (c->x.err[0] == '\0')
+				snprintf(c->x.err, sizeof(c->x.err), "%s", c->req.error);
+			return client_error(c, status, c->x.err);
+		}
+		if (c->state == CS_BODY && used > 0)
+			ev_timer_arm(P.loop, &c->timer, P.cfg->timeout_idle, on_client_timeout, c);
+		if (buf_len(&c->in) == 0)
+			break;
+	}
+	if (c->state == CS_BODY && c->read_eof && buf_len(&c->in) == 0) {
+		/* The client closed before its request was whole. */
+		snprintf(c->x.err, sizeof(c->x.err), "client closed mid-body");
+		log_access(c);
+		return client_close(c, "client closed mid-body");
+	}
+	if (c->state == CS_BODY && c->srv != NULL && buf_len(&c->srv->out) > 0)
+		return sconn_flush(c->srv);
+	return 0;
+}
+
+/* The client closed its side.  What that means depends on the step. */
+static int client_eof(struct client *c)
+{
+	c->read_eof = true;
+	switch (c->state) {
+	case CS_IDLE:
+		return client_close(c, "client closed");
+	case CS_HEAD:
+		return client_close(c, buf_len(&c->in) ? "client closed mid-headers" : "client closed");
+	case CS_DECIDE:
+	case CS_CONNECT:
+	case CS_BODY:
+		return client_process(c);   /* the rest of the request may be buffered */
+	case CS_WAIT:
+	case CS_CLOSING:
+		return 0;
+	case CS_LINGER:
+		return client_close(c, "linger done");
+	}
+	return 0;
+}
+
+static int client_read(struct client *c)
+{
+	if (c->state == CS_LINGER) {   /* drain and drop until EOF or the timer */
+		char sink[4096];
+		ssize_t n = read(c->fd, sink, sizeof(sink));
+		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
+			return client_close(c, "linger done");
+		return 0;
+	}
+	mem_prime(&c->in);
+	ssize_t n = buf_read_fd(&c->in, c->fd, READ_MAX);
+	if (n < 0) {
+		if (errno == EAGAIN || errno == EINTR)
+			return 0;
+		char why[128];
+		snprintf(why, sizeof(why), "read %s: %s", c->peer_s, strerror(errno));
+		if (c->x.t_start != 0 && c->x.status == 0 && c->state != CS_IDLE) {
+			snprintf(c->x.err, sizeof(c->x.err), "%s", why);
+			log_access(c);
+		}
+		return client_close(c, why);
+	}
+	if (n == 0)
+		return client_eof(c);
+	return client_process(c);
+}
+
+void client_on_io(ev_loop *loop, int fd, void *arg, int mask)
+{
+	(void)loop;
+	(void)fd;
+	struct client *c = arg;
+	if ((mask & EV_WRITE) && client_flush(c) < 0)
+		return;
+	if ((mask & EV_READ) && client_read(c) < 0)
+		return;
+	client_update_mask(c);
+}

@@ -1,0 +1,114 @@
+/*
+ * respond.c - STEP 7: the response goes back to the client, streamed as it
+ * arrives.  When it is complete: telemetry, the access-log line, the server
+ * connection back to its pool (or closed), and the client connection kept
+ * open for its next request (pipelined ones are already waiting) unless
+ * either side asked to close, until timeout-idle.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "log.h"
+#include "proxy.h"
+
+static void on_linger_timeout(ev_loop *loop, void *arg)
+{
+	(void)loop;
+	client_close(arg, "linger done");
+}
+
+/* Writes what waits for the client.  After the last bytes of a closing
+ * connection: shut down our side and drain theirs briefly, so an error
+ * answer is not lost to a reset.  Returns -1 if c is gone. */
+int client_flush(struct client *c)
+{
+	while (buf_len(&c->out) > 0 && !ev_timer_armed(&c->pace)) {
+		ssize_t n = buf_write_fd(&c->out, c->fd);
+		if (n < 0) {
+			if (errno == EAGAIN || errno == EINTR)
+				break;
+			char why[160];
+			snprintf(why, sizeof(why), "send %s: %s", c->peer_s, strerror(errno));
+			if (c->x.status != 0 && c->state != CS_IDLE && c->state != CS_CLOSING) {
+				snprintf(c->x.err, sizeof(c->x.err), "%s", why);
+				log_access(c);
+			}
+			return client_close(c, why);
+		}
+	}
+	if (buf_len(&c->out) == 0 && c->state == CS_CLOSING) {
+		mem_release(&c->out);
+		if (c->read_eof)
+			return client_close(c, "response sent, client gone");
+		if (shutdown(c->fd, SHUT_WR) < 0)
+			return client_close(c, "shutdown");
+		client_set_state(c, CS_LINGER);
+		ev_timer_arm(P.loop, &c->timer, LINGER_MS, on_linger_timeout, c);
+	}
+	client_update_mask(c);
+	if (c->srv != NULL)
+		sconn_update_mask(c->srv);
+	return 0;
+}
+
+/* Passive telemetry (step 6's harvest), once the response is complete. */
+static void telemetry(struct exchange *x)
+{
+	struct server_stats *st = &x->server->stats;
+	uint64_t ttfb = (x->t_resp - x->t_sent) / 1000, ttlb = (x->t_end - x->t_sent) / 1000;
+	st->requests++;
+	st->by_class[x->status / 100 <= 5 ? x->status / 100 : 0]++;
+	st->ttfb_us_total += ttfb;
+	st->ttlb_us_total += ttlb;
+	st->ttfb_us_ewma = st->ttfb_us_ewma ? (st->ttfb_us_ewma * 7 + ttfb) / 8 : ttfb;
+	if (x->counted && x->server->inflight > 0)
+		x->server->inflight--;
+	x->counted = false;
+}
+
+/* STEP 7: the response is complete: finish the exchange. */
+int step7_done(struct client *c)
+{
+	struct exchange *x = &c->x;
+	struct sconn *s = c->srv;
+	x->t_end = ev_mono_ns();
+	telemetry(x);
+	struct buf *e = event_begin(c, 7, "response-complete");
+	if (e != NULL) {
+		event_num(e, "status", x->status);
+		event_num(e, "bytes", (double)x->resp_bytes);
+		event_bool(e, "keep_alive", x->keep_alive);
+		event_num(e, "ms", ms_between(x->t_start, x->t_end));
+		event_end(e);
+	}
+	log_access(c);
+
+	/* The server connection: back to the pool if it is clean. */
+	bool reusable = !s->eof && http_keep_alive(&s->resp) && x->req_complete && buf_len(&s->out) == 0;
+	c->srv = NULL;
+	s->client = NULL;
+	if (reusable)
+		pool_put(s);
+	else
+		sconn_close(s, s->eof ? "server closed" : "not reusable");
+
+	/* A client that shut down its side gets its pipelined answers, then goodbye. */
+	if (!x->keep_alive || (c->read_eof && buf_len(&c->in) == 0)) {
+		client_set_state(c, CS_CLOSING);
+		ev_timer_stop(P.loop, &c->timer);
+		return client_flush(c);
+	}
+	/* Kept alive: the next request (maybe already here, pipelined). */
+	http_msg_resume(&c->req);
+	request_begin(c, P.cfg->timeout_idle);
+	if (client_flush(c) < 0)
+		return -1;
+	if (buf_len(&c->in) == 0 && buf_len(&c->out) == 0) {
+		mem_release(&c->in);    /* an idle connection holds no buffers */
+		mem_release(&c->out);
+		http_msg_free(&c->req);
+	}
+	return pace(c, client_process);   /* step 2 of the next request */
+}

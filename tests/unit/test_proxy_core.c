@@ -1,0 +1,291 @@
+/*
+ * test_proxy_core.c - the proxy core's pure functions: the head scanner
+ * (bare LF, obs-fold, control characters), the request and response
+ * checks, and the header edits of steps 3 and 7.
+ */
+#include <string.h>
+
+#include "../../proxy/proxy.h"
+#include "t.h"
+
+/* Parses a whole head into m (no hooks). */
+static void parse(struct http_msg *m, llhttp_type_t type, const char *head)
+{
+	http_msg_init(m, type, NULL, NULL);
+	http_msg_feed(m, head, strlen(head), NULL);
+}
+
+static int scan_all(const char *s, size_t *used, const char **err)
+{
+	struct head_scan h;
+	head_scan_init(&h);
+	int r = head_scan(&h, s, strlen(s), used);
+	*err = h.error;
+	return r;
+}
+
+TEST(the_head_scanner_finds_the_end_of_a_clean_head)
+{
+	size_t used;
+	const char *err;
+	const char *s = "GET / HTTP/1.1\r\nHost: x\r\n\r\nBODY";
+	CHECK_INT(scan_all(s, &used, &err), 1);
+	CHECK_INT(used, strlen(s) - 4);
+}
+
+TEST(the_head_scanner_works_byte_by_byte)
+{
+	const char *s = "GET / HTTP/1.1\r\nHost: x\r\nX-A: b\r\n\r\n";
+	struct head_scan h;
+	size_t used = 0;
+	int r = 0;
+	head_scan_init(&h);
+	for (size_t i = 0; i < strlen(s) && r == 0; i++)
+		r = head_scan(&h, s + i, 1, &used);
+	CHECK_INT(r, 1);
+	CHECK_INT(used, 1);
+}
+
+TEST(the_head_scanner_skips_blank_lines_before_the_start_line)
+{
+	size_t used;
+	const char *err;
+	CHECK_INT(scan_all("\r\nGET / HTTP/1.1\r\n\r\n", &used, &err), 1);
+}
+
+TEST(the_head_scanner_refuses_a_bare_LF)
+{
+	size_t used;
+	const char *err;
+	CHECK_INT(scan_all("GET / HTTP/1.1\r\nHost: x\nX: y\r\n\r\n", &used, &err), -1);
+	CHECK_STR(err, "bare LF in the header block");
+}
+
+TEST(the_head_scanner_refuses_a_bare_CR)
+{
+	size_t used;
+	const char *err;
+	CHECK_INT(scan_all("GET / HTTP/1.1\r\nHost: x\rX: y\r\n\r\n", &used, &err), -1);
+}
+
+TEST(the_head_scanner_refuses_obs_fold)
+{
+	size_t used;
+	const char *err;
+	CHECK_INT(scan_all("GET / HTTP/1.1\r\nX: a\r\n\tb\r\n\r\n", &used, &err), -1);
+	CHECK(strstr(err, "obs-fold") != NULL);
+}
+
+TEST(the_head_scanner_refuses_NUL_and_control_characters)
+{
+	size_t used;
+	const char *err;
+	struct head_scan h;
+	head_scan_init(&h);
+	CHECK_INT(head_scan(&h, "GET / HTTP/1.1\r\nX: a\0b\r\n\r\n", 26, &used), -1);
+	CHECK_STR(h.error, "NUL in the header block");
+	CHECK_INT(scan_all("GET / HTTP/1.1\r\nX\001: a\r\n\r\n", &used, &err), -1);
+	CHECK_INT(scan_all("GET / HTTP/1.1\r\nX: a\tb\r\n\r\n", &used, &err), 1);   /* HTAB is fine */
+}
+
+static int check_req(const char *head, uint64_t max_body)
+{
+	struct http_msg m;
+	const char *why = NULL;
+	parse(&m, HTTP_REQUEST, head);
+	int st = m.headers_done ? request_check(&m, max_body, &why) : -1;
+	http_msg_free(&m);
+	return st;
+}
+
+TEST(a_clean_request_passes_the_checks)
+{
+	CHECK_INT(check_req("GET / HTTP/1.1\r\nHost: x\r\n\r\n", 0), 0);
+	CHECK_INT(check_req("GET / HTTP/1.0\r\n\r\n", 0), 0);
+	CHECK_INT(check_req("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n", 0), 0);
+}
+
+TEST(the_request_checks_refuse_Host_trouble)
+{
+	CHECK_INT(check_req("GET / HTTP/1.1\r\n\r\n", 0), 400);
+	CHECK_INT(check_req("GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 0), 400);
+}
+
+TEST(the_request_checks_refuse_ambiguous_framing)
+{
+	CHECK_INT(check_req("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n", 0), 400);
+	CHECK_INT(check_req("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", 0), 501);
+	CHECK_INT(check_req("POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n", 0), 400);
+}
+
+TEST(the_request_checks_enforce_max_body_on_Content_Length)
+{
+	CHECK_INT(check_req("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 2000\r\n\r\n", 1024), 413);
+	CHECK_INT(check_req("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n", 1024), 0);
+}
+
+TEST(CONNECT_gets_405)
+{
+	CHECK_INT(check_req("CONNECT a:443 HTTP/1.1\r\nHost: a:443\r\n\r\n", 0), 405);
+}
+
+TEST(step_3_edits_a_request_head)
+{
+	struct http_msg m;
+	struct buf out = BUF_INIT;
+	parse(&m, HTTP_REQUEST,
+	      "POST /a?b HTTP/1.1\r\nHost: shop\r\nConnection: keep-alive, X-Hop\r\nX-Hop: 1\r\n"
+	      "X-Forwarded-For: 10.0.0.1\r\nX-Forwarded-Proto: https\r\nTransfer-Encoding: chunked\r\n"
+	      "Keep-Alive: 5\r\nX-Kept: yes\r\n\r\n");
+	struct edit e = { .client_ip = "127.0.0.1", .client_port = 5000, .name = "edge", .id = "42",
+	                  .host = "127.0.0.11:9001", .chunked = true };
+	CHECK_INT(edit_request_head(&m, &e, &out), 0);
+	CHECK_INT(buf_append(&out, "", 1), 0);
+	CHECK_STR(buf_begin(&out),
+	          "POST /a?b HTTP/1.1\r\nHost: shop\r\nX-Kept: yes\r\n"
+	          "X-Forwarded-For: 10.0.0.1, 127.0.0.1\r\nX-Forwarded-Proto: http\r\nX-Forwarded-Host: shop\r\n"
+	          "Forwarded: for=\"127.0.0.1:5000\";proto=http;by=edge\r\nVia: 1.1 edge\r\n"
+	          "X-Request-ID: 42\r\nTransfer-Encoding: chunked\r\n\r\n");
+	buf_free(&out);
+	http_msg_free(&m);
+}
+
+TEST(step_3_adds_Host_to_an_HTTP_1_0_request_and_brackets_IPv6)
+{
+	struct http_msg m;
+	struct buf out = BUF_INIT;
+	parse(&m, HTTP_REQUEST, "GET / HTTP/1.0\r\nX-Request-ID: theirs\r\n\r\n");
+	struct edit e = { .client_ip = "::1", .client_port = 7, .ipv6 = true, .name = "a b",
+	                  .id = NULL, .host = "127.0.0.11:9001" };
+	CHECK_INT(edit_request_head(&m, &e, &out), 0);
+	CHECK_INT(buf_append(&out, "", 1), 0);
+	CHECK_STR(buf_begin(&out),
+	          "GET / HTTP/1.1\r\nX-Request-ID: theirs\r\nHost: 127.0.0.11:9001\r\n"
+	          "X-Forwarded-For: ::1\r\nX-Forwarded-Proto: http\r\n"
+	          "Forwarded: for=\"[::1]:7\";proto=http;by=\"a b\"\r\nVia: 1.1 a b\r\n\r\n");
+	buf_free(&out);
+	http_msg_free(&m);
+}
+
+TEST(request_ids_must_be_short_and_visible)
+{
+	CHECK(request_id_ok("7f3a-12"));
+	CHECK(!request_id_ok(""));
+	CHECK(!request_id_ok("a b"));
+	CHECK(!request_id_ok("a\"b"));
+	CHECK(!request_id_ok("0123456789012345678901234567890123456789012345678901234567890123456789"));
+}
+
+static int check_resp(const char *head)
+{
+	struct http_msg m;
+	const char *why = NULL;
+	parse(&m, HTTP_RESPONSE, head);
+	int st = m.headers_done ? response_check(&m, &why) : -1;
+	http_msg_free(&m);
+	return st;
+}
+
+TEST(the_response_checks_refuse_ambiguous_responses)
+{
+	CHECK_INT(check_resp("HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\n"), 0);
+	CHECK_INT(check_resp("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"), 0);
+	CHECK_INT(check_resp("HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n"), 502);
+	CHECK_INT(check_resp("HTTP/1.1 101 Switching Protocols\r\nUpgrade: x\r\nConnection: upgrade\r\n\r\n"), 502);
+}
+
+TEST(step_7_edits_a_response_head)
+{
+	struct http_msg m;
+	struct buf out = BUF_INIT;
+	parse(&m, HTTP_RESPONSE, "HTTP/1.1 200 Fine\r\nConnection: X-Hop\r\nX-Hop: 1\r\nTransfer-Encoding: chunked\r\nX-Kept: 1\r\n\r\n");
+	CHECK_INT(edit_response_head(&m, FRAME_CHUNKED, "edge", 2, &out), 0);
+	CHECK_INT(buf_append(&out, "", 1), 0);
+	CHECK_STR(buf_begin(&out),
+	          "HTTP/1.1 200 Fine\r\nX-Kept: 1\r\nVia: 1.1 edge\r\nTransfer-Encoding: chunked\r\n"
+	          "Connection: keep-alive\r\n\r\n");
+	buf_free(&out);
+	http_msg_free(&m);
+}
+
+TEST(a_chunk_is_framed_in_hex)
+{
+	struct buf out = BUF_INIT;
+	CHECK_INT(chunk_append(&out, "0123456789abcdefXYZ", 19), 0);
+	CHECK_INT(chunk_append(&out, "", 0), 0);
+	CHECK_INT(buf_append(&out, "", 1), 0);
+	CHECK_STR(buf_begin(&out), "13\r\n0123456789abcdefXYZ\r\n");
+	buf_free(&out);
+}
+
+static int chunks(const char *s, size_t *used, const char **err)
+{
+	struct chunk_scan cs;
+	chunk_scan_init(&cs);
+	int r = chunk_scan(&cs, s, strlen(s), used);
+	*err = cs.error;
+	return r;
+}
+
+TEST(the_chunk_scanner_finds_the_end_of_a_chunked_body)
+{
+	size_t used;
+	const char *err;
+	const char *s = "5;ext=1\r\nhello\r\nA\r\n0123456789\r\n0\r\nX-Trailer: a\r\n\r\nGET /next";
+	CHECK_INT(chunks(s, &used, &err), 1);
+	CHECK_INT(used, strlen(s) - strlen("GET /next"));
+	CHECK_INT(chunks("000005\r\nhello\r\n0\r\n\r\n", &used, &err), 1);
+}
+
+TEST(the_chunk_scanner_works_byte_by_byte)
+{
+	const char *s = "3\r\nabc\r\n0\r\n\r\n";
+	struct chunk_scan cs;
+	size_t used = 0;
+	int r = 0;
+	chunk_scan_init(&cs);
+	for (size_t i = 0; i < strlen(s) && r == 0; i++)
+		r = chunk_scan(&cs, s + i, 1, &used);
+	CHECK_INT(r, 1);
+}
+
+TEST(the_chunk_scanner_refuses_bad_framing)
+{
+	size_t used;
+	const char *err;
+	CHECK_INT(chunks("5\r\nhelloXX0\r\n\r\n", &used, &err), -1);
+	CHECK_STR(err, "chunk data not followed by CRLF");
+	CHECK_INT(chunks("5\nhello\n0\n\n", &used, &err), -1);
+	CHECK_INT(chunks("zz\r\n", &used, &err), -1);
+	CHECK_STR(err, "invalid chunk size");
+	CHECK_INT(chunks("ffffffffffffffffff\r\n", &used, &err), -1);
+	CHECK_STR(err, "chunk size overflow");
+	CHECK_INT(chunks("0\r\nX: a\r\n b\r\n\r\n", &used, &err), -1);
+	CHECK_INT(chunks("1;\001\r\na\r\n0\r\n\r\n", &used, &err), -1);
+}
+
+int main(void)
+{
+	RUN(the_head_scanner_finds_the_end_of_a_clean_head);
+	RUN(the_head_scanner_works_byte_by_byte);
+	RUN(the_head_scanner_skips_blank_lines_before_the_start_line);
+	RUN(the_head_scanner_refuses_a_bare_LF);
+	RUN(the_head_scanner_refuses_a_bare_CR);
+	RUN(the_head_scanner_refuses_obs_fold);
+	RUN(the_head_scanner_refuses_NUL_and_control_characters);
+	RUN(a_clean_request_passes_the_checks);
+	RUN(the_request_checks_refuse_Host_trouble);
+	RUN(the_request_checks_refuse_ambiguous_framing);
+	RUN(the_request_checks_enforce_max_body_on_Content_Length);
+	RUN(CONNECT_gets_405);
+	RUN(step_3_edits_a_request_head);
+	RUN(step_3_adds_Host_to_an_HTTP_1_0_request_and_brackets_IPv6);
+	RUN(request_ids_must_be_short_and_visible);
+	RUN(the_response_checks_refuse_ambiguous_responses);
+	RUN(step_7_edits_a_response_head);
+	RUN(a_chunk_is_framed_in_hex);
+	RUN(the_chunk_scanner_finds_the_end_of_a_chunked_body);
+	RUN(the_chunk_scanner_works_byte_by_byte);
+	RUN(the_chunk_scanner_refuses_bad_framing);
+	return t_done();
+}
