@@ -29,6 +29,7 @@ struct watch {            /* indexed by fd */
 struct callback {         /* parallel to pfd */
 	ev_io_fn *fn;
 	void *arg;
+	int fd;               /* pfd[].fd is ~fd (negative) while the mask is 0 */
 };
 
 struct fired {
@@ -137,9 +138,15 @@ static int grow_slots(ev_loop *loop)
 	return 0;
 }
 
-static short poll_events(int mask)
+/* Sets what poll() waits for in slot.  A silent fd (mask 0) is given to
+ * poll() as a negative number, which poll() skips: otherwise a hang-up or
+ * an error on it would be reported on every call and the loop would spin. */
+static void set_slot_mask(ev_loop *loop, size_t slot, int mask)
 {
-	return (short)(((mask & EV_READ) ? POLLIN : 0) | ((mask & EV_WRITE) ? POLLOUT : 0));
+	int fd = loop->cb[slot].fd;
+	loop->pfd[slot].fd = mask ? fd : ~fd;
+	loop->pfd[slot].events = (short)(((mask & EV_READ) ? POLLIN : 0) | ((mask & EV_WRITE) ? POLLOUT : 0));
+	loop->pfd[slot].revents = 0;
 }
 
 int ev_watch(ev_loop *loop, int fd, int mask, ev_io_fn *fn, void *arg)
@@ -156,18 +163,16 @@ int ev_watch(ev_loop *loop, int fd, int mask, ev_io_fn *fn, void *arg)
 			return -1;
 		slot = (int)loop->nfds++;
 		loop->watch[fd].slot = slot;
-		loop->pfd[slot].fd = fd;
 	}
-	loop->pfd[slot].events = poll_events(mask);
-	loop->pfd[slot].revents = 0;
-	loop->cb[slot] = (struct callback){ fn, arg };
+	loop->cb[slot] = (struct callback){ fn, arg, fd };
+	set_slot_mask(loop, (size_t)slot, mask);
 	return 0;
 }
 
 void ev_set_mask(ev_loop *loop, int fd, int mask)
 {
 	if (fd >= 0 && (size_t)fd < loop->watch_cap && loop->watch[fd].slot >= 0)
-		loop->pfd[loop->watch[fd].slot].events = poll_events(mask);
+		set_slot_mask(loop, (size_t)loop->watch[fd].slot, mask);
 }
 
 void ev_unwatch(ev_loop *loop, int fd)
@@ -178,7 +183,7 @@ void ev_unwatch(ev_loop *loop, int fd)
 	if (slot != last) {     /* keep the array dense: move the last one here */
 		loop->pfd[slot] = loop->pfd[last];
 		loop->cb[slot] = loop->cb[last];
-		loop->watch[loop->pfd[slot].fd].slot = (int)slot;
+		loop->watch[loop->cb[slot].fd].slot = (int)slot;
 	}
 	loop->nfds--;
 	loop->watch[fd].slot = -1;
@@ -302,7 +307,7 @@ int ev_run(ev_loop *loop)
 			short re = loop->pfd[i].revents;
 			if (re == 0)
 				continue;
-			int fd = loop->pfd[i].fd, mask = 0;
+			int fd = loop->cb[i].fd, mask = 0;
 			short watched = loop->pfd[i].events;
 			if (re & (POLLERR | POLLHUP | POLLNVAL))  /* let the owner find out by read/write */
 				mask = EV_ERROR | ((watched & POLLIN) ? EV_READ : 0) | ((watched & POLLOUT) ? EV_WRITE : 0);

@@ -51,23 +51,7 @@ void client_update_mask(struct client *c)
 		mask |= EV_READ;
 	if (buf_len(&c->out) > 0 && !paced)
 		mask |= EV_WRITE;
-	watch_mask(c->fd, mask, &c->unwatched, client_on_io, c);
-}
-
-void watch_mask(int fd, int mask, bool *unwatched, ev_io_fn *fn, void *arg)
-{
-	if (mask == 0) {
-		if (!*unwatched)
-			ev_unwatch(P.loop, fd);
-		*unwatched = true;
-	} else if (*unwatched) {
-		if (ev_watch(P.loop, fd, mask, fn, arg) < 0)
-			log_warn("watch fd %d: out of memory", fd);   /* its timer still ends it */
-		else
-			*unwatched = false;
-	} else {
-		ev_set_mask(P.loop, fd, mask);
-	}
+	ev_set_mask(P.loop, c->fd, mask);
 }
 
 static void on_pace(ev_loop *loop, void *arg)

@@ -45,7 +45,7 @@ void sconn_update_mask(struct sconn *s)
 		if (buf_len(&s->out) > 0)
 			mask |= EV_WRITE;
 	}
-	watch_mask(s->fd, mask, &s->unwatched, sconn_on_io, s);
+	ev_set_mask(P.loop, s->fd, mask);
 }
 
 static void pool_unlink(struct sconn *s)
@@ -104,7 +104,7 @@ void pool_put(struct sconn *s)
 	srv->idle_head = s;
 	srv->nidle++;
 	ev_timer_arm(P.loop, &s->timer, P.cfg->timeout_pool, on_pool_timeout, s);
-	watch_mask(s->fd, EV_READ, &s->unwatched, sconn_on_io, s);   /* an EOF while idle closes it */
+	ev_set_mask(P.loop, s->fd, EV_READ);   /* an EOF while idle closes it */
 }
 
 void pool_close_all(void)

@@ -102,7 +102,6 @@ struct sconn {
 	struct sconn *next, *prev; /* in the server's idle pool                    */
 	bool reused;               /* taken from the pool for this exchange          */
 	bool eof;                  /* the server closed its side                     */
-	bool unwatched;            /* taken out of poll() while it must stay silent   */
 	uint64_t sent, received;   /* bytes of this exchange                        */
 	uint64_t nreq;             /* exchanges carried so far                      */
 };
@@ -154,7 +153,6 @@ struct client {
 	struct sconn *srv;
 	struct exchange x;
 	bool read_eof;             /* the client shut down its side                  */
-	bool unwatched;            /* taken out of poll() while it must stay silent   */
 	uint64_t t_accept;         /* step 1's time, until the first request uses it */
 	struct client *next, *prev;
 };
@@ -202,7 +200,6 @@ void client_update_mask(struct client *c);
 /* Sets fd's events; with none, takes fd out of poll() altogether, since
  * poll() reports a reset even on an fd that asks for nothing, and the loop
  * would spin until the fd wants something again. */
-void watch_mask(int fd, int mask, bool *unwatched, ev_io_fn *fn, void *arg);
 /* Runs fn now, or after --pace milliseconds. */
 int pace(struct client *c, pace_fn *fn);
 
