@@ -83,10 +83,12 @@ int edit_request_head(const struct http_msg *req, const struct edit *e, struct b
 	}
 	if (r == 0 && host == NULL)   /* HTTP/1.0 without Host: the server needs one */
 		r = buf_printf(out, "Host: %s\r\n", e->host);
-	/* X-Forwarded-For: the list so far (several lines make one list), then us. */
+	/* X-Forwarded-For: the list so far (several lines make one list), then
+	 * us; a list the client named in Connection is hop-by-hop: dropped. */
+	bool keep_xff = !hop_by_hop(req, "X-Forwarded-For");
 	if (r == 0)
 		r = buf_puts(out, "X-Forwarded-For: ");
-	for (size_t i = 0; r == 0 && i < req->nhdrs; i++)
+	for (size_t i = 0; r == 0 && keep_xff && i < req->nhdrs; i++)
 		if (strcasecmp(http_hdr_name(req, i), "X-Forwarded-For") == 0 && http_hdr_value(req, i)[0] != '\0')
 			r = buf_printf(out, "%s, ", http_hdr_value(req, i));
 	if (r == 0)

@@ -58,6 +58,11 @@ proxy_with() { local n=$1; shift; start_bg "$n" "$L7_BIN/proxy" --listen 127.0.0
 	assert_equal "$(echo_hdr X-Forwarded-For)" "10.0.0.1, 10.0.0.2, 127.0.0.1"
 }
 
+@test "step 3 drops an X-Forwarded-For the client named in Connection, then adds its own" {
+	run curl -si -H 'Connection: close, X-Forwarded-For' -H 'X-Forwarded-For: 1.2.3.4' "http://$P/echo"
+	assert_equal "$(echo_hdr X-Forwarded-For)" 127.0.0.1
+}
+
 @test "step 3 sets X-Forwarded-Proto and X-Forwarded-Host, replacing the client's" {
 	run curl -si -H 'X-Forwarded-Proto: https' -H 'Host: shop.example' "http://$P/echo"
 	assert_equal "$(echo_hdr X-Forwarded-Proto)" http
