@@ -1,0 +1,92 @@
+#!/usr/bin/env bats
+# tracer live on lo (root only): mockserver behind our proxy, curl through
+# it, the tracer printing each packet as it arrives and stopping cleanly on
+# SIGTERM, -c and --duration with its closing line and the kernel's drops.
+
+load helpers
+bats_require_minimum_version 1.5.0
+
+setup_file() {
+	[ "$(id -u)" = 0 ] || return 0
+	start_bg_file mock "$L7_BIN/mockserver" --listen 127.0.0.11:0 --name b1 --listen 127.0.0.12:0 --name b2
+	start_bg_file proxy "$L7_BIN/proxy" --listen 127.0.0.2:0 \
+		--backend "b1=$(addr_of mock b1)" --backend "b2=$(addr_of mock b2)" --source 127.0.0.2 --quiet
+}
+
+teardown_file() {
+	stop_all_file
+}
+
+setup() {
+	[ "$(id -u)" = 0 ] || skip "live capture needs root (or CAP_NET_RAW)"
+	PROXY=$(addr_of proxy)
+	TARGS=(--proxy "$PROXY" --backends "$(addr_of mock b1),$(addr_of mock b2)")
+}
+
+teardown() {
+	stop_all
+}
+
+# start_tracer NAME ARGS...: the tracer in the background, ready once it
+# says it is capturing.
+start_tracer() {
+	local name=$1; shift
+	local dir=$BATS_TEST_TMPDIR
+	"$L7_BIN/tracer" -i lo "${TARGS[@]}" "$@" >"$dir/$name.out" 2>"$dir/$name.err" 3>&- </dev/null &
+	echo $! >"$dir/$name.pid"
+	echo "$name" >>"$dir/.bg-names"
+	wait_for_lines "$dir/$name.err" '^tracer: capturing on lo' 1 "$!"
+}
+
+@test "live on lo, the tracer prints each request's packets as they arrive" {
+	start_tracer tr --json -l
+	run curl -sS -o /dev/null -w '%{http_code}' "http://$PROXY/"
+	assert_output 200
+	# the response's last step-7 ACK arrives without the tracer being stopped
+	wait_until grep -q '"step":7,"src":"client"' "$(out_of tr)"
+	run jq -r '.step' "$(out_of tr)"
+	assert_line --index 0 1
+	assert_line 2
+	assert_line 4
+	assert_line 5
+	assert_line 6
+	assert_line 7
+	stop_bg tr
+}
+
+@test "live, SIGTERM stops the tracer with its closing line and the kernel's drops" {
+	start_tracer tr -l --color never
+	curl -sS -o /dev/null "http://$PROXY/" "http://$PROXY/bytes/10"
+	wait_until grep -q '7  client → proxy' "$(out_of tr)"
+	stop_bg tr
+	run tail -n 1 "$BATS_TEST_TMPDIR/tr.out"
+	assert_output --regexp '^[0-9]+ packets · 2 requests · client connections 1 · .* · 0 dropped by the kernel$'
+}
+
+@test "live, -c COUNT stops after COUNT packets by itself" {
+	start_tracer tr --json -c 3
+	curl -sS -o /dev/null "http://$PROXY/"
+	wait_until bash -c "! kill -0 $(pid_of tr) 2>/dev/null"
+	run wc -l <"$BATS_TEST_TMPDIR/tr.out"
+	assert_output 3
+	run tail -n 1 "$BATS_TEST_TMPDIR/tr.err"
+	assert_output --regexp '^3 packets · .* dropped by the kernel$'
+}
+
+@test "live, --duration stops the tracer after that long" {
+	start_tracer tr --summary --duration 300ms
+	wait_until bash -c "! kill -0 $(pid_of tr) 2>/dev/null"
+	run tail -n 1 "$BATS_TEST_TMPDIR/tr.err"
+	assert_output --partial "dropped by the kernel"
+}
+
+@test "live with -w, the pcapng holds the labelled packets" {
+	command -v tshark >/dev/null || skip "tshark is not installed"
+	start_tracer tr --json -l -w "$BATS_TEST_TMPDIR/live.pcapng"
+	curl -sS -o /dev/null "http://$PROXY/"
+	wait_until grep -q '"step":7,"src":"client"' "$(out_of tr)"
+	stop_bg tr
+	run --separate-stderr tshark -r "$BATS_TEST_TMPDIR/live.pcapng" -Y 'frame.comment contains "step 5"' -T fields -e frame.comment
+	assert_success
+	assert_output --partial "step 5 proxy → b"
+}
