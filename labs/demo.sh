@@ -1,15 +1,18 @@
 #!/usr/bin/env bash
 # labs/demo.sh - the one-command classroom demo (`make demo`).
 #
-# Interim version: starts three mock backends (b1, b2, b3) on their own
-# loopback addresses, 127.0.0.11-13 port 9001 (port 0 if 9001 is busy),
-# sends one request to each and shows which backend answered, then stops
-# everything.  The proxy and the tracer join this demo later.
+# Starts three mock backends (b1-b3 on 127.0.0.11-13:9001), the proxy
+# (127.0.0.2:8080, round robin, its own source address 127.0.0.2) and, as
+# root, the tracer live on lo.  Sends one request with curl, then three more
+# on one kept-alive connection (the last reuses the proxy's pooled backend
+# connection), and prints the annotated seven-step trace with the step-3
+# decisions, the time per step, and the proxy's access-log lines.  Stops everything it started, also on ^C.
+# Busy ports fall back to free ones.  Not root: the same, without the trace.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 : "${L7_BIN:=$PWD/bin}"
 
-for tool in mockserver; do
+for tool in mockserver proxy tracer; do
 	[ -x "$L7_BIN/$tool" ] || { echo "demo: $L7_BIN/$tool is missing; run make first" >&2; exit 2; }
 done
 command -v curl >/dev/null || { echo "demo: curl is missing (make deps)" >&2; exit 2; }
@@ -25,51 +28,109 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM HUP PIPE
 
-# start_backends PORT: one mockserver serving b1..b3; waits for its three
-# "listening" lines.  Returns 1 if it exited (a port in use, say).
-start_backends() {
-	local port=$1 i
-	: >"$tmp/mock.out"
-	"$L7_BIN/mockserver" \
-		--listen "127.0.0.11:$port" --name b1 \
-		--listen "127.0.0.12:$port" --name b2 \
-		--listen "127.0.0.13:$port" --name b3 \
-		>"$tmp/mock.out" 2>"$tmp/mock.err" </dev/null &
-	local pid=$!
+# wait_for FILE REGEX COUNT PID: until FILE has COUNT lines matching REGEX
+# (5 s at most); fails early if PID exits.
+wait_for() {
+	local i
 	for ((i = 0; i < 500; i++)); do
-		if [ "$(grep -c '^listening ' "$tmp/mock.out")" -ge 3 ]; then
-			pids+=("$pid")
-			return 0
-		fi
-		kill -0 "$pid" 2>/dev/null || { wait "$pid" || true; return 1; }
+		[ "$(grep -c -E "$2" "$1" 2>/dev/null)" -ge "$3" ] && return 0
+		kill -0 "$4" 2>/dev/null || return 1
 		sleep 0.01
 	done
+	return 1
+}
+
+# start NAME COUNT CMD...: run CMD in the background, wait for COUNT
+# "listening" lines on its stdout.  Returns 1 if it exited (port in use).
+start() {
+	local name=$1 count=$2
+	shift 2
+	"$@" >"$tmp/$name.out" 2>"$tmp/$name.err" </dev/null &
+	local pid=$!
+	if wait_for "$tmp/$name.out" '^listening ' "$count" "$pid"; then
+		pids+=("$pid")
+		return 0
+	fi
 	kill -TERM "$pid" 2>/dev/null || true
-	wait "$pid" || true
+	wait "$pid" 2>/dev/null || true
 	return 1
 }
 
 bold=; dim=; off=
 if [ -t 1 ]; then bold=$'\e[1m'; dim=$'\e[2m'; off=$'\e[0m'; fi
+say() { echo "${bold}$*${off}"; }
 
-echo "${bold}l7lab demo${off} ${dim}(interim: the proxy and tracer join later)${off}"
+# ---- the back-end app: three mock backends ------------------------------
+backends() {
+	start mock 3 "$L7_BIN/mockserver" --listen "127.0.0.11:$1" --name b1 \
+		--listen "127.0.0.12:$1" --name b2 --listen "127.0.0.13:$1" --name b3
+}
+backends 9001 || backends 0 || { echo "demo: mockserver did not start:" >&2; cat "$tmp/mock.err" >&2; exit 1; }
+mapfile -t baddr < <(awk '$1 == "listening" { print $3 }' "$tmp/mock.out")
+
+# ---- the proxy ----------------------------------------------------------
+proxy() {
+	start proxy 1 "$L7_BIN/proxy" --listen "127.0.0.2:$1" --source 127.0.0.2 --name l7lab \
+		--backend "b1=${baddr[0]}" --backend "b2=${baddr[1]}" --backend "b3=${baddr[2]}" \
+		--balance roundrobin --events "$tmp/events.jsonl" --access-log "$tmp/access.log"
+}
+proxy 8080 || proxy 0 || { echo "demo: proxy did not start:" >&2; cat "$tmp/proxy.err" >&2; exit 1; }
+paddr=$(awk '$1 == "listening" { print $2 }' "$tmp/proxy.out")
+
+say "l7lab demo: HTTP/1.x requests through a layer-7 proxy, step by step"
+echo "  client  127.0.0.1    (curl)"
+echo "  proxy   $paddr   (bin/proxy, round robin, source address 127.0.0.2)"
+echo "  b1-b3   ${baddr[*]}   (bin/mockserver)"
 echo
-if ! start_backends 9001; then
-	echo "${dim}port 9001 is busy ($(head -n 1 "$tmp/mock.err")); using free ports${off}"
-	start_backends 0 || { echo "demo: mockserver did not start:" >&2; cat "$tmp/mock.err" >&2; exit 1; }
+
+# ---- the tracer (live capture needs root) -------------------------------
+tracing=0
+if [ "$(id -u)" = 0 ]; then
+	# Live, one line per packet as it arrives, and every packet kept in a
+	# pcapng file that is printed again, whole and grouped, at the end.
+	"$L7_BIN/tracer" -i lo --proxy "$paddr" --backends "$(IFS=,; echo "${baddr[*]}")" \
+		-l -w "$tmp/demo.pcapng" --color never >"$tmp/trace.out" 2>"$tmp/trace.err" </dev/null &
+	tpid=$!
+	pids+=("$tpid")
+	if wait_for "$tmp/trace.err" '^tracer: capturing' 1 "$tpid"; then
+		tracing=1
+	else
+		echo "${dim}(no live trace: $(head -n 1 "$tmp/trace.err"))${off}"
+	fi
+else
+	echo "${dim}(no live trace: capturing packets needs root; the access log tells the rest)${off}"
 fi
-echo "Three mock backends (\"the back-end app\" of steps 4-6), one process:"
-sed 's/^/  /' "$tmp/mock.out"
+
+# ---- the requests -------------------------------------------------------
+say "\$ curl -s http://$paddr/"
+curl -s --max-time 5 "http://$paddr/" | sed 's/^/  /'
+say "\$ curl -s http://$paddr/ http://$paddr/ http://$paddr/    # three requests, one kept-alive connection"
+curl -s --max-time 5 "http://$paddr/" "http://$paddr/" "http://$paddr/" | sed 's/^/  /'
 echo
 
-for name in b1 b2 b3; do
-	addr=$(awk -v n="$name" '$1 == "listening" && $2 == n { print $3 }' "$tmp/mock.out")
-	echo "${bold}\$ curl -si http://$addr/${off}"
-	curl -si --max-time 5 "http://$addr/" | tr -d '\r' |
-		awk -v b="$bold" -v o="$off" '/^X-Backend:/ { print "  " b $0 o; next } { print "  " $0 }'
+# Four requests are logged once the proxy has answered them; the trace is
+# complete when both client connections have closed (the client's FINs).
+wait_for "$tmp/access.log" '"GET ' 4 "${pids[1]}" || true
+if [ "$tracing" = 1 ]; then
+	wait_for "$tmp/trace.out" 'client closes' 2 "$tpid" || true
+	kill -INT "$tpid" 2>/dev/null || true
+	wait "$tpid" 2>/dev/null || true
+	trace() {
+		"$L7_BIN/tracer" -r "$tmp/demo.pcapng" --proxy "$paddr" --backends "$(IFS=,; echo "${baddr[*]}")" \
+			--name "${baddr[0]}=b1" --name "${baddr[1]}=b2" --name "${baddr[2]}=b3" \
+			--events "$tmp/events.jsonl" --color "$([ -t 1 ] && echo always || echo never)" "$@"
+	}
+	say "What the tracer saw on lo: every packet labelled with its step (1-7)"
+	trace 2>&1
 	echo
-done
-
-echo "Each answer names its backend in X-Backend: behind a proxy, that header"
-echo "shows which server the proxy chose (step 3), and X-Conn / X-Conn-Request"
-echo "show whether it reused a connection (step 4)."
+	say "\$ tracer --summary: the time each request spent in each step"
+	trace --summary 2>/dev/null
+	echo
+fi
+say "The proxy's access log: one line per request, the time spent in each step (ms)"
+sed 's/^/  /' "$tmp/access.log"
+echo
+echo "Request 1 opened a connection to b1 (steps 1 and 4).  Requests 2-4 came on"
+echo "one kept-alive client connection (step 2 again, no step 1) and went to b2, b3"
+echo "and b1 by round robin: request 4 reused the pooled connection to b1 (step 5"
+echo "with no step 4).  Next: the labs in labs/README.md; man -l proxy/proxy.1"
