@@ -9,6 +9,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sys/resource.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -330,4 +331,24 @@ int net_connect_result(int fd)
 	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &len) < 0)
 		return errno;
 	return e;
+}
+
+long long net_raise_fd_limit(unsigned long long want, char err[NET_ERRLEN])
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0) {
+		snprintf(err, NET_ERRLEN, "getrlimit RLIMIT_NOFILE: %s", strerror(errno));
+		return -1;
+	}
+	rlim_t target = (want == 0 || (rl.rlim_max != RLIM_INFINITY && want > rl.rlim_max)) ? rl.rlim_max : (rlim_t)want;
+	if (target == RLIM_INFINITY)
+		target = 1u << 20;   /* what the kernel's nr_open allows by default */
+	if (target <= rl.rlim_cur)
+		return (long long)rl.rlim_cur;
+	rl.rlim_cur = target;
+	if (setrlimit(RLIMIT_NOFILE, &rl) < 0) {
+		snprintf(err, NET_ERRLEN, "setrlimit RLIMIT_NOFILE %llu: %s", (unsigned long long)target, strerror(errno));
+		return -1;
+	}
+	return (long long)target;
 }

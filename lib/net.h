@@ -66,5 +66,9 @@ int net_set_nonblock(int fd);
 int net_set_nodelay(int fd);
 /* Makes close() send a TCP RST instead of a FIN (SO_LINGER 0). */
 int net_set_reset_on_close(int fd);
+/* Raises the soft RLIMIT_NOFILE to want (0: to the hard limit), never past
+ * the hard limit, never lowering it.  Returns the soft limit now in force,
+ * or -1 with the reason in err. */
+long long net_raise_fd_limit(unsigned long long want, char err[NET_ERRLEN]);
 
 #endif

@@ -20,7 +20,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -323,19 +322,14 @@ static void probe(const struct addr *to, const struct addr *src, uint64_t timeou
 /* Enough file descriptors for every connection, or a clear refusal. */
 static void check_fd_limit(const struct config *cfg)
 {
-	struct rlimit rl;
-	rlim_t need = (rlim_t)(cfg->conns + cfg->slow_conns + 64 + 4 * cfg->threads);
-	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
-		fatal("getrlimit RLIMIT_NOFILE: %s", strerror(errno));
-	if (rl.rlim_cur >= need)
-		return;
-	if (rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= need) {
-		rl.rlim_cur = need;
-		if (setrlimit(RLIMIT_NOFILE, &rl) == 0)
-			return;
-	}
-	fatal("-c %llu needs %llu file descriptors; the limit is %llu (see ulimit -n)",
-	      (unsigned long long)cfg->conns, (unsigned long long)need, (unsigned long long)rl.rlim_max);
+	char err[NET_ERRLEN];
+	unsigned long long need = cfg->conns + cfg->slow_conns + 64 + 4 * cfg->threads;
+	long long have = net_raise_fd_limit(need, err);
+	if (have < 0)
+		fatal("%s", err);
+	if ((unsigned long long)have < need)
+		fatal("-c %llu needs %llu file descriptors; the limit is %lld (see ulimit -n)",
+		      (unsigned long long)cfg->conns, need, have);
 }
 
 static FILE *open_output(const char *flag, const char *path)

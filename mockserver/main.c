@@ -15,7 +15,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -378,12 +377,9 @@ static unsigned char *make_pattern(void)
 /* Load tests open many connections: allow as many fds as the hard limit. */
 static void raise_fd_limit(void)
 {
-	struct rlimit rl;
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-		rl.rlim_cur = rl.rlim_max;
-		if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
-			log_debug("setrlimit RLIMIT_NOFILE: %s", strerror(errno));
-	}
+	char err[NET_ERRLEN];
+	if (net_raise_fd_limit(0, err) < 0)
+		log_debug("%s", err);
 }
 
 int main(int argc, char **argv)

@@ -205,6 +205,7 @@ static void on_accept(ev_loop *loop, int fd, void *arg, int mask)
 		if (!allowed(&peer)) {
 			char s[ADDR_STRLEN];
 			log_debug("client %s: denied by allow/deny", addr_format(&peer, s));
+			event_deny(s);
 			close(cfd);
 			continue;
 		}

@@ -150,6 +150,15 @@ struct buf *event_begin(struct client *c, int step, const char *name)
 	return b;
 }
 
+void event_deny(const char *peer)
+{
+	if (P.events_fd < 0)
+		return;
+	buf_printf(&P.events, "{\"t\":%llu,\"id\":\"\",\"step\":1,\"event\":\"deny\",\"client\":\"%s\"}\n",
+	           (unsigned long long)ev_wall_ns(), peer);
+	logs_flush_soon();
+}
+
 void event_str(struct buf *b, const char *key, const char *val)
 {
 	buf_printf(b, ",\"%s\":", key);

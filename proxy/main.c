@@ -9,7 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -19,16 +18,9 @@
 /* 10,000 clients and their servers need more than the usual 1024 fds. */
 static void raise_nofile(void)
 {
-	struct rlimit rl;
-	if (getrlimit(RLIMIT_NOFILE, &rl) < 0) {
-		log_warn("getrlimit RLIMIT_NOFILE: %s", strerror(errno));
-		return;
-	}
-	if (rl.rlim_cur == rl.rlim_max)
-		return;
-	rl.rlim_cur = rl.rlim_max;
-	if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
-		log_warn("setrlimit RLIMIT_NOFILE %llu: %s", (unsigned long long)rl.rlim_max, strerror(errno));
+	char err[NET_ERRLEN];
+	if (net_raise_fd_limit(0, err) < 0)
+		log_warn("%s", err);
 }
 
 static void on_stop_timeout(ev_loop *loop, void *arg)

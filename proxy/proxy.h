@@ -280,6 +280,8 @@ void log_access(struct client *c);
  * and returns the buffer to add fields to (NULL when --events is off);
  * event_end closes the line. */
 struct buf *event_begin(struct client *c, int step, const char *name);
+/* STEP 1 refused: the allow/deny lists kept the client out (no request yet). */
+void event_deny(const char *peer);
 void event_str(struct buf *b, const char *key, const char *val);
 void event_num(struct buf *b, const char *key, double v);
 void event_bool(struct buf *b, const char *key, bool v);

@@ -350,6 +350,14 @@ print(len(socks))' "$p"
 	assert_output 200
 }
 
+@test "--deny leaves a step-1 deny event naming the client" {
+	proxy_with denyev --backend "b1=$B1" --deny 127.0.0.1 --events "$BATS_TEST_TMPDIR/ev.jsonl"
+	run curl -s -o /dev/null --interface 127.0.0.1 "http://$(addr_of denyev)/"
+	wait_until grep -q '"event":"deny"' "$BATS_TEST_TMPDIR/ev.jsonl"
+	run jq -r 'select(.event == "deny") | "\(.step) \(.client)"' "$BATS_TEST_TMPDIR/ev.jsonl"
+	assert_output --regexp '^1 127\.0\.0\.1:[0-9]+$'
+}
+
 @test "bad flags exit 2 with one line" {
 	run "$L7_BIN/proxy" --listen 127.0.0.2:0 --backend 127.0.0.1:1 --timeout-server banana
 	assert_failure 2
