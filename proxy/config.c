@@ -354,6 +354,19 @@ static int set_seed(struct parse *p, char *v)
 	return 0;
 }
 
+/* --retry-on 502,503,504: statuses from 400 to 599 */
+static int set_retry_on(struct parse *p, char *v)
+{
+	uint64_t st;
+	memset(p->cfg->retry_on, 0, sizeof(p->cfg->retry_on));
+	for (char *s = strtok(v, ","); s != NULL; s = strtok(NULL, ","))
+		if (parse_uint(s, 400, 599, &st) < 0)
+			return fail(p, "'%s' is not a status from 400 to 599", s);
+		else
+			p->cfg->retry_on[st - 400] = true;
+	return 0;
+}
+
 static int set_verbose(struct parse *p, char *v)
 {
 	uint64_t n;
@@ -399,6 +412,10 @@ static const struct directive directives[] = {
 	{ "timeout-pool",     "DURATION", T_MS, FIELD(timeout_pool), 1, DAY_MS, NULL },
 	{ "server-keepalive", "N",    T_COUNT, FIELD(server_keepalive), 0, 100000, NULL },
 	{ "source",           "ADDR",                      T_FN, 0, 0, 0, set_source },
+	{ "retries",          "N",    T_COUNT, FIELD(retries), 0, 10, NULL },
+	{ "max-fails",        "N",    T_COUNT, FIELD(max_fails), 0, 1000, NULL },
+	{ "fail-timeout",     "DURATION", T_MS, FIELD(fail_timeout), 1, DAY_MS, NULL },
+	{ "retry-on",         "STATUS[,STATUS...]",        T_FN, 0, 0, 0, set_retry_on },
 	{ "name",             "NAME",                      T_FN, 0, 0, 0, set_name },
 	{ "access-log",       "FILE", T_STR,   FIELD(access_log), 0, 0, NULL },
 	{ "events",           "FILE", T_STR,   FIELD(events), 0, 0, NULL },
@@ -614,6 +631,13 @@ static void usage(FILE *out)
 "Step 4:\n"
 "  --server-keepalive N           idle connections kept per server (32)\n"
 "  --source ADDR                  bind server-side sockets to ADDR\n"
+"Step 6, retries and passive health:\n"
+"  --retries N                    another server after a failure before the\n"
+"                                 response, if the request can be sent again (1)\n"
+"  --max-fails N                  failures in a row that mark a server down (3; 0: never)\n"
+"  --fail-timeout DURATION        how long a server stays down (10s)\n"
+"  --retry-on STATUS[,STATUS...]  e.g. 502,503,504: such a response to a request\n"
+"                                 without a body is dropped and retried elsewhere\n"
 "Observability:\n"
 "  --name NAME                    in Via and Forwarded by= (l7lab)\n"
 "  --access-log FILE              one line per request (default: stderr)\n"
@@ -643,6 +667,9 @@ void config_init(struct config *cfg)
 	cfg->timeout_server = 30000;
 	cfg->timeout_pool = 4000;
 	cfg->server_keepalive = 32;
+	cfg->retries = 1;
+	cfg->max_fails = 3;
+	cfg->fail_timeout = 10000;
 	cfg->name = xstrdup("l7lab");
 }
 
@@ -831,6 +858,14 @@ void config_print(const struct config *cfg, FILE *out)
 		fprintf(out, "source %s\n", addr_port(&cfg->source) ? addr_format(&cfg->source, a)
 		                                                    : addr_format_ip(&cfg->source, a));
 	fprintf(out, "name %s\n", cfg->name);
+	const char *sep = "retry-on ";
+	for (int st = 400; st < 600; st++)
+		if (cfg->retry_on[st - 400]) {
+			fprintf(out, "%s%d", sep, st);
+			sep = ",";
+		}
+	if (sep[0] == ',')
+		fputc('\n', out);
 	if (cfg->verbose > 0)
 		fprintf(out, "verbose %d\n", cfg->verbose > 3 ? 3 : cfg->verbose);
 	if (cfg->seed_set)

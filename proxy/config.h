@@ -38,6 +38,10 @@ struct server {
 	/* run time: load balancing */
 	long current_weight;        /* smooth weighted round robin (nginx's)         */
 	unsigned inflight;          /* requests sent and not yet answered            */
+	/* run time: passive health (step 6), nginx's max_fails/fail_timeout */
+	unsigned fails;             /* failures in a row; --max-fails of them: down  */
+	uint64_t down_until;        /* ev_now_ns() it may be tried again (0: up)     */
+	bool skip;                  /* lb_pick leaves it out of this one pick        */
 	struct server_stats stats;
 	/* run time: the core's idle keep-alive connections to this server */
 	void *idle_head;
@@ -50,6 +54,7 @@ struct pool {
 	struct server *servers;
 	size_t nservers;
 	struct rng rng;             /* run time: for LB_RANDOM                       */
+	unsigned nfailing;          /* run time: servers with fails >= max-fails     */
 	char *where;                /* "lab.conf:3" or "--pool": where it was named  */
 	bool defined;               /* by a pool block or --pool (not just --backend) */
 };
@@ -99,6 +104,12 @@ struct config {
 	size_t server_keepalive;    /* --server-keepalive N idle conns per server, default 32 */
 	bool has_source;
 	struct addr source;         /* --source ADDR                                 */
+
+	/* step 6: retry elsewhere, passive health */
+	size_t retries;             /* --retries N on another server, default 1      */
+	size_t max_fails;           /* --max-fails N in a row: down, default 3       */
+	uint64_t fail_timeout;      /* --fail-timeout: down this long, default 10s   */
+	bool retry_on[200];         /* --retry-on 502,503: [status - 400], default none */
 
 	/* observability */
 	char *name;                 /* --name, for Via and Forwarded by=; default "l7lab" */

@@ -2,8 +2,9 @@
  * connect.c - STEP 4: the proxy opens its own connection to the server, or
  * takes an idle one from that server's keep-alive pool, so the client side
  * and the server side live separate lives.  Also: the server connection's
- * life cycle, the pool (--server-keepalive, --timeout-pool), and the one
- * retry of the keep-alive race.
+ * life cycle, the pool (--server-keepalive, --timeout-pool), the one
+ * retry of the keep-alive race, and step 4 again on another server when
+ * step 6 finds that the first one failed (--retries).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -11,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "lb.h"
 #include "log.h"
 #include "proxy.h"
 
@@ -212,13 +214,10 @@ static int connect_new(struct client *c, struct buf *out)
 	struct server *srv = c->x.server;
 	struct sconn *s = NULL;
 	char err[NET_ERRLEN];
-	int status = 500;
 	c->x.t_connect0 = ev_mono_ns();
 	int fd = net_connect(&srv->addr, P.cfg->has_source ? &P.cfg->source : NULL, err);
-	if (fd < 0) {
-		status = errno == ETIMEDOUT ? 504 : 502;
-		goto fail;
-	}
+	if (fd < 0)   /* failed at once: as if it had failed later (step 6) */
+		return exchange_failed(c, NULL, out, errno == ETIMEDOUT ? 504 : 502, err);
 	snprintf(err, sizeof(err), "out of memory");
 	if ((s = calloc(1, sizeof(*s))) == NULL)
 		goto fail;
@@ -235,58 +234,130 @@ static int connect_new(struct client *c, struct buf *out)
 	return 0;
 fail:
 	free(s);
-	if (fd >= 0)
-		close(fd);
+	close(fd);
 	if (out != NULL)
 		mem_release(out);
-	return client_error(c, status, err);
+	return client_error(c, 500, err);
+}
+
+/* An idle connection to x->server if there is one, else a new one; out
+ * (may be NULL) is what to send on it. */
+static int connect_to(struct client *c, struct buf *out)
+{
+	struct server *srv = c->x.server;
+	struct sconn *s = srv->idle_head;
+	if (s == NULL)
+		return connect_new(c, out);
+	pool_unlink(s);
+	ev_timer_stop(P.loop, &s->timer);
+	s->reused = true;
+	c->x.t_connect0 = ev_mono_ns();
+	srv->stats.reuses++;
+	attach(c, s);
+	if (out != NULL) {
+		s->out = *out;
+		*out = (struct buf)BUF_INIT;
+	}
+	return connected(c, s);
 }
 
 /* STEP 4: connect to the backend (or reuse an idle connection to it). */
 int step4_connect(struct client *c)
 {
-	struct server *srv = c->x.server;
-	struct sconn *s = srv->idle_head;
-	if (s != NULL) {
-		pool_unlink(s);
-		ev_timer_stop(P.loop, &s->timer);
-		s->reused = true;
-		c->x.t_connect0 = ev_mono_ns();
-		srv->stats.reuses++;
-		attach(c, s);
-		return connected(c, s);
+	return connect_to(c, NULL);
+}
+
+bool request_replayable(const struct client *c)
+{
+	llhttp_method_t m = (llhttp_method_t)c->req.parser.method;
+	bool idempotent = m == HTTP_GET || m == HTTP_HEAD || m == HTTP_PUT || m == HTTP_DELETE ||
+	                  m == HTTP_OPTIONS || m == HTTP_TRACE;
+	return idempotent && c->x.req_body == 0 && c->req.parser.content_length == 0 &&
+	       !(c->req.parser.flags & F_CHUNKED);
+}
+
+/* The bytes to send again after s failed, into out: all of s->out when
+ * nothing was sent yet (the body, if any, goes on flowing behind them),
+ * else a copy of the head of a replayable request, if it is still held.
+ * False when the request cannot be sent again. */
+static bool replay_bytes(struct client *c, struct sconn *s, struct buf *out)
+{
+	if (s->sent == 0) {
+		*out = s->out;
+		s->out = (struct buf)BUF_INIT;
+		return true;
 	}
-	return connect_new(c, NULL);
+	if (!request_replayable(c) || buf_len(&c->x.head) == 0)
+		return false;
+	return buf_append(out, buf_begin(&c->x.head), buf_len(&c->x.head)) == 0;
 }
 
 /* The keep-alive race: a pooled connection the server closed meanwhile
- * dies before any response byte.  Retry once on a fresh connection if
- * nothing was sent yet, or the request is idempotent and fully in hand.
+ * dies before any response byte.  Retry once on a fresh connection to the
+ * same server if the request can be sent again; this retry is not the
+ * server's fault, so it counts neither as a failure nor against --retries.
  * Returns 1 when a retry was started, 0 when not possible, -1 if c is gone. */
 int server_retry(struct sconn *s)
 {
 	struct client *c = s->client;
 	struct exchange *x = &c->x;
-	llhttp_method_t m = (llhttp_method_t)c->req.parser.method;
-	bool idempotent = m == HTTP_GET || m == HTTP_HEAD || m == HTTP_PUT || m == HTTP_DELETE ||
-	                  m == HTTP_OPTIONS || m == HTTP_TRACE;
-	bool bodyless = x->req_complete && x->req_body == 0;
-	if (!s->reused || s->received > 0 || x->retries > 0 || x->status != 0)
-		return 0;
 	struct buf out = BUF_INIT;
-	if (s->sent == 0) {
-		out = s->out;                /* nothing left: send the same bytes */
-		s->out = (struct buf)BUF_INIT;
-	} else if (idempotent && bodyless && buf_len(&x->head) > 0) {
-		if (buf_append(&out, buf_begin(&x->head), buf_len(&x->head)) < 0)
-			return 0;
-	} else {
+	if (!s->reused || s->received > 0 || x->race_retried || x->status != 0 || !replay_bytes(c, s, &out))
 		return 0;
-	}
 	log_debug("server conn %lu %s: keep-alive race, retrying on a new connection", s->id, s->server->name);
 	x->retries++;
+	x->race_retried = true;
 	c->srv = NULL;
 	s->client = NULL;
 	sconn_close(s, "keep-alive race");
 	return connect_new(c, &out) < 0 ? -1 : 1;
+}
+
+/* STEP 4 again: x->server failed before any byte of its response (why).
+ * With --retries left and a request that can be sent again, another server
+ * of the pool gets it.  s is the failed connection, or NULL when connect(2)
+ * failed at once, with out (may be NULL) the bytes it was to send; out is
+ * taken in every case.  A server that timed out is not tried again when it
+ * is the pool's only one: that would only double the wait.  Returns 1 when
+ * a retry was started, 0 when not possible, -1 if c is gone. */
+int retry_elsewhere(struct client *c, struct sconn *s, struct buf *out, bool timed_out, const char *why)
+{
+	struct exchange *x = &c->x;
+	struct server *failed = x->server, *next;
+	struct buf bytes = BUF_INIT;
+	if (out != NULL) {
+		bytes = *out;
+		*out = (struct buf)BUF_INIT;
+	}
+	if (x->status != 0 || P.stopping || (size_t)(x->retries - x->race_retried) >= P.cfg->retries ||
+	    (timed_out && x->pool->nservers < 2) ||
+	    (s != NULL && ((s->received > 0 && !x->discarded) || !replay_bytes(c, s, &bytes)))) {
+		mem_release(&bytes);
+		return 0;
+	}
+	if (x->counted)     /* the request leaves the failed server */
+		failed->inflight -= failed->inflight > 0;
+	buf_clear(&P.why);
+	next = lb_pick(x->pool, failed, ev_now_ns(P.loop), &P.why);
+	next->inflight += x->counted;
+	x->retries++;
+	x->discarded = false;
+	struct buf *e = event_begin(c, 4, "retry");
+	if (e != NULL) {
+		event_str(e, "failed", failed->name);
+		event_str(e, "reason", why);
+		event_str(e, "server_name", next->name);
+		buf_puts(e, ",\"pick\":");
+		buf_json_str(e, buf_begin(&P.why), buf_len(&P.why));
+		event_num(e, "retry", x->retries);
+		event_end(e);
+	}
+	log_debug("client %lu: %s failed (%s), retry %d on %s", c->id, failed->name, why, x->retries, next->name);
+	x->server = next;
+	if (s != NULL) {
+		c->srv = NULL;
+		s->client = NULL;
+		sconn_close(s, why);
+	}
+	return connect_to(c, &bytes) < 0 ? -1 : 1;
 }

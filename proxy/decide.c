@@ -123,7 +123,7 @@ int step3_decide(struct client *c)
 	if (x->pool == NULL)
 		return client_error(c, 503, "no route and no default pool");
 	buf_clear(&P.why);
-	x->server = lb_pick(x->pool, &P.why);
+	x->server = lb_pick(x->pool, NULL, ev_now_ns(P.loop), &P.why);
 	if (x->server == NULL) {
 		snprintf(x->err, sizeof(x->err), "pool %s has no server", x->pool->name);
 		return client_error(c, 503, x->err);

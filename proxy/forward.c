@@ -17,9 +17,10 @@ int step5_forward(struct client *c)
 	struct exchange *x = &c->x;
 	struct sconn *s = c->srv;
 	size_t head = buf_len(&x->head);
-	/* A reused connection may lose the keep-alive race: keep the head to
-	 * send it again.  A new one takes the head without a copy. */
-	if (s->reused || buf_len(&s->out) > 0) {
+	/* A reused connection may lose the keep-alive race, and a server may
+	 * fail before it answers (--retries): keep the head to send it again.
+	 * Otherwise the connection takes the head without a copy. */
+	if (s->reused || buf_len(&s->out) > 0 || (P.cfg->retries > 0 && request_replayable(c))) {
 		mem_prime(&s->out);
 		if (buf_append(&s->out, buf_begin(&x->head), head) < 0)
 			return client_error(c, 500, "out of memory");

@@ -8,6 +8,7 @@
  */
 #include "lb.h"
 
+#include <limits.h>
 #include <stdbool.h>
 
 #define WHY_SERVERS 4           /* servers a why line names; the rest are counted */
@@ -15,14 +16,14 @@
 /* Smooth weighted round robin, nginx's: each candidate gains its weight,
  * the one with the most current weight wins and pays back the total of
  * the candidates.  Weights 5,1,1 give a a b a c a a.  Candidates are all
- * servers, or (all false) those with inflight and weight as given. */
+ * servers not skipped, or (all false) those with inflight and weight as given. */
 static struct server *swrr(struct pool *pool, bool all, unsigned inflight, unsigned weight)
 {
 	struct server *best = NULL;
 	long total = 0;
 	for (size_t i = 0; i < pool->nservers; i++) {
 		struct server *s = &pool->servers[i];
-		if (!all && (s->inflight != inflight || s->weight != weight))
+		if (s->skip || (!all && (s->inflight != inflight || s->weight != weight)))
 			continue;
 		s->current_weight += s->weight;
 		total += s->weight;
@@ -33,17 +34,18 @@ static struct server *swrr(struct pool *pool, bool all, unsigned inflight, unsig
 	return best;
 }
 
-/* Draws a server at random, by weight, leaving skip out (NULL: none). */
+/* Draws a server at random, by weight, leaving out skip (NULL: none) and
+ * those marked to skip. */
 static struct server *draw(struct pool *pool, const struct server *skip)
 {
 	uint64_t total = 0, r;
 	for (size_t i = 0; i < pool->nservers; i++)
-		if (&pool->servers[i] != skip)
+		if (&pool->servers[i] != skip && !pool->servers[i].skip)
 			total += pool->servers[i].weight;
 	r = rng_below(&pool->rng, total);
 	for (size_t i = 0; i < pool->nservers; i++) {
 		struct server *s = &pool->servers[i];
-		if (s == skip)
+		if (s == skip || s->skip)
 			continue;
 		if (r < s->weight)
 			return s;
@@ -109,14 +111,14 @@ static struct server *pick_roundrobin(struct pool *pool, struct buf *why)
 /* Fewest in flight; among those the highest weight; among those, in turn. */
 static struct server *pick_leastconn(struct pool *pool, struct buf *why)
 {
-	unsigned least = pool->servers[0].inflight, heaviest = 0;
+	unsigned least = UINT_MAX, heaviest = 0;
 	size_t nleast = 0, nheavy = 0;
 	for (size_t i = 0; i < pool->nservers; i++)
-		if (pool->servers[i].inflight < least)
+		if (!pool->servers[i].skip && pool->servers[i].inflight < least)
 			least = pool->servers[i].inflight;
 	for (size_t i = 0; i < pool->nservers; i++) {
 		const struct server *s = &pool->servers[i];
-		if (s->inflight != least)
+		if (s->skip || s->inflight != least)
 			continue;
 		nleast++;
 		if (s->weight > heaviest) {
@@ -139,10 +141,10 @@ static struct server *pick_leastconn(struct pool *pool, struct buf *why)
 
 /* Power of two choices: two distinct servers drawn by weight, the one with
  * fewer in flight wins (the first drawn on a tie, which keeps the weights). */
-static struct server *pick_random(struct pool *pool, struct buf *why)
+static struct server *pick_random(struct pool *pool, size_t candidates, struct buf *why)
 {
 	struct server *a = draw(pool, NULL);
-	if (pool->nservers == 1) {
+	if (candidates == 1) {
 		if (why != NULL)
 			(void)buf_printf(why, "random: only one server (%s: %u in flight)", a->name, a->inflight);
 		return a;
@@ -156,17 +158,64 @@ static struct server *pick_random(struct pool *pool, struct buf *why)
 	return best;
 }
 
-struct server *lb_pick(struct pool *pool, struct buf *why)
+/* Marks the servers this pick leaves out: avoid (it just failed), and
+ * those down until after now.  When that leaves none, down servers are
+ * tried anyway (one that may be back beats a sure error), and avoid too if
+ * it is the only server; *anyway says so.  Returns the candidates left. */
+static size_t mark_skips(struct pool *pool, const struct server *avoid, uint64_t now, bool *anyway)
 {
+	size_t left = 0;
+	for (size_t i = 0; i < pool->nservers; i++) {
+		struct server *s = &pool->servers[i];
+		s->skip = s == avoid || s->down_until > now;
+		left += !s->skip;
+	}
+	*anyway = left == 0;
+	for (size_t i = 0; *anyway && i < pool->nservers; i++) {
+		struct server *s = &pool->servers[i];
+		s->skip = s == avoid && pool->nservers > 1;
+		left += !s->skip;
+	}
+	return left;
+}
+
+/* Appends "; skipped b1 (down), b2 (just failed)", or "; all down: tried
+ * anyway", to why, and clears the marks. */
+static void note_skips(struct pool *pool, const struct server *avoid, bool anyway, struct buf *why)
+{
+	const char *sep = "; skipped ";
+	for (size_t i = 0; i < pool->nservers; i++) {
+		struct server *s = &pool->servers[i];
+		if (why != NULL && s->skip) {
+			(void)buf_puts(why, sep);
+			(void)buf_puts(why, s->name);
+			(void)buf_puts(why, s == avoid ? " (just failed)" : " (down)");
+			sep = ", ";
+		}
+		s->skip = false;
+	}
+	if (why != NULL && anyway)
+		(void)buf_puts(why, pool->nservers == 1 && avoid != NULL ? "; the only server: tried again"
+		                                                          : "; all down: tried anyway");
+}
+
+struct server *lb_pick(struct pool *pool, const struct server *avoid, uint64_t now, struct buf *why)
+{
+	struct server *s = NULL;
 	if (pool == NULL || pool->nservers == 0) {
 		if (why != NULL)
 			(void)buf_puts(why, "no servers in the pool");
 		return NULL;
 	}
+	/* The common case, every server up and no retry, marks nothing. */
+	bool marked = avoid != NULL || pool->nfailing > 0, anyway = false;
+	size_t left = marked ? mark_skips(pool, avoid, now, &anyway) : pool->nservers;
 	switch (pool->algo) {
-	case LB_ROUNDROBIN: return pick_roundrobin(pool, why);
-	case LB_LEASTCONN:  return pick_leastconn(pool, why);
-	case LB_RANDOM:     return pick_random(pool, why);
+	case LB_ROUNDROBIN: s = pick_roundrobin(pool, why); break;
+	case LB_LEASTCONN:  s = pick_leastconn(pool, why); break;
+	case LB_RANDOM:     s = pick_random(pool, left, why); break;
 	}
-	return NULL;
+	if (marked)
+		note_skips(pool, avoid, anyway, why);
+	return s;
 }

@@ -15,7 +15,9 @@
 #include "buf.h"
 #include "config.h"
 
-/* Picks a server of pool (NULL if it has none).  When why is not NULL,
+/* Picks a server of pool (NULL if it has none), leaving out avoid (a
+ * server that just failed; NULL: none) and servers whose down_until is
+ * after now (ev_now_ns()), unless that leaves none.  When why is not NULL,
  * appends one line (no newline) saying why, for the access log and --events,
  * naming the algorithm and at most four servers (then "+N more"):
  *   "roundrobin: next in turn (b1: 0 in flight, b2: 0)"
@@ -23,7 +25,9 @@
  *   "leastconn: fewest in flight: b2 0, b1 1"
  *   "leastconn: fewest in flight: b1 0, b2 0 (tie: next in turn)"
  *   "random: two choices b1 (2 in flight) vs b3 (0) -> b3"
- * The counts are those before this pick (the core increments inflight). */
-struct server *lb_pick(struct pool *pool, struct buf *why);
+ * The counts are those before this pick (the core increments inflight).
+ * Servers left out are named after it: "...; skipped b1 (down)", or
+ * "...; all down: tried anyway" when none was left. */
+struct server *lb_pick(struct pool *pool, const struct server *avoid, uint64_t now, struct buf *why);
 
 #endif

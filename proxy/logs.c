@@ -130,6 +130,8 @@ void log_access(struct client *c)
 	put_ms(b, "server", x->t_sent, x->t_resp);
 	put_ms(b, "total", x->t_start, end);
 	buf_printf(b, " id=%s", x->id[0] ? x->id : "-");
+	if (x->retries > 0)   /* server= named the one that answered in the end */
+		buf_printf(b, " retries=%d", x->retries);
 	if (x->err[0] != '\0') {
 		buf_puts(b, " err=\"");
 		put_escaped(b, x->err, true);

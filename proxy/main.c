@@ -39,10 +39,11 @@ static void print_stats(void)
 			const struct server *s = &pool->servers[i];
 			const struct server_stats *st = &s->stats;
 			double n = st->requests ? (double)st->requests : 1;
-			log_warn("stats pool=%s server=%s requests=%llu 1xx=%llu 2xx=%llu 3xx=%llu 4xx=%llu "
+			log_warn("stats pool=%s server=%s state=%s fails=%u requests=%llu 1xx=%llu 2xx=%llu 3xx=%llu 4xx=%llu "
 			         "5xx=%llu failed=%llu inflight=%u connects=%llu reuses=%llu idle=%zu "
 			         "ttfb_avg=%.3f ttfb_ewma=%.3f ttlb_avg=%.3f",
-			         pool->name, s->name, (unsigned long long)st->requests,
+			         pool->name, s->name, s->down_until > ev_now_ns(P.loop) ? "down" : "up", s->fails,
+			         (unsigned long long)st->requests,
 			         (unsigned long long)st->by_class[1], (unsigned long long)st->by_class[2],
 			         (unsigned long long)st->by_class[3], (unsigned long long)st->by_class[4],
 			         (unsigned long long)st->by_class[5], (unsigned long long)st->by_class[0],

@@ -119,7 +119,9 @@ struct exchange {
 	bool counted;              /* server->inflight was incremented              */
 	bool head_forwarded;       /* step 5 has queued the head once               */
 	bool reused;               /* on a pooled server connection                  */
-	int retries;
+	int retries;               /* times step 4 was done again (access log)        */
+	bool race_retried;         /* one of them was the keep-alive race's            */
+	bool discarded;            /* --retry-on: this response goes no further        */
 	enum frame frame;          /* how the response body goes to the client      */
 	int status;                /* status sent to the client (0: nothing yet)     */
 	uint64_t req_body;         /* request body bytes read                       */
@@ -235,7 +237,16 @@ bool request_id_ok(const char *id);
 
 /* step 4: connect.c */
 int step4_connect(struct client *c);
+/* The keep-alive race's retry on a fresh connection (see connect.c). */
 int server_retry(struct sconn *s);
+/* STEP 4 again on another server of the pool (--retries), when x->server
+ * failed before its response and the request may be sent again: 1 when
+ * started, 0 when not, -1 if c is gone.  s: the failed connection, or NULL
+ * with out the bytes a failed connect(2) was to send; out is always taken. */
+int retry_elsewhere(struct client *c, struct sconn *s, struct buf *out, bool timed_out, const char *why);
+/* An idempotent method (GET, HEAD, OPTIONS, PUT, DELETE, TRACE; RFC 9110
+ * 9.2.2) and no body: the request may be sent twice. */
+bool request_replayable(const struct client *c);
 void sconn_set_state(struct sconn *s, enum server_state st);
 void sconn_close(struct sconn *s, const char *reason);
 void sconn_update_mask(struct sconn *s);
@@ -257,6 +268,14 @@ extern const struct http_hooks response_hooks;
 /* The server failed before or during its response: retry, answer an
  * error, or cut the client off.  Returns -1 (c and s are gone) or 0. */
 int server_failed(struct sconn *s, int status, const char *why);
+/* x->server failed before its response: counted for passive health, then
+ * the request is retried elsewhere or answered with status.  s and out as
+ * for retry_elsewhere.  Returns -1 (c is gone) or 0. */
+int exchange_failed(struct client *c, struct sconn *s, struct buf *out, int status, const char *why);
+/* Passive health: srv failed (why), or a response from srv ends its run
+ * of failures (called only when srv->fails > 0: the hot path pays one test). */
+void health_failed(struct client *c, struct server *srv, const char *why);
+void health_ok(struct client *c, struct server *srv);
 int response_check(const struct http_msg *resp, const char **why);
 /* Writes the response head the client receives: hop-by-hop headers
  * removed, Via added, framed as frame says; conn 0 adds "Connection:

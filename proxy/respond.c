@@ -75,6 +75,10 @@ int step7_done(struct client *c)
 	struct sconn *s = c->srv;
 	x->t_end = ev_mono_ns();
 	telemetry(x);
+	if (x->status >= 400 && P.cfg->retry_on[x->status - 400])   /* not retried, still a failure */
+		health_failed(c, x->server, "a --retry-on status");
+	else if (x->server->fails > 0)
+		health_ok(c, x->server);
 	struct buf *e = event_begin(c, 7, "response-complete");
 	if (e != NULL) {
 		event_num(e, "status", x->status);

@@ -82,9 +82,19 @@ static int on_response_headers(struct http_msg *m)
 		return -1;
 	}
 	if (st < 200) {   /* 100 Continue, 103 Early Hints: pass on to HTTP/1.1 clients */
+		size_t before = buf_len(&c->out);
 		if (client11 && edit_response_head(m, FRAME_NONE, name, 1, &c->out) < 0)
 			goto nomem;
+		x->resp_bytes += buf_len(&c->out) - before;
 		return 0;
+	}
+	/* STEP 6: --retry-on: a status that means "try another server", for a
+	 * request that may be sent again, before anything reached the client. */
+	if (st >= 400 && P.cfg->retry_on[st - 400] && x->resp_bytes == 0 && request_replayable(c) &&
+	    buf_len(&x->head) > 0 && (size_t)(x->retries - x->race_retried) < P.cfg->retries && !P.stopping) {
+		snprintf(m->error, sizeof(m->error), "%d from %s (retry-on)", st, s->server->name);
+		x->discarded = true;
+		return -1;   /* server_failed retries it */
 	}
 	bool head = c->req.parser.method == HTTP_HEAD;
 	if (head || st == 204 || st == 304)
@@ -159,6 +169,55 @@ const struct http_hooks response_hooks = {
 	.on_complete = on_response_complete, /* pause: step 7                       */
 };
 
+/* Passive health, nginx's max_fails/fail_timeout: --max-fails failures
+ * in a row mark srv down for --fail-timeout; lb_pick then passes it by.
+ * After that it gets requests again, but one more failure puts it down. */
+void health_failed(struct client *c, struct server *srv, const char *why)
+{
+	const struct config *cfg = P.cfg;
+	if (cfg->max_fails == 0 || ++srv->fails < cfg->max_fails)
+		return;
+	c->x.pool->nfailing += srv->fails == cfg->max_fails;
+	srv->down_until = ev_now_ns(P.loop) + cfg->fail_timeout * 1000000;
+	log_warn("server %s down for %llu ms: %u failures in a row, the last: %s", srv->name,
+	         (unsigned long long)cfg->fail_timeout, srv->fails, why);
+	struct buf *e = event_begin(c, 6, "server-down");
+	if (e != NULL) {
+		event_str(e, "server_name", srv->name);
+		event_num(e, "fails", srv->fails);
+		event_str(e, "reason", why);
+		event_num(e, "ms", (double)cfg->fail_timeout);
+		event_end(e);
+	}
+}
+
+void health_ok(struct client *c, struct server *srv)
+{
+	if (P.cfg->max_fails > 0 && srv->fails >= P.cfg->max_fails) {
+		c->x.pool->nfailing--;
+		log_warn("server %s up: it answered again", srv->name);
+		struct buf *e = event_begin(c, 6, "server-up");
+		if (e != NULL) {
+			event_str(e, "server_name", srv->name);
+			event_num(e, "status", c->x.status);
+			event_end(e);
+		}
+	}
+	srv->fails = 0;
+	srv->down_until = 0;
+}
+
+int exchange_failed(struct client *c, struct sconn *s, struct buf *out, int status, const char *why)
+{
+	struct server *srv = c->x.server;
+	srv->stats.by_class[0]++;
+	health_failed(c, srv, why);
+	int r = retry_elsewhere(c, s, out, status == 504, why);
+	if (r != 0)
+		return r < 0 ? -1 : 0;
+	return client_error(c, status, why);
+}
+
 int server_failed(struct sconn *s, int status, const char *why)
 {
 	struct client *c = s->client;
@@ -171,10 +230,8 @@ int server_failed(struct sconn *s, int status, const char *why)
 		if (r != 0)
 			return r < 0 ? -1 : 0;
 	}
-	if (c->x.status == 0) {
-		c->x.server->stats.by_class[0]++;
-		return client_error(c, status, why);
-	}
+	if (c->x.status == 0)
+		return exchange_failed(c, s, NULL, status, why);
 	/* The response had begun: the client can only see it cut short.  What
 	 * was relayed so far goes out first (one best-effort write), so the
 	 * client sees a truncated response rather than an empty reply. */

@@ -32,6 +32,9 @@ timeout-connect 3s
 timeout-server 30s
 timeout-pool 4s
 server-keepalive 32
+retries 1
+max-fails 3
+fail-timeout 10s
 pace 0
 source 127.0.0.2
 name l7lab

@@ -269,7 +269,7 @@ TEST(check_prints_the_resolved_configuration_in_file_syntax)
 	struct config cfg;
 	CHECK_INT(args(&cfg, "--listen", "127.0.0.2:8080", "--backend", "b1=127.0.0.11:9001*2", "--backend",
 	               "127.0.0.12:9001", "--route", "header:version:v2=default", "--seed", "7",
-	               "--timeout-connect", "1500ms", "--max-body", "100", NULL), 0);
+	               "--timeout-connect", "1500ms", "--max-body", "100", "--retry-on", "503,502", NULL), 0);
 	char *text = NULL;
 	size_t len = 0;
 	FILE *f = open_memstream(&text, &len);
@@ -288,8 +288,12 @@ TEST(check_prints_the_resolved_configuration_in_file_syntax)
 		"timeout-server 30s\n"
 		"timeout-pool 4s\n"
 		"server-keepalive 32\n"
+		"retries 1\n"
+		"max-fails 3\n"
+		"fail-timeout 10s\n"
 		"pace 0\n"
 		"name l7lab\n"
+		"retry-on 502,503\n"
 		"seed 7\n"
 		"\n"
 		"pool default {\n"

@@ -4,6 +4,7 @@
  * "why" lines the access log and the tracer show.
  */
 #include <stdlib.h>
+#include <string.h>
 
 #include "../../proxy/lb.h"
 #include "t.h"
@@ -47,7 +48,7 @@ static const char *picks(struct pool *p, size_t n)
 {
 	static char s[256];
 	for (size_t i = 0; i < n && i < sizeof(s) - 1; i++) {
-		struct server *srv = lb_pick(p, NULL);
+		struct server *srv = lb_pick(p, NULL, 0, NULL);
 		s[i] = srv ? srv->name[0] : '-';
 		s[i + 1] = '\0';
 	}
@@ -59,7 +60,7 @@ static const char *why(struct pool *p, struct server **picked)
 {
 	static struct buf b;
 	buf_clear(&b);
-	struct server *s = lb_pick(p, &b);
+	struct server *s = lb_pick(p, NULL, 0, &b);
 	if (picked != NULL)
 		*picked = s;
 	buf_append(&b, "", 1);
@@ -92,7 +93,7 @@ TEST(roundrobin_gives_each_server_its_weight_share_exactly)
 	struct pool *p = pool_of(LB_ROUNDROBIN, 1, W(1000, 1, 7, 300));
 	unsigned count[4] = { 0 };
 	for (int i = 0; i < 1308 * 3; i++)
-		count[lb_pick(p, NULL) - p->servers]++;
+		count[lb_pick(p, NULL, 0, NULL) - p->servers]++;
 	CHECK_INT(count[0], 3000);
 	CHECK_INT(count[1], 3);
 	CHECK_INT(count[2], 21);
@@ -137,7 +138,7 @@ TEST(leastconn_with_requests_finishing_spreads_the_load)
 	CHECK_STR(picks(p, 6), "abcabc");
 	/* requests that stay in flight: each goes to the least busy */
 	for (int i = 0; i < 9; i++)
-		lb_pick(p, NULL)->inflight++;
+		lb_pick(p, NULL, 0, NULL)->inflight++;
 	CHECK_INT(p->servers[0].inflight, 3);
 	CHECK_INT(p->servers[1].inflight, 3);
 	CHECK_INT(p->servers[2].inflight, 3);
@@ -160,7 +161,7 @@ TEST(random_spreads_idle_requests_by_weight)
 	struct pool *p = pool_of(LB_RANDOM, 7, W(1, 1, 1));
 	unsigned count[3] = { 0 };
 	for (int i = 0; i < 3000; i++)
-		count[lb_pick(p, NULL) - p->servers]++;
+		count[lb_pick(p, NULL, 0, NULL) - p->servers]++;
 	for (int i = 0; i < 3; i++)
 		CHECK(count[i] > 900 && count[i] < 1100);
 	pool_free(p);
@@ -168,7 +169,7 @@ TEST(random_spreads_idle_requests_by_weight)
 	p = pool_of(LB_RANDOM, 7, W(3, 1));
 	unsigned a = 0;
 	for (int i = 0; i < 4000; i++)
-		a += lb_pick(p, NULL) == &p->servers[0];
+		a += lb_pick(p, NULL, 0, NULL) == &p->servers[0];
 	CHECK(a > 2850 && a < 3150);        /* 75% */
 	pool_free(p);
 }
@@ -181,7 +182,7 @@ TEST(random_never_picks_the_busiest_of_three_servers)
 	p->servers[1].inflight = 1;
 	unsigned count[3] = { 0 };
 	for (int i = 0; i < 1000; i++)
-		count[lb_pick(p, NULL) - p->servers]++;
+		count[lb_pick(p, NULL, 0, NULL) - p->servers]++;
 	CHECK_INT(count[0], 0);
 	CHECK(count[2] > 600 && count[1] > 250);  /* c (idle) wins 2 pairs of 3 */
 	pool_free(p);
@@ -243,11 +244,77 @@ TEST(an_empty_pool_gives_no_server)
 {
 	struct pool p = { .name = "empty", .algo = LB_LEASTCONN };
 	struct buf b = BUF_INIT;
-	CHECK(lb_pick(&p, &b) == NULL);
-	CHECK(lb_pick(NULL, NULL) == NULL);
+	CHECK(lb_pick(&p, NULL, 0, &b) == NULL);
+	CHECK(lb_pick(NULL, NULL, 0, NULL) == NULL);
 	buf_append(&b, "", 1);
 	CHECK_STR(buf_begin(&b), "no servers in the pool");
 	buf_free(&b);
+}
+
+/* The next n picks avoiding server avoid (NULL: none) at time now. */
+static const char *picks_at(struct pool *p, size_t n, const struct server *avoid, uint64_t now)
+{
+	static char s[64];
+	for (size_t i = 0; i < n && i < sizeof(s) - 1; i++) {
+		s[i] = lb_pick(p, avoid, now, NULL)->name[0];
+		s[i + 1] = '\0';
+	}
+	return s;
+}
+
+TEST(a_retry_never_goes_back_to_the_server_that_failed)
+{
+	enum lb_algo algos[] = { LB_ROUNDROBIN, LB_LEASTCONN, LB_RANDOM };
+	for (size_t a = 0; a < 3; a++) {
+		struct pool *p = pool_of(algos[a], 7, W(1, 1, 1));
+		for (int i = 0; i < 50; i++)
+			CHECK(lb_pick(p, &p->servers[1], 0, NULL) != &p->servers[1]);
+		pool_free(p);
+	}
+}
+
+TEST(the_only_server_is_tried_again_when_it_failed)
+{
+	struct pool *p = pool_of(LB_ROUNDROBIN, 1, W(1));
+	CHECK_STR(why(p, NULL), "roundrobin: next in turn (a: 0 in flight)");
+	struct buf b = BUF_INIT;
+	CHECK(lb_pick(p, &p->servers[0], 0, &b) == &p->servers[0]);
+	buf_append(&b, "", 1);
+	CHECK_STR(buf_begin(&b), "roundrobin: next in turn (a: 0 in flight); the only server: tried again");
+	buf_free(&b);
+	pool_free(p);
+}
+
+TEST(down_servers_are_skipped_until_their_time_is_up)
+{
+	struct pool *p = pool_of(LB_ROUNDROBIN, 1, W(1, 1, 1));
+	p->servers[0].down_until = 1000;
+	p->nfailing = 1;
+	CHECK_STR(picks_at(p, 4, NULL, 999), "bcbc");
+	p->servers[0].down_until = 5000;
+	struct buf b = BUF_INIT;
+	lb_pick(p, &p->servers[1], 10, &b);
+	buf_append(&b, "", 1);
+	CHECK_STR(buf_begin(&b), "roundrobin: next in turn (a: 0 in flight, b: 0, c: 0); skipped a (down), b (just failed)");
+	CHECK(strchr(picks_at(p, 3, NULL, 5000), 'a') != NULL);   /* its time is up */
+	buf_free(&b);
+	pool_free(p);
+}
+
+TEST(when_every_server_is_down_they_are_tried_anyway)
+{
+	struct pool *p = pool_of(LB_LEASTCONN, 1, W(1, 1));
+	p->servers[0].down_until = p->servers[1].down_until = 1000;
+	p->nfailing = 2;
+	p->servers[0].inflight = 1;
+	struct buf b = BUF_INIT;
+	struct server *s = lb_pick(p, NULL, 10, &b);
+	buf_append(&b, "", 1);
+	CHECK_STR(buf_begin(&b), "leastconn: fewest in flight: b 0, a 1; all down: tried anyway");
+	CHECK(s == &p->servers[1]);
+	CHECK(!p->servers[0].skip && !p->servers[1].skip);
+	buf_free(&b);
+	pool_free(p);
 }
 
 int main(void)
@@ -264,5 +331,9 @@ int main(void)
 	RUN(why_lines_say_how_the_server_was_chosen);
 	RUN(why_lines_name_four_servers_at_most);
 	RUN(an_empty_pool_gives_no_server);
+	RUN(a_retry_never_goes_back_to_the_server_that_failed);
+	RUN(the_only_server_is_tried_again_when_it_failed);
+	RUN(down_servers_are_skipped_until_their_time_is_up);
+	RUN(when_every_server_is_down_they_are_tried_anyway);
 	return t_done();
 }
