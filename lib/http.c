@@ -276,23 +276,33 @@ size_t http_count(const struct http_msg *m, const char *name)
 	return n;
 }
 
+const char *http_list_next(const char **cursor, size_t *len)
+{
+	const char *p = *cursor;
+	while (*p == ' ' || *p == '\t' || *p == ',')
+		p++;
+	if (*p == '\0') {
+		*cursor = p;
+		return NULL;
+	}
+	const char *end = p;
+	while (*end != '\0' && *end != ',')
+		end++;
+	const char *last = end;
+	while (last > p && (last[-1] == ' ' || last[-1] == '\t'))
+		last--;
+	*cursor = end;
+	*len = (size_t)(last - p);
+	return p;
+}
+
 bool http_list_has(const char *value, const char *token)
 {
-	size_t tlen = strlen(token);
-	const char *p = value;
-	while (p != NULL && *p != '\0') {
-		while (*p == ' ' || *p == '\t' || *p == ',')
-			p++;
-		const char *end = p;
-		while (*end != '\0' && *end != ',')
-			end++;
-		const char *last = end;
-		while (last > p && (last[-1] == ' ' || last[-1] == '\t'))
-			last--;
-		if ((size_t)(last - p) == tlen && strncasecmp(p, token, tlen) == 0)
+	size_t tlen = strlen(token), n;
+	const char *cursor = value, *el;
+	while ((el = http_list_next(&cursor, &n)) != NULL)
+		if (n == tlen && strncasecmp(el, token, tlen) == 0)
 			return true;
-		p = end;
-	}
 	return false;
 }
 

@@ -91,6 +91,10 @@ static inline bool http_keep_alive(const struct http_msg *m) { return llhttp_sho
 const char *http_get(const struct http_msg *m, const char *name);
 /* How many headers are named name. */
 size_t http_count(const struct http_msg *m, const char *name);
+/* Walks a comma-separated header list ("gzip, chunked"): returns the next
+ * element's start with its length in *len (blanks trimmed, empty elements
+ * skipped) and moves *cursor past it; NULL at the end. */
+const char *http_list_next(const char **cursor, size_t *len);
 /* True if the comma-separated list value contains token (case-insensitive),
  * as in "Connection: keep-alive, Upgrade". */
 bool http_list_has(const char *value, const char *token);

@@ -179,21 +179,11 @@ static bool te_chunked_only(const struct http_msg *m, bool *final_chunked)
 	for (size_t i = 0; i < m->nhdrs; i++) {
 		if (strcasecmp(http_hdr_name(m, i), "Transfer-Encoding") != 0)
 			continue;
-		const char *v = http_hdr_value(m, i);
-		while (*v != '\0') {
-			while (*v == ' ' || *v == '\t' || *v == ',')
-				v++;
-			if (*v == '\0')
-				break;
-			const char *end = v;
-			while (*end != '\0' && *end != ',')
-				end++;
-			const char *last = end;
-			while (last > v && (last[-1] == ' ' || last[-1] == '\t'))
-				last--;
+		const char *cursor = http_hdr_value(m, i), *el;
+		size_t n;
+		while ((el = http_list_next(&cursor, &n)) != NULL) {
 			codings++;
-			*final_chunked = (size_t)(last - v) == 7 && strncasecmp(v, "chunked", 7) == 0;
-			v = end;
+			*final_chunked = n == 7 && strncasecmp(el, "chunked", 7) == 0;
 		}
 	}
 	return codings == 1 && *final_chunked;

@@ -194,6 +194,19 @@ TEST(comma_lists_are_searched_by_token)
 	CHECK(http_list_has(" a ,\tb\t, c", "b"));
 }
 
+TEST(list_elements_come_out_trimmed_and_in_order)
+{
+	const char *cursor = " gzip ,, \tchunked\t,", *el;
+	size_t n;
+	el = http_list_next(&cursor, &n);
+	CHECK(el != NULL && n == 4 && strncmp(el, "gzip", 4) == 0);
+	el = http_list_next(&cursor, &n);
+	CHECK(el != NULL && n == 7 && strncmp(el, "chunked", 7) == 0);
+	CHECK(http_list_next(&cursor, &n) == NULL);
+	cursor = "";
+	CHECK(http_list_next(&cursor, &n) == NULL);
+}
+
 TEST(reason_phrases_are_known)
 {
 	CHECK_STR(http_reason(502), "Bad Gateway");
@@ -212,6 +225,7 @@ int main(void)
 	RUN(a_response_keeps_its_status_and_reason);
 	RUN(a_response_read_until_close_ends_at_finish);
 	RUN(comma_lists_are_searched_by_token);
+	RUN(list_elements_come_out_trimmed_and_in_order);
 	RUN(reason_phrases_are_known);
 	return t_done();
 }
