@@ -69,6 +69,35 @@ int buf_puts(struct buf *b, const char *s)
 	return buf_append(b, s, strlen(s));
 }
 
+int buf_cat(struct buf *b, ...)
+{
+	va_list ap;
+	size_t n = 0;
+	va_start(ap, b);
+	for (const char *s; (s = va_arg(ap, const char *)) != NULL;)
+		n += strlen(s);
+	va_end(ap);
+	if (buf_reserve(b, n) < 0)   /* all or nothing, like buf_append */
+		return -1;
+	va_start(ap, b);
+	for (const char *s; (s = va_arg(ap, const char *)) != NULL;) {
+		size_t len = strlen(s);
+		memcpy(b->data + b->off + b->len, s, len);
+		b->len += len;
+	}
+	va_end(ap);
+	return 0;
+}
+
+int buf_put_uint(struct buf *b, unsigned long long v)
+{
+	char digits[24], *p = digits + sizeof(digits);
+	do
+		*--p = (char)('0' + v % 10);
+	while ((v /= 10) != 0);
+	return buf_append(b, p, (size_t)(digits + sizeof(digits) - p));
+}
+
 int buf_vprintf(struct buf *b, const char *fmt, va_list ap)
 {
 	va_list ap2;

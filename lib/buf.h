@@ -35,6 +35,12 @@ int buf_reserve(struct buf *b, size_t n);
 /* Appends bytes; 0, or -1 on ENOMEM (the buffer is unchanged then). */
 int buf_append(struct buf *b, const void *p, size_t n);
 int buf_puts(struct buf *b, const char *s);
+/* Appends each string in turn, up to the NULL that ends the list:
+ * buf_cat(b, "Via: 1.1 ", name, "\r\n", NULL).  The per-request paths
+ * use it (and buf_put_uint) where printf's parsing would cost. */
+int buf_cat(struct buf *b, ...) __attribute__((sentinel));
+/* Appends v in decimal. */
+int buf_put_uint(struct buf *b, unsigned long long v);
 int buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int buf_vprintf(struct buf *b, const char *fmt, va_list ap);
 /* Appends s as a JSON string literal, quotes included, escaping as needed

@@ -51,6 +51,7 @@ struct ev_loop {
 	size_t nheap, heap_cap;
 
 	uint64_t now_ns;
+	size_t turn;        /* where the next scan of pfd starts (fairness) */
 	bool stop;
 };
 
@@ -302,8 +303,10 @@ int ev_run(ev_loop *loop)
 				continue;
 			return -1;
 		}
-		size_t nfired = 0;
-		for (size_t i = 0; i < loop->nfds && nfired < (size_t)n; i++) {
+		/* Scan from a different slot each turn, so no fd is always last. */
+		size_t nfired = 0, nfds = loop->nfds, start = nfds ? loop->turn++ % nfds : 0;
+		for (size_t k = 0; k < nfds && nfired < (size_t)n; k++) {
+			size_t i = start + k < nfds ? start + k : start + k - nfds;
 			short re = loop->pfd[i].revents;
 			if (re == 0)
 				continue;

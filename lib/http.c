@@ -262,7 +262,7 @@ const char *http_method(const struct http_msg *m)
 const char *http_get(const struct http_msg *m, const char *name)
 {
 	for (size_t i = 0; i < m->nhdrs; i++)
-		if (strcasecmp(http_hdr_name(m, i), name) == 0)
+		if (http_hdr_is(m, i, name))
 			return http_hdr_value(m, i);
 	return NULL;
 }
@@ -271,7 +271,7 @@ size_t http_count(const struct http_msg *m, const char *name)
 {
 	size_t n = 0;
 	for (size_t i = 0; i < m->nhdrs; i++)
-		if (strcasecmp(http_hdr_name(m, i), name) == 0)
+		if (http_hdr_is(m, i, name))
 			n++;
 	return n;
 }

@@ -15,6 +15,8 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <string.h>
+#include <strings.h>
 #include <stdint.h>
 
 #include <llhttp.h>
@@ -79,6 +81,13 @@ void http_msg_resume(struct http_msg *m);
 static inline const char *http_target(const struct http_msg *m) { return m->target_len ? m->raw.data + m->target : ""; }
 static inline const char *http_hdr_name(const struct http_msg *m, size_t i) { return m->raw.data + m->hdrs[i].name; }
 static inline const char *http_hdr_value(const struct http_msg *m, size_t i) { return m->raw.data + m->hdrs[i].value; }
+/* Is header i called name, in any case?  Lengths are compared first, so a
+ * miss (the common case) costs no string compare. */
+static inline bool http_hdr_is(const struct http_msg *m, size_t i, const char *name)
+{
+	size_t len = strlen(name);
+	return m->hdrs[i].name_len == len && strncasecmp(http_hdr_name(m, i), name, len) == 0;
+}
 /* "GET", "POST", ... for requests. */
 const char *http_method(const struct http_msg *m);
 static inline int http_status(const struct http_msg *m) { return (int)m->parser.status_code; }

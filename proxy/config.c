@@ -157,7 +157,7 @@ static struct pool *pool_define(struct parse *p, const char *name)
 static int add_server(struct parse *p, struct pool *pl, const char *name, const char *addr, const char *weight)
 {
 	struct server s = { .weight = 1 };
-	char e[NET_ERRLEN], a[ADDR_STRLEN];
+	char e[NET_ERRLEN];
 	uint64_t w;
 
 	if (name != NULL && !valid_name(name))
@@ -171,8 +171,9 @@ static int add_server(struct parse *p, struct pool *pl, const char *name, const 
 			return fail(p, "weight '%s': expected a whole number from 1 to %d", weight, MAX_WEIGHT);
 		s.weight = (unsigned)w;
 	}
+	addr_format(&s.addr, s.addr_s);
 	if (name == NULL)
-		name = addr_format(&s.addr, a);
+		name = s.addr_s;
 	for (size_t i = 0; i < pl->nservers; i++)
 		if (strcmp(pl->servers[i].name, name) == 0)
 			return fail(p, "duplicate server '%s' in pool '%s'", name, pl->name);

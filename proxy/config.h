@@ -34,6 +34,7 @@ struct server_stats {
 struct server {
 	char *name;                 /* "b1" from NAME=ADDR, else "ADDR:PORT"        */
 	struct addr addr;
+	char addr_s[ADDR_STRLEN];   /* addr as text, "127.0.0.11:9001"               */
 	unsigned weight;            /* 1..1000, default 1                            */
 	/* run time: load balancing */
 	long current_weight;        /* smooth weighted round robin (nginx's)         */

@@ -36,14 +36,21 @@ int put_header(struct buf *out, const char *name, const char *value)
 
 bool hop_by_hop(const struct http_msg *m, const char *name)
 {
+	size_t len = strlen(name);
 	for (size_t i = 0; i < sizeof(hop_headers) / sizeof(hop_headers[0]); i++)
-		if (strcasecmp(name, hop_headers[i]) == 0)
+		if (strlen(hop_headers[i]) == len && strcasecmp(name, hop_headers[i]) == 0)
 			return true;
 	for (size_t i = 0; i < m->nhdrs; i++)   /* and whatever Connection names */
-		if (strcasecmp(http_hdr_name(m, i), "Connection") == 0 &&
-		    http_list_has(http_hdr_value(m, i), name))
+		if (http_hdr_is(m, i, "Connection") && http_list_has(http_hdr_value(m, i), name))
 			return true;
 	return false;
+}
+
+/* The X-Forwarded-* headers and X-Request-ID: the proxy writes its own. */
+static bool rewritten(const struct http_msg *m, size_t i, bool own_id)
+{
+	return http_hdr_is(m, i, "X-Forwarded-For") || http_hdr_is(m, i, "X-Forwarded-Proto") ||
+	       http_hdr_is(m, i, "X-Forwarded-Host") || (own_id && http_hdr_is(m, i, "X-Request-ID"));
 }
 
 bool request_id_ok(const char *id)
@@ -72,39 +79,38 @@ static bool is_token(const char *s)
 int edit_request_head(const struct http_msg *req, const struct edit *e, struct buf *out)
 {
 	const char *host = http_get(req, "Host");
-	int r = buf_printf(out, "%s %s HTTP/1.1\r\n", http_method(req), http_target(req));
+	int r = buf_cat(out, http_method(req), " ", http_target(req), " HTTP/1.1\r\n", NULL);
 	for (size_t i = 0; r == 0 && i < req->nhdrs; i++) {
 		const char *name = http_hdr_name(req, i);
-		if (hop_by_hop(req, name) || strcasecmp(name, "X-Forwarded-For") == 0 ||
-		    strcasecmp(name, "X-Forwarded-Proto") == 0 || strcasecmp(name, "X-Forwarded-Host") == 0 ||
-		    (e->id != NULL && strcasecmp(name, "X-Request-ID") == 0))
-			continue;
-		r = put_header(out, name, http_hdr_value(req, i));
+		if (!rewritten(req, i, e->id != NULL) && !hop_by_hop(req, name))
+			r = put_header(out, name, http_hdr_value(req, i));
 	}
 	if (r == 0 && host == NULL)   /* HTTP/1.0 without Host: the server needs one */
-		r = buf_printf(out, "Host: %s\r\n", e->host);
+		r = put_header(out, "Host", e->host);
 	/* X-Forwarded-For: the list so far (several lines make one list), then
 	 * us; a list the client named in Connection is hop-by-hop: dropped. */
 	bool keep_xff = !hop_by_hop(req, "X-Forwarded-For");
 	if (r == 0)
 		r = buf_puts(out, "X-Forwarded-For: ");
 	for (size_t i = 0; r == 0 && keep_xff && i < req->nhdrs; i++)
-		if (strcasecmp(http_hdr_name(req, i), "X-Forwarded-For") == 0 && http_hdr_value(req, i)[0] != '\0')
-			r = buf_printf(out, "%s, ", http_hdr_value(req, i));
+		if (http_hdr_is(req, i, "X-Forwarded-For") && http_hdr_value(req, i)[0] != '\0')
+			r = buf_cat(out, http_hdr_value(req, i), ", ", NULL);
 	if (r == 0)
-		r = buf_printf(out, "%s\r\nX-Forwarded-Proto: http\r\n", e->client_ip);
+		r = buf_cat(out, e->client_ip, "\r\nX-Forwarded-Proto: http\r\n", NULL);
 	if (r == 0 && host != NULL)
-		r = buf_printf(out, "X-Forwarded-Host: %s\r\n", host);
+		r = put_header(out, "X-Forwarded-Host", host);
 	/* Forwarded (RFC 7239): the port pins down the client connection. */
 	if (r == 0)
-		r = buf_printf(out, e->ipv6 ? "Forwarded: for=\"[%s]:%u\";proto=http;by=" : "Forwarded: for=\"%s:%u\";proto=http;by=",
-		               e->client_ip, e->client_port);
+		r = buf_cat(out, "Forwarded: for=\"", e->ipv6 ? "[" : "", e->client_ip, e->ipv6 ? "]:" : ":", NULL);
 	if (r == 0)
-		r = buf_printf(out, is_token(e->name) ? "%s\r\n" : "\"%s\"\r\n", e->name);
+		r = buf_put_uint(out, e->client_port);
 	if (r == 0)
-		r = buf_printf(out, "Via: 1.1 %s\r\n", e->name);
+		r = is_token(e->name) ? buf_cat(out, "\";proto=http;by=", e->name, "\r\n", NULL)
+		                      : buf_cat(out, "\";proto=http;by=\"", e->name, "\"\r\n", NULL);
+	if (r == 0)
+		r = buf_cat(out, "Via: 1.1 ", e->name, "\r\n", NULL);
 	if (r == 0 && e->id != NULL)
-		r = buf_printf(out, "X-Request-ID: %s\r\n", e->id);
+		r = put_header(out, "X-Request-ID", e->id);
 	if (r == 0 && e->chunked)
 		r = buf_puts(out, "Transfer-Encoding: chunked\r\n");
 	if (r == 0)
@@ -117,7 +123,7 @@ int step3_decide(struct client *c)
 {
 	struct exchange *x = &c->x;
 	const struct route *route = NULL;
-	char ip[ADDR_STRLEN], saddr[ADDR_STRLEN];
+	char ip[ADDR_STRLEN];
 	x->t_decide0 = ev_mono_ns();
 	x->pool = route_pick(P.cfg, &c->req, &route);
 	if (x->pool == NULL)
@@ -137,7 +143,7 @@ int step3_decide(struct client *c)
 		.ipv6 = c->peer.ss.ss_family == AF_INET6,
 		.name = P.cfg->name ? P.cfg->name : "l7lab",
 		.id = x->id_is_ours ? x->id : NULL,   /* ours replaces a refused one */
-		.host = addr_format(&x->server->addr, saddr),
+		.host = x->server->addr_s,
 		.chunked = (c->req.parser.flags & F_CHUNKED) != 0,
 	};
 	x->req_chunked = ed.chunked;
@@ -149,7 +155,7 @@ int step3_decide(struct client *c)
 	struct buf *e = event_begin(c, 3, "decide");
 	if (e != NULL) {
 		event_str(e, "pool", x->pool->name);
-		event_str(e, "server", saddr);
+		event_str(e, "server", x->server->addr_s);
 		event_str(e, "server_name", x->server->name);
 		event_str(e, "algorithm", lb_algo_name(x->pool->algo));
 		buf_puts(e, ",\"reason\":");

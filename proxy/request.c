@@ -290,6 +290,17 @@ void request_begin(struct client *c, uint64_t timeout_ms)
 	ev_timer_arm(P.loop, &c->timer, timeout_ms, on_client_timeout, c);
 }
 
+/* Our request IDs: the process's random prefix, then a counter, in 16 hex
+ * digits (out has room for 17 bytes). */
+static void make_request_id(char *out, uint32_t prefix, uint32_t n)
+{
+	static const char hex[] = "0123456789abcdef";
+	uint64_t v = (uint64_t)prefix << 32 | n;
+	for (int i = 15; i >= 0; i--, v >>= 4)
+		out[i] = hex[v & 15];
+	out[16] = '\0';
+}
+
 /* The head parsed cleanly: check it, then step 3. */
 static int request_head_done(struct client *c)
 {
@@ -301,7 +312,7 @@ static int request_head_done(struct client *c)
 	if (id != NULL && request_id_ok(id)) {
 		snprintf(x->id, sizeof(x->id), "%s", id);
 	} else {
-		snprintf(x->id, sizeof(x->id), "%08x%08x", P.id_prefix, (uint32_t)++P.next_req);
+		make_request_id(x->id, P.id_prefix, (uint32_t)++P.next_req);
 		x->id_is_ours = true;
 	}
 	x->keep_alive = http_keep_alive(&c->req) && !P.stopping;

@@ -47,14 +47,18 @@ int edit_response_head(const struct http_msg *resp, enum frame frame, const char
 {
 	const char *reason = http_target(resp);
 	int st = http_status(resp);
-	int r = buf_printf(out, "HTTP/1.1 %d %s\r\n", st, reason[0] ? reason : http_reason(st));
+	int r = buf_puts(out, "HTTP/1.1 ");
+	if (r == 0)
+		r = buf_put_uint(out, (unsigned)st);
+	if (r == 0)
+		r = buf_cat(out, " ", reason[0] ? reason : http_reason(st), "\r\n", NULL);
 	for (size_t i = 0; r == 0 && i < resp->nhdrs; i++) {
 		const char *hname = http_hdr_name(resp, i);
 		if (!hop_by_hop(resp, hname))
 			r = put_header(out, hname, http_hdr_value(resp, i));
 	}
 	if (r == 0 && st >= 200)
-		r = buf_printf(out, "Via: 1.1 %s\r\n", name);
+		r = buf_cat(out, "Via: 1.1 ", name, "\r\n", NULL);
 	if (r == 0 && frame == FRAME_CHUNKED)
 		r = buf_puts(out, "Transfer-Encoding: chunked\r\n");
 	if (r == 0 && conn == 0)

@@ -1,6 +1,6 @@
 /* Unit tests for lib/ev.c and lib/buf.c: timers fire in deadline order,
- * fds fire when ready, callbacks may unwatch others; buffers grow, consume
- * and escape JSON. */
+ * fds fire when ready, callbacks may unwatch others; buffers grow, consume,
+ * concatenate and escape JSON. */
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -153,6 +153,19 @@ TEST(buffers_append_consume_and_grow)
 	buf_free(&b);
 }
 
+TEST(strings_and_numbers_are_appended_without_printf)
+{
+	struct buf b = BUF_INIT;
+	CHECK(buf_cat(&b, "Via: 1.1 ", "edge", "\r\n", NULL) == 0);
+	CHECK(buf_cat(&b, NULL) == 0);
+	CHECK(buf_put_uint(&b, 0) == 0);
+	CHECK(buf_puts(&b, " ") == 0);
+	CHECK(buf_put_uint(&b, 18446744073709551615ull) == 0);
+	CHECK(buf_append(&b, "", 1) == 0);
+	CHECK_STR(buf_begin(&b), "Via: 1.1 edge\r\n0 18446744073709551615");
+	buf_free(&b);
+}
+
 TEST(json_strings_are_escaped)
 {
 	struct buf b = BUF_INIT;
@@ -171,6 +184,7 @@ int main(void)
 	RUN(a_writable_fd_fires_for_write_and_masks_can_change);
 	RUN(many_fds_and_timers_grow_the_tables);
 	RUN(buffers_append_consume_and_grow);
+	RUN(strings_and_numbers_are_appended_without_printf);
 	RUN(json_strings_are_escaped);
 	return t_done();
 }
