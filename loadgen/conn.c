@@ -5,8 +5,11 @@
  * connection while keep-alive holds.
  *
  * A worker thread owns an event loop, its connections and its stats.  In a
- * closed loop (the default) a connection sends its next request as soon as
- * a response ends.  In an open loop (-r) requests are due on a schedule;
+ * closed loop (the default) a connection sends its next request when the
+ * loop next finds its socket writable, one turn after its response ended,
+ * as wrk does: at saturation both then keep as many requests at the server
+ * and their latencies compare.  In an open loop (-r) requests are due on a
+ * schedule;
  * a due request goes to an idle connection, or waits for one, and its
  * latency counts from when it was due (see sched.h).
  *
@@ -258,8 +261,12 @@ static void conn_done(struct conn *c, bool reusable)
 		conn_close(c);
 	}
 	request_ended(w);
-	if (!w->stopping)
+	if (w->stopping)
+		return;
+	if (w->open_loop || c->fd < 0)
 		conn_next(c);
+	else   /* closed loop: the next request goes when the loop comes back */
+		ev_set_mask(w->loop, c->fd, EV_READ | EV_WRITE);
 }
 
 /* The peer closed its side. */
@@ -318,7 +325,6 @@ static void dispatch(struct worker *w);
 
 static void on_io(ev_loop *loop, int fd, void *arg, int mask)
 {
-	(void)loop;
 	(void)fd;
 	struct conn *c = arg;
 	struct worker *w = c->w;
@@ -337,8 +343,15 @@ static void on_io(ev_loop *loop, int fd, void *arg, int mask)
 			conn_write(c);
 		break;
 	case CONN_READING:
-	case CONN_IDLE:
 		conn_read(c);
+		break;
+	case CONN_IDLE:
+		if (mask & EV_READ)
+			conn_read(c);   /* the server closed, or sent what nobody asked */
+		if ((mask & EV_WRITE) && c->fd >= 0 && c->state == CONN_IDLE) {
+			ev_set_mask(loop, c->fd, EV_READ);
+			conn_next(c);
+		}
 		break;
 	default:
 		abort();

@@ -12,14 +12,14 @@
 #               send times) against wrk's closed-loop p99 at full load
 #   mean_ms     against ab (whose percentiles are whole milliseconds)
 #   busy_conns  mean latency x requests/s (Little's law): how many of the 64
-#               connections had a request outstanding on average.  wrk writes
-#               each next request one loop iteration after the last response
-#               and times it from then, so part of every cycle is unmeasured
-#               and its latency (p50) comes out lower at the same throughput;
-#               loadgen writes at once and keeps all 64 busy.
-# One loadgen thread against one nginx worker on a 2-core machine: the
-# client and the server each get a core, and the client is usually the
-# bottleneck, which is what this measures.
+#               connections had a request outstanding on average.  Both
+#               write each next request one loop turn after the response
+#               and time it from then; at saturation the server queues
+#               whatever the client keeps busy, so p50 = busy / throughput,
+#               and this row says why two p50s differ.
+# One client thread against one server worker on a 2-core machine: with
+# BENCH_PIN=1 (the default) the server runs on the last CPU and the client
+# on CPU 0.
 . "$(dirname "$0")/common.sh"
 bench_init
 command -v jq >/dev/null || { echo "bench: jq is missing" >&2; exit 2; }
@@ -27,7 +27,7 @@ have_ab=1
 command -v ab >/dev/null || { have_ab=0; echo "bench: ab is missing; no ab rows" >&2; }
 secs=$(awk -v d="$BENCH_DURATION" 'BEGIN { n = d + 0; if (d ~ /ms$/) n /= 1000; else if (d ~ /m$/) n *= 60; print (n < 1) ? 1 : int(n) }')
 
-bench_bg mock "$L7_BIN/mockserver" --listen 127.0.0.11:0 --name b1
+bench_bg mock "${SERVER_PIN[@]}" "$L7_BIN/mockserver" --listen 127.0.0.11:0 --name b1
 wait_listening "$BENCH_TMP/mock.out" 1
 mock=$(awk '$1 == "listening" { print $3; exit }' "$BENCH_TMP/mock.out")
 nginx_start 127.0.0.21 "hello from b1"
@@ -35,7 +35,7 @@ nginx_start 127.0.0.21 "hello from b1"
 # lg_once URL [ARGS...]: LG_RPS, LG_P50, LG_P99 and LG_MEAN (ms) of one loadgen run.
 lg_once() {
 	local url=$1 out; shift
-	out=$("$L7_BIN/loadgen" -c "$BENCH_CONNS" -d "$BENCH_DURATION" --json "$@" "$url")
+	out=$("${CLIENT_PIN[@]}" "$L7_BIN/loadgen" -c "$BENCH_CONNS" -d "$BENCH_DURATION" --json "$@" "$url")
 	LG_RPS=$(jq '.rps | round' <<<"$out")
 	LG_P50=$(jq '.latency_us.p50 / 1000' <<<"$out")
 	LG_P99=$(jq '.latency_us.p99 / 1000' <<<"$out")
@@ -48,7 +48,7 @@ lg_once() {
 # wrk_lat URL: WRK_RPS, WRK_P50, WRK_P99 and WRK_MEAN (ms) of one wrk -t1 run.
 wrk_lat() {
 	local out
-	out=$(wrk -t1 -c"$BENCH_CONNS" -d"$BENCH_DURATION" --latency "$1")
+	out=$("${CLIENT_PIN[@]}" wrk -t1 -c"$BENCH_CONNS" -d"$BENCH_DURATION" --latency "$1")
 	WRK_RPS=$(awk '/^Requests\/sec:/ { printf "%.0f\n", $2 }' <<<"$out")
 	WRK_P50=$(to_ms "$(awk '$1 == "50%" { print $2 }' <<<"$out")")
 	WRK_P99=$(to_ms "$(awk '$1 == "99%" { print $2 }' <<<"$out")")
@@ -60,7 +60,7 @@ wrk_lat() {
 # ab_once URL: AB_RPS and AB_MEAN (ms, "Time per request") of one ab -k run.
 ab_once() {
 	local out
-	out=$(ab -k -q -c "$BENCH_CONNS" -t "$secs" -n 100000000 "$1" 2>&1)
+	out=$("${CLIENT_PIN[@]}" ab -k -q -c "$BENCH_CONNS" -t "$secs" -n 100000000 "$1" 2>&1)
 	AB_RPS=$(awk '/^Requests per second:/ { printf "%.0f\n", $4 }' <<<"$out")
 	AB_MEAN=$(awk '/^Time per request:/ { print $4; exit }' <<<"$out")
 	grep -q '^Failed requests: *[1-9]' <<<"$out" && echo "bench: ab against $1 reported failures" >&2
@@ -71,7 +71,7 @@ ab_once() {
 bench_peer() {
 	local name=$1 url=$2 i
 	local -a lr=() l50=() l99=() lm=() lb=() wr=() w50=() w99=() wb=() ar=() am=() lo99=()
-	wrk -t1 -c"$BENCH_CONNS" -d1s "$url" >/dev/null          # warm up
+	"${CLIENT_PIN[@]}" wrk -t1 -c"$BENCH_CONNS" -d1s "$url" >/dev/null   # warm up
 	for ((i = 0; i < BENCH_RUNS; i++)); do
 		lg_once "$url"
 		lr+=("$LG_RPS"); l50+=("$LG_P50"); l99+=("$LG_P99"); lm+=("$LG_MEAN")
