@@ -15,9 +15,10 @@
 
 /* Headers that describe one connection, never the message (RFC 9110 7.6.1),
  * plus the framing headers this proxy writes itself. */
-static const char *const hop_headers[] = {
-	"Connection", "Keep-Alive", "Proxy-Connection", "TE", "Trailer", "Upgrade",
-	"Transfer-Encoding",
+#define NAME(s) { s, sizeof(s) - 1 }
+static const struct { const char *name; size_t len; } hop_headers[] = {
+	NAME("Connection"), NAME("Keep-Alive"), NAME("Proxy-Connection"), NAME("TE"),
+	NAME("Trailer"), NAME("Upgrade"), NAME("Transfer-Encoding"),
 };
 
 int put_header(struct buf *out, const char *name, const char *value)
@@ -38,7 +39,7 @@ bool hop_by_hop(const struct http_msg *m, const char *name)
 {
 	size_t len = strlen(name);
 	for (size_t i = 0; i < sizeof(hop_headers) / sizeof(hop_headers[0]); i++)
-		if (strlen(hop_headers[i]) == len && strcasecmp(name, hop_headers[i]) == 0)
+		if (hop_headers[i].len == len && strcasecmp(name, hop_headers[i].name) == 0)
 			return true;
 	for (size_t i = 0; i < m->nhdrs; i++)   /* and whatever Connection names */
 		if (http_hdr_is(m, i, "Connection") && http_list_has(http_hdr_value(m, i), name))
@@ -118,6 +119,18 @@ int edit_request_head(const struct http_msg *req, const struct edit *e, struct b
 	return r;
 }
 
+/* The client's IP as text, cut from its "IP:PORT" or "[IP]:PORT", which
+ * accept.c wrote once (inet_ntop on every request would cost a sprintf). */
+static const char *client_ip(const struct client *c, char out[ADDR_STRLEN])
+{
+	bool v6 = c->peer_s[0] == '[';
+	const char *colon = strrchr(c->peer_s, ':');
+	size_t n = (size_t)(colon - c->peer_s) - (v6 ? 2 : 0);
+	memcpy(out, c->peer_s + (v6 ? 1 : 0), n);
+	out[n] = '\0';
+	return out;
+}
+
 /* STEP 3: choose a pool and a server, and edit the request for it. */
 int step3_decide(struct client *c)
 {
@@ -138,7 +151,7 @@ int step3_decide(struct client *c)
 	while (buf_len(&P.why) > 0 && buf_begin(&P.why)[buf_len(&P.why) - 1] == '\n')
 		P.why.len--;
 	struct edit ed = {
-		.client_ip = addr_format_ip(&c->peer, ip),
+		.client_ip = client_ip(c, ip),
 		.client_port = addr_port(&c->peer),
 		.ipv6 = c->peer.ss.ss_family == AF_INET6,
 		.name = P.cfg->name ? P.cfg->name : "l7lab",
