@@ -285,6 +285,7 @@ int edit_response_head(const struct http_msg *resp, enum frame frame, const char
 
 /* step 7: respond.c */
 int client_flush(struct client *c);
+int client_send_soon(struct client *c);
 int step7_done(struct client *c);
 int chunk_append(struct buf *b, const char *at, size_t len);
 

@@ -177,7 +177,7 @@ static bool te_chunked_only(const struct http_msg *m, bool *final_chunked)
 	size_t codings = 0;
 	*final_chunked = false;
 	for (size_t i = 0; i < m->nhdrs; i++) {
-		if (strcasecmp(http_hdr_name(m, i), "Transfer-Encoding") != 0)
+		if (!http_hdr_is(m, i, "Transfer-Encoding"))
 			continue;
 		const char *cursor = http_hdr_value(m, i), *el;
 		size_t n;
@@ -390,8 +390,8 @@ int client_process(struct client *c)
 				event_num(ev, "body", (double)c->x.req_body);
 				event_end(ev);
 			}
-			if (c->srv != NULL && buf_len(&c->srv->out) > 0 && sconn_flush(c->srv) < 0)
-				return -1;
+			if (c->srv != NULL)
+				sconn_update_mask(c->srv);   /* sent soon: see client_send_soon */
 			return pace(c, step6_wait);
 		}
 		if (e != HPE_OK) {
@@ -411,8 +411,8 @@ int client_process(struct client *c)
 		log_access(c);
 		return client_close(c, "client closed mid-body");
 	}
-	if (c->state == CS_BODY && c->srv != NULL && buf_len(&c->srv->out) > 0)
-		return sconn_flush(c->srv);
+	if (c->state == CS_BODY && c->srv != NULL)
+		sconn_update_mask(c->srv);   /* sent soon: see client_send_soon */
 	return 0;
 }
 

@@ -282,7 +282,7 @@ static int response_process(struct sconn *s)
 		if (e != HPE_OK)
 			return server_failed(s, 502, s->resp.error);
 	}
-	return client_flush(c);
+	return client_send_soon(c);
 }
 
 /* The server closed its side (err NULL) or reset it (err says so). */

@@ -59,7 +59,7 @@ static bool header_matches(const struct http_msg *req, const char *name, const c
 {
 	size_t vlen = strlen(value);
 	for (size_t i = 0; i < req->nhdrs; i++) {
-		if (strcasecmp(http_hdr_name(req, i), name) != 0)
+		if (!http_hdr_is(req, i, name))
 			continue;
 		const char *v = http_hdr_value(req, i);
 		if (strncmp(v, value, vlen) == 0 && v[vlen + strspn(v + vlen, " \t")] == '\0')

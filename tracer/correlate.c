@@ -174,7 +174,7 @@ static bool forwarded_for(const struct http_msg *m, char *out, size_t size)
 {
 	const char *v = NULL;
 	for (size_t i = 0; i < m->nhdrs; i++)
-		if (strcasecmp(http_hdr_name(m, i), "Forwarded") == 0)
+		if (http_hdr_is(m, i, "Forwarded"))
 			v = http_hdr_value(m, i);
 	if (v == NULL)
 		return false;
