@@ -32,10 +32,11 @@ static void drop_buffers_if_idle(struct client *c)
 
 /* Bytes for the client (or the server) are queued: they go out when the
  * loop next finds the socket writable, one turn later, with the rest of
- * that turn's output.  So every request of a turn is read and answered
- * before any is written, and no request's answer waits behind the others'
- * work: latencies come out even (tests/bench/proxy.sh, the p99 rows), for
- * the same one send per buffer.  Handlers fill buffers; the loop writes. */
+ * that turn's output.  Handlers fill buffers; the loop writes.  Each
+ * answer then waits about one turn, rather than anything from nothing to
+ * a whole turn by where its fd fell in the poll set, so latencies come out
+ * even (the p99 rows of tests/bench/proxy.sh), for the same one send per
+ * buffer. */
 int client_send_soon(struct client *c)
 {
 	client_update_mask(c);

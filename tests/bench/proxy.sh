@@ -5,6 +5,10 @@
 #   RSS while 10,000 idle keep-alive client connections are held;
 #   system calls per proxied request (strace -c -f over ab -k -n N).
 # Every proxy runs one thread/worker and keeps idle server connections.
+# With BENCH_PIN=1 (the default) the proxy under test has the last CPU to
+# itself, and wrk and the backends share CPU 0: the same for all three, and
+# the scheduler cannot reshuffle them mid-run (unpinned, p99 swings by
+# 20% between runs with where the five processes happen to land).
 . "$(dirname "$0")/common.sh"
 bench_init
 command -v haproxy >/dev/null || { echo "bench: haproxy is missing (bin/install-deps --bench)" >&2; exit 2; }
@@ -12,14 +16,14 @@ command -v haproxy >/dev/null || { echo "bench: haproxy is missing (bin/install-
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
 # ---- three backends ----------------------------------------------------
-bench_bg mock "$L7_BIN/mockserver" --listen 127.0.0.11:0 --name b1 \
+bench_bg mock "${CLIENT_PIN[@]}" "$L7_BIN/mockserver" --listen 127.0.0.11:0 --name b1 \
 	--listen 127.0.0.12:0 --name b2 --listen 127.0.0.13:0 --name b3 --idle-timeout 60s
 wait_listening "$BENCH_TMP/mock.out" 3
 mapfile -t backends < <(awk '$1 == "listening" { print $3 }' "$BENCH_TMP/mock.out")
 
 # ---- our proxy ---------------------------------------------------------
 ours_port=$(free_port 127.0.0.2)
-bench_bg proxy "$L7_BIN/proxy" --listen "127.0.0.2:$ours_port" --source 127.0.0.2 --quiet \
+bench_bg proxy "${SERVER_PIN[@]}" "$L7_BIN/proxy" --listen "127.0.0.2:$ours_port" --source 127.0.0.2 --quiet \
 	--backend "b1=${backends[0]}" --backend "b2=${backends[1]}" --backend "b3=${backends[2]}" \
 	--server-keepalive 256 --max-conns 20000
 ours_pid=$BG_PID
@@ -48,7 +52,7 @@ backend be
     server b2 ${backends[1]}
     server b3 ${backends[2]}
 CONF
-bench_bg haproxy haproxy -db -f "$BENCH_TMP/haproxy.cfg"
+bench_bg haproxy "${SERVER_PIN[@]}" haproxy -db -f "$BENCH_TMP/haproxy.cfg"
 ha_pid=$BG_PID
 wait_port 127.0.0.5 "$ha_port"
 
@@ -87,7 +91,7 @@ http {
     }
 }
 CONF
-bench_bg nginxproxy nginx -p "$ngdir" -c "$ngdir/nginx.conf" -e "$ngdir/logs/error.log"
+bench_bg nginxproxy "${SERVER_PIN[@]}" nginx -p "$ngdir" -c "$ngdir/nginx.conf" -e "$ngdir/logs/error.log"
 wait_port 127.0.0.6 "$ng_port"
 ng_pid=
 for ((i = 0; i < 100; i++)); do
