@@ -3,18 +3,46 @@
  * while data passes through it (10,000 idle clients cost almost nothing),
  * and a small cache of READ_MAX-sized buffers spares malloc and free a
  * round trip for every request.
+ *
+ * After a burst (a thousand busy clients, each with its buffers) free()
+ * keeps the memory: glibc gives back only the top of its heap.  So once
+ * the proxy has been quiet for a second, the cache and every free page go
+ * back to the kernel (malloc_trim, as HAProxy does), and idle connections
+ * cost what they hold, not what the last burst needed.
  */
+#include <malloc.h>
 #include <stdlib.h>
 
 #include "proxy.h"
 
 #define MEM_CACHE 256
+#define QUIET_MS  1000
 
 static char *cache[MEM_CACHE];
 static size_t ncache;
+static uint64_t primed, primed_at_check;   /* activity since the last check */
+static ev_timer quiet_timer;
+
+static void on_quiet_check(ev_loop *loop, void *arg)
+{
+	(void)arg;
+	if (primed != primed_at_check) {   /* busy: look again later */
+		primed_at_check = primed;
+		ev_timer_arm(loop, &quiet_timer, QUIET_MS, on_quiet_check, NULL);
+		return;
+	}
+	while (ncache > 0)
+		free(cache[--ncache]);
+	(void)malloc_trim(0);
+}
 
 void mem_prime(struct buf *b)
 {
+	primed++;
+	if (!ev_timer_armed(&quiet_timer)) {
+		primed_at_check = primed;
+		ev_timer_arm(P.loop, &quiet_timer, QUIET_MS, on_quiet_check, NULL);
+	}
 	if (b->data == NULL && ncache > 0) {
 		b->data = cache[--ncache];
 		b->cap = READ_MAX;
@@ -34,6 +62,7 @@ void mem_release(struct buf *b)
 
 void mem_free_all(void)
 {
+	ev_timer_stop(P.loop, &quiet_timer);
 	while (ncache > 0)
 		free(cache[--ncache]);
 }
