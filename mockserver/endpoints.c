@@ -38,8 +38,8 @@ static void put_str(struct conn *c, const char *s) { put(c, s, strlen(s)); }
 
 static void put_u64(struct conn *c, uint64_t v)
 {
-	char num[24];
-	put(c, num, fmt_u64(num, v));
+	if (buf_put_uint(&c->out, v) < 0)
+		c->oom = true;
 }
 
 /* Appends n bytes of the /bytes pattern, continuing where c->sent left off. */

@@ -83,8 +83,6 @@ bool luhn_valid(const char *s);
 /* True if name is a plain file name: no '/', not "." or "..", no NUL, not
  * empty, not starting with '.', at most 255 bytes. */
 bool raw_name_ok(const char *name, size_t len);
-/* Writes v in decimal at p (room for 20 digits); returns the length. */
-size_t fmt_u64(char *p, uint64_t v);
 
 /* The fake sensitive data that /leak shows (NULL-terminated lists). */
 extern const char *const leak_cards[];

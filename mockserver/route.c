@@ -7,19 +7,6 @@
 
 #include <string.h>
 
-size_t fmt_u64(char *p, uint64_t v)
-{
-	char tmp[20];
-	size_t n = 0;
-	do {
-		tmp[n++] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v != 0);
-	for (size_t i = 0; i < n; i++)
-		p[i] = tmp[n - 1 - i];
-	return n;
-}
-
 /* A decimal number in s[0..len) within [min, max], digits only. */
 static bool parse_num(const char *s, size_t len, uint64_t min, uint64_t max, uint64_t *out)
 {

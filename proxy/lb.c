@@ -54,18 +54,6 @@ static struct server *draw(struct pool *pool, const struct server *skip)
 	return NULL;            /* not reached: r < total */
 }
 
-/* Appends n in decimal.  The why line is built for every request, and
- * printf would cost more than the choice itself. */
-static void put_uint(struct buf *why, uint64_t n)
-{
-	char d[20];
-	size_t i = sizeof(d);
-	do
-		d[--i] = (char)('0' + n % 10);
-	while ((n /= 10) != 0);
-	(void)buf_append(why, d + i, sizeof(d) - i);
-}
-
 /* Appends "b1: 0 in flight, b2: 0" (sep ": ", unit " in flight") or
  * "b2 0, b1 1" (sep " ", unit "") to why: first (if not NULL) first, then
  * the others in pool order, at most WHY_SERVERS, weights when they differ. */
@@ -85,15 +73,15 @@ static void list_servers(struct buf *why, const struct pool *pool, const struct 
 		(void)buf_puts(why, s->name);
 		if (weights) {
 			(void)buf_puts(why, " w");
-			put_uint(why, s->weight);
+			(void)buf_put_uint(why, s->weight);
 		}
 		(void)buf_puts(why, sep);
-		put_uint(why, s->inflight);
+		(void)buf_put_uint(why, s->inflight);
 		(void)buf_puts(why, shown++ ? "" : unit);
 	}
 	if (pool->nservers > shown) {
 		(void)buf_puts(why, ", +");
-		put_uint(why, pool->nservers - shown);
+		(void)buf_put_uint(why, pool->nservers - shown);
 		(void)buf_puts(why, " more");
 	}
 }

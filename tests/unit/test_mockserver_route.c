@@ -141,17 +141,6 @@ TEST(luhn_accepts_the_leak_cards_and_refuses_typos)
 	CHECK(luhn_valid("79927398713"));
 }
 
-TEST(fmt_u64_writes_every_digit)
-{
-	char b[24];
-	size_t n = fmt_u64(b, 0);
-	b[n] = 0;
-	CHECK_STR(b, "0");
-	n = fmt_u64(b, 18446744073709551615u);
-	b[n] = 0;
-	CHECK_STR(b, "18446744073709551615");
-}
-
 int main(void)
 {
 	RUN(the_root_path_is_hello);
@@ -165,6 +154,5 @@ int main(void)
 	RUN(raw_file_names_must_be_plain);
 	RUN(query_get_finds_keys_and_empty_values);
 	RUN(luhn_accepts_the_leak_cards_and_refuses_typos);
-	RUN(fmt_u64_writes_every_digit);
 	return t_done();
 }
