@@ -7,6 +7,8 @@
  * make the backend visible to any client behind any proxy (X-Backend,
  * X-Conn, X-Conn-Request, Server).  Bodies that may be large (/bytes,
  * /chunked, /drip) are generated as the socket drains, never held whole.
+ * /leak can cut its page into pieces at chosen places (chunks, pauses),
+ * so that a data-leak filter meets values split across reads.
  */
 #include "mockserver.h"
 
@@ -301,9 +303,86 @@ static void ep_drip(struct conn *c, uint64_t n, uint64_t ms)
 	}
 }
 
+/* Where /leak?split=N cuts its page next after byte from: N bytes into
+ * the first value (a leak or a near miss) whose cut lies beyond from, or
+ * the page's end.  Values shorter than N are cut at their end. */
+static size_t leak_next_cut(const struct buf *page, size_t from, size_t split)
+{
+	static const char *const *const lists[] = { leak_cards, leak_ssns, leak_near_misses };
+	const char *const keys[] = { leak_api_key, leak_secret, NULL };
+	const char *p = buf_begin(page);
+	size_t len = buf_len(page), best = len;
+	for (size_t l = 0; l <= sizeof(lists) / sizeof(lists[0]); l++) {
+		const char *const *v = l < sizeof(lists) / sizeof(lists[0]) ? lists[l] : keys;
+		for (; *v != NULL; v++) {
+			size_t vlen = strlen(*v), k = split < vlen ? split : vlen;
+			/* The first occurrence at or after from + 1 - k cuts beyond from. */
+			size_t start = from + 1 > k ? from + 1 - k : 0;
+			const char *at = start < len ? memmem(p + start, len - start, *v, vlen) : NULL;
+			if (at != NULL && (size_t)(at - p) + k < best)
+				best = (size_t)(at - p) + k;
+		}
+	}
+	return best;
+}
+
+/* Queues the next piece of /leak: up to the next cut, as a chunk of its
+ * own when the response is chunked. */
+static void leak_piece(struct conn *c)
+{
+	const struct buf *page = &c->srv->leak_page;
+	size_t at = (size_t)c->sent;
+	size_t to = c->route.n ? leak_next_cut(page, at, (size_t)c->route.n) : buf_len(page);
+	bool chunked = c->route.chunked && !is_http10(c);
+	if (chunked) {
+		char hex[24];
+		int h = snprintf(hex, sizeof(hex), "%zx\r\n", to - at);
+		put(c, hex, (size_t)h);
+	}
+	put(c, buf_begin(page) + at, to - at);
+	if (chunked)
+		PUT(c, "\r\n");
+	c->sent = to;
+	c->left = buf_len(page) - to;
+	if (c->left == 0 && chunked)
+		PUT(c, "0\r\n\r\n");
+}
+
+/* /leak: the page whole, or in pieces cut inside its values (?split=N),
+ * as chunks (?chunked=1), with a pause between pieces (?ms=T) so that
+ * each goes out in its own write. */
+static void ep_leak(struct conn *c)
+{
+	const struct route *r = &c->route;
+	size_t len = buf_len(&c->srv->leak_page);
+	if (r->chunked && is_http10(c)) {
+		c->close_after = true;   /* HTTP/1.0 knows no chunks: end by closing */
+		head(c, 200, "text/html", LEN_NONE, NULL, 0);
+	} else {
+		head(c, 200, "text/html", r->chunked ? LEN_CHUNKED : (int64_t)len, NULL, 0);
+	}
+	c->sent = 0;
+	c->left = c->head_only ? 0 : len;
+	if (c->left > 0 && r->ms > 0 && r->n > 0) {
+		leak_piece(c);
+		if (c->left > 0) {
+			c->tick_ms = r->ms;
+			conn_set_state(c, CS_DRIPPING);
+			conn_arm(c, r->ms);
+			return;
+		}
+	}
+	while (c->left > 0)
+		leak_piece(c);
+	conn_response_done(c);
+}
+
 void drip_one(struct conn *c)
 {
-	put_pattern(c, 1);
+	if (c->route.ep == EP_LEAK)
+		leak_piece(c);
+	else
+		put_pattern(c, 1);
 	if (c->left == 0)
 		conn_response_done(c);
 	else
@@ -466,7 +545,7 @@ void respond(struct conn *c)
 		ep_drip(c, r->n, r->ms);
 		break;
 	case EP_LEAK:
-		reply(c, 200, "text/html", buf_begin(&c->srv->leak_page), buf_len(&c->srv->leak_page), NULL, 0);
+		ep_leak(c);
 		break;
 	case EP_HEADERS:
 		ep_headers(c, r->n);
@@ -522,12 +601,18 @@ int leak_page_build(struct buf *b)
 	int r = buf_puts(b, "<!doctype html>\n<html><head><title>Customer records</title></head><body>\n"
 	                    "<h1>Customer records</h1>\n"
 	                    "<p>Fake data for data-leak labs: test card numbers (they pass the Luhn check),\n"
-	                    "never-issued US SSNs, and the example key of the AWS documentation.</p>\n"
+	                    "well-formed SSNs that belong to nobody, and the example keys of the AWS\n"
+	                    "documentation.</p>\n"
 	                    "<table>\n<tr><th>name</th><th>card</th><th>SSN</th></tr>\n");
 	for (size_t i = 0; leak_cards[i] != NULL; i++) {
 		const char *ssn = leak_ssns[i % 3];
 		r |= buf_printf(b, "<tr><td>%s</td><td>%s</td><td>%s</td></tr>\n", names[i % 6], leak_cards[i], ssn);
 	}
-	r |= buf_printf(b, "</table>\n<p>api_key=%s</p>\n</body></html>\n", leak_api_key);
+	r |= buf_printf(b, "</table>\n<p>api_key=%s</p>\n<p>aws_secret_access_key=%s</p>\n", leak_api_key, leak_secret);
+	r |= buf_puts(b, "<h2>Near misses</h2>\n<p>These only look sensitive: a data-leak filter must let them "
+	                 "through untouched.</p>\n<table>\n<tr><th>what</th><th>text</th></tr>\n");
+	for (size_t i = 0; leak_near_misses[i] != NULL; i += 2)
+		r |= buf_printf(b, "<tr><td>%s</td><td>%s</td></tr>\n", leak_near_misses[i], leak_near_misses[i + 1]);
+	r |= buf_puts(b, "</table>\n</body></html>\n");
 	return r;
 }

@@ -37,7 +37,7 @@ enum endpoint {
 	EP_BYTES,       /* /bytes/N           */
 	EP_CHUNKED,     /* /chunked/N?size=K  */
 	EP_DRIP,        /* /drip?bytes=N&ms=T */
-	EP_LEAK,        /* /leak              */
+	EP_LEAK,        /* /leak?chunked=1&split=N&ms=T */
 	EP_HEADERS,     /* /headers/N         */
 	EP_CLOSE,       /* /close             */
 	EP_DROP,        /* /drop              */
@@ -58,12 +58,16 @@ enum endpoint {
 #define DEFAULT_DRIP_BYTES 10u
 #define DEFAULT_DRIP_MS  100u
 #define MAX_HEADERS      10000u
+#define MAX_LEAK_SPLIT   64u                  /* /leak?split: bytes into a value */
 
 /* A request target, resolved.  Pointers point into the target string. */
 struct route {
 	enum endpoint ep;
-	uint64_t n;                /* the number in the path (code, ms, bytes, count) */
-	uint64_t size, ms;         /* /chunked?size=, /drip?ms= (and bytes= into n)   */
+	uint64_t n;                /* the number in the path (code, ms, bytes, count),
+	                            * /leak?split=                                    */
+	uint64_t size, ms;         /* /chunked?size=, /drip?ms= and /leak?ms= (and
+	                            * /drip?bytes= into n)                            */
+	bool chunked;              /* /leak?chunked=1                                 */
 	const char *path;          /* the path, without scheme, authority or query    */
 	size_t path_len;
 	const char *file;          /* /raw/FILE                                        */
@@ -84,10 +88,13 @@ bool luhn_valid(const char *s);
  * empty, not starting with '.', at most 255 bytes. */
 bool raw_name_ok(const char *name, size_t len);
 
-/* The fake sensitive data that /leak shows (NULL-terminated lists). */
+/* The fake sensitive data that /leak shows (NULL-terminated lists), and
+ * the near misses it shows beside them: pairs of what it is and the text. */
 extern const char *const leak_cards[];
 extern const char *const leak_ssns[];
 extern const char *const leak_api_key;
+extern const char *const leak_secret;
+extern const char *const leak_near_misses[];
 
 /* ---- listeners ----------------------------------------------------------- */
 
@@ -216,7 +223,7 @@ void respond(struct conn *c);
 void respond_parse_error(struct conn *c);
 /* Queues more of a /bytes or /chunked body, up to about max bytes. */
 void stream_more(struct conn *c, size_t max);
-/* Queues the next byte of a /drip body. */
+/* Queues the next byte of a /drip body, or the next piece of /leak?ms. */
 void drip_one(struct conn *c);
 /* Builds the /leak page once at start. */
 int leak_page_build(struct buf *b);

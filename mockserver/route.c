@@ -126,8 +126,18 @@ void route_parse(const char *target, struct route *r)
 			bad(r, "ms must be 0-60000");
 		else
 			r->ep = EP_DRIP;
-	} else if (is(t, path_len, "/leak"))
-		r->ep = EP_LEAK;
+	} else if (is(t, path_len, "/leak")) {
+		uint64_t chunked = 0;
+		if (!query_num(q, qlen, "chunked", 0, 1, &chunked))
+			bad(r, "chunked must be 0 or 1");
+		else if (!query_num(q, qlen, "split", 1, MAX_LEAK_SPLIT, &r->n))
+			bad(r, "split must be 1-64");
+		else if (!query_num(q, qlen, "ms", 0, MAX_DRIP_MS, &r->ms))
+			bad(r, "ms must be 0-60000");
+		else
+			r->ep = EP_LEAK;
+		r->chunked = chunked == 1;
+	}
 	else if (after(t, path_len, "/headers/", &rest, &rl))
 		r->ep = parse_num(rest, rl, 0, MAX_HEADERS, &r->n) ? EP_HEADERS : (bad(r, "headers must be 0-10000"), EP_BAD);
 	else if (is(t, path_len, "/close"))
@@ -197,14 +207,38 @@ const char *const leak_cards[] = {
 	NULL,
 };
 
-/* Numbers the US Social Security Administration never issues (area 000,
- * 666 and 9xx are invalid) or that were famously voided (078-05-1120). */
+/* Well-formed SSNs that belong to nobody: 078-05-1120 was printed on a
+ * sample card sold in wallets and voided, 219-09-9999 appeared in an
+ * advertisement, 123-45-6789 is everybody's placeholder. */
 const char *const leak_ssns[] = {
 	"078-05-1120",
 	"219-09-9999",
-	"666-12-3456",
+	"123-45-6789",
 	NULL,
 };
 
-/* The example key of the AWS documentation. */
+/* The example key id and secret access key of the AWS documentation. */
 const char *const leak_api_key = "AKIAIOSFODNN7EXAMPLE";
+const char *const leak_secret = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
+
+/* Text that looks like the above and is not: a data-leak filter must let
+ * it through untouched.  Pairs of (what, text). */
+const char *const leak_near_misses[] = {
+	"card number failing the Luhn check", "4111 1111 1111 1112",
+	"Luhn-valid, but no card network starts with 9", "9111 1111 1111 1003",
+	"order number of 20 digits", "41111111111111111115",
+	"date", "2024-03-15",
+	"timestamp", "2024-03-15T10:30:00.123Z",
+	"Unix time in milliseconds", "1710498600009",
+	"phone number", "+1 415-555-0132",
+	"phone number, international form", "+4915123456787",
+	"ISBN", "978-0-596-52068-7",
+	"version", "v4.1.1.1111",
+	"SSN-shaped, area 666 (never issued)", "666-12-3456",
+	"SSN-shaped, area 9xx (never issued)", "912-34-5678",
+	"SSN-shaped, group 00 (never issued)", "123-00-4567",
+	"nine digits without dashes", "078051120",
+	"AWS-like key id, one character short", "AKIAIOSFODNN7EXAMPL",
+	"API key placeholder", "api_key=YOUR_API_KEY_HERE",
+	NULL,
+};

@@ -131,6 +131,36 @@ TEST(query_get_finds_keys_and_empty_values)
 	CHECK(!query_get("", 0, "a", &v, &n));
 }
 
+TEST(leak_reads_chunked_split_and_ms_from_the_query)
+{
+	struct route r;
+	route_parse("/leak", &r);
+	CHECK_INT(r.ep, EP_LEAK);
+	CHECK_INT(r.n, 0);
+	CHECK(!r.chunked);
+	route_parse("/leak?chunked=1&split=5&ms=20", &r);
+	CHECK_INT(r.ep, EP_LEAK);
+	CHECK(r.chunked);
+	CHECK_INT(r.n, 5);
+	CHECK_INT(r.ms, 20);
+	const char *bad[] = { "/leak?chunked=2", "/leak?split=0", "/leak?split=65", "/leak?split=x",
+	                      "/leak?ms=60001", "/leak?chunked=" };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		route_parse(bad[i], &r);
+		CHECK(r.ep == EP_BAD);
+	}
+}
+
+TEST(the_leak_near_misses_come_in_pairs_and_include_luhn_failures)
+{
+	size_t n = 0;
+	while (leak_near_misses[n] != NULL)
+		n++;
+	CHECK(n > 0 && n % 2 == 0);
+	CHECK(!luhn_valid(leak_near_misses[1]));
+	CHECK(luhn_valid(leak_near_misses[3]));   /* valid, but no network starts with 9 */
+}
+
 TEST(luhn_accepts_the_leak_cards_and_refuses_typos)
 {
 	for (size_t i = 0; leak_cards[i] != NULL; i++)
@@ -153,6 +183,8 @@ int main(void)
 	RUN(every_plain_endpoint_is_found);
 	RUN(raw_file_names_must_be_plain);
 	RUN(query_get_finds_keys_and_empty_values);
+	RUN(leak_reads_chunked_split_and_ms_from_the_query);
+	RUN(the_leak_near_misses_come_in_pairs_and_include_luhn_failures);
 	RUN(luhn_accepts_the_leak_cards_and_refuses_typos);
 	return t_done();
 }
