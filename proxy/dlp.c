@@ -99,7 +99,9 @@ static_assert(CTX >= 2 + 8 + 1 + 8 + 2 + 32, "CTX covers the secret matcher's lo
 enum {
 	T_NUM = 1,     /* card, SSN: a digit, not after a digit                  */
 	T_AWS = 2,     /* 'A', not after a letter or digit                       */
-	T_VAL = 4,     /* a secret's value character after a quote, blank, : or = */
+	T_VAL = 4,     /* a secret's value character after a quote, : or =       */
+	T_GAP = 8,     /* the same after a blank: a secret's only if the blanks
+	                * follow a quote, : or = (checked in scan_round)         */
 };
 static unsigned char cur_cls[256], prev_cls[257];
 
@@ -120,9 +122,9 @@ static void tables_init(void)
 	if (done)
 		return;
 	for (int c = 0; c < 256; c++) {
-		cur_cls[c] = (unsigned char)((is_digit(c) ? T_NUM : 0) | (c == 'A' ? T_AWS : 0) | (is_value(c) ? T_VAL : 0));
+		cur_cls[c] = (unsigned char)((is_digit(c) ? T_NUM : 0) | (c == 'A' ? T_AWS : 0) | (is_value(c) ? T_VAL | T_GAP : 0));
 		prev_cls[c] = (unsigned char)((is_digit(c) ? 0 : T_NUM) | (is_alnum(c) ? 0 : T_AWS) |
-		                              (is_quote(c) || is_blank(c) || c == ':' || c == '=' ? T_VAL : 0));
+		                              (is_quote(c) || c == ':' || c == '=' ? T_VAL : 0) | (is_blank(c) ? T_GAP : 0));
 	}
 	prev_cls[256] = T_NUM | T_AWS;   /* the body's first byte: no key before it */
 	done = true;
@@ -360,10 +362,13 @@ static int match_aws(const struct text *t, size_t s, struct hit *h)
 }
 
 /* Names that end a secret's key, lower case, without '_', '-' or '.'. */
-static const char *const secret_names[] = {
-	"apikey", "apitoken", "accesskey", "accesstoken", "authtoken", "refreshtoken",
-	"secret", "secretkey", "privatekey", "password", "passwd",
+#define NAME(s) { s, sizeof(s) - 1 }
+static const struct { const char *s; size_t n; } secret_names[] = {
+	NAME("apikey"), NAME("apitoken"), NAME("accesskey"), NAME("accesstoken"), NAME("authtoken"),
+	NAME("refreshtoken"), NAME("secret"), NAME("secretkey"), NAME("privatekey"), NAME("password"),
+	NAME("passwd"),
 };
+#define NAME_MAX_LEN 12
 
 /* Look-back helpers: the distance k back from s past a quote (or an
  * escaped one, \"), past up to 8 blanks. */
@@ -389,8 +394,9 @@ static bool after_secret_key(const struct text *t, size_t s)
 	if (back(t, s, k) != ':' && back(t, s, k) != '=')
 		return false;
 	k = skip_quote(t, s, skip_blanks(t, s, k + 1));
-	/* The key's last letters and digits, lower case, backwards. */
-	char rev[16];
+	/* The key's last letters and digits, lower case, backwards.  Every
+	 * name ends in d, n, t or y: most keys ("name", "id") stop there. */
+	char rev[NAME_MAX_LEN];
 	size_t n = 0;
 	for (int steps = 0; steps < 32 && n < sizeof(rev); steps++, k++) {
 		int c = back(t, s, k);
@@ -398,10 +404,12 @@ static bool after_secret_key(const struct text *t, size_t s)
 			rev[n++] = (char)(is_upper(c) ? c - 'A' + 'a' : c);
 		else if (c != '_' && c != '-' && c != '.')
 			break;
+		if (n == 1 && rev[0] != 'd' && rev[0] != 'n' && rev[0] != 't' && rev[0] != 'y')
+			return false;
 	}
 	for (size_t i = 0; i < sizeof(secret_names) / sizeof(secret_names[0]); i++) {
-		size_t len = strlen(secret_names[i]), j = 0;
-		while (j < len && j < n && rev[j] == secret_names[i][len - 1 - j])
+		size_t len = secret_names[i].n, j = 0;
+		while (j < len && j < n && rev[j] == secret_names[i].s[len - 1 - j])
 			j++;
 		if (j == len)
 			return true;
@@ -458,6 +466,18 @@ static int match_at(const struct dlp *d, const struct text *t, size_t s, unsigne
 	bool more = false;
 	int r;
 	if (m & T_NUM) {
+		/* A card's first group has 4 or 13-19 digits, an SSN's 3: most
+		 * numbers (prices, ids, dates) stop here. */
+		size_t g = 0;
+		int c;
+		while (g < 20 && is_digit(c = peek(t, s + g)))
+			g++;
+		if (g < 20 && c == NEED)
+			more = true;
+		else if (!(g == 3 || g == 4 || (g >= 13 && g <= 19)))
+			m &= ~(unsigned)T_NUM;
+	}
+	if ((m & T_NUM) && !more) {
 		if ((d->cfg.types & DLP_TYPE_BIT(DLP_CARD)) && (r = match_card(t, s, h)) != NO) {
 			if (r == MATCH && !more)
 				return MATCH;
@@ -531,16 +551,24 @@ static const char *const found_why[DLP_NTYPES] = {
 static int scan_round(struct dlp *d, bool eof, struct buf *out)
 {
 	const struct text t = { d->win, d->len, eof };
+	const unsigned char *w = d->win;
+	const size_t len = d->len;
+	const unsigned trig = d->trig;
 	size_t s = d->ctx, from = d->ctx;
-	int prev = s > 0 ? d->win[s - 1] : 256;
-	while (s < d->len) {
-		unsigned m = cur_cls[d->win[s]] & prev_cls[prev] & d->trig;
+	int prev = s > 0 ? w[s - 1] : 256;
+	while (s < len) {
+		/* The hot loop: most bytes start nothing. */
+		unsigned m = cur_cls[w[s]] & prev_cls[prev] & trig;
+		if (m & T_GAP) {
+			int c = back(&t, s, skip_blanks(&t, s, 1));
+			m = (m & ~(unsigned)T_GAP) | (is_quote(c) || c == ':' || c == '=' ? T_VAL : 0);
+		}
 		struct hit h;
 		int r = m ? match_at(d, &t, s, m, &h) : NO;
 		if (r == MORE)
 			break;
 		if (r == NO) {
-			prev = d->win[s++];
+			prev = w[s++];
 			continue;
 		}
 		d->found[h.type]++;
@@ -551,7 +579,7 @@ static int scan_round(struct dlp *d, bool eof, struct buf *out)
 		if (emit(d, out, from, s, DLP_NTYPES) < 0 || emit(d, out, s, h.end, h.type) < 0)
 			return -1;
 		from = s = h.end;
-		prev = d->win[s - 1];
+		prev = w[s - 1];
 	}
 	if (emit(d, out, from, s, DLP_NTYPES) < 0)
 		return -1;
@@ -577,7 +605,7 @@ struct dlp *dlp_new(const struct dlp_config *cfg)
 	d->state = cfg->mode == DLP_BLOCK ? ST_HOLDING : ST_STREAM;
 	unsigned ty = cfg->types;
 	d->trig = (ty & (DLP_TYPE_BIT(DLP_CARD) | DLP_TYPE_BIT(DLP_SSN)) ? T_NUM : 0) |
-	          (ty & DLP_TYPE_BIT(DLP_AWS_KEY) ? T_AWS : 0) | (ty & DLP_TYPE_BIT(DLP_SECRET) ? T_VAL : 0);
+	          (ty & DLP_TYPE_BIT(DLP_AWS_KEY) ? T_AWS : 0) | (ty & DLP_TYPE_BIT(DLP_SECRET) ? T_VAL | T_GAP : 0);
 	return d;
 }
 
