@@ -130,8 +130,8 @@ static void tables_init(void)
 	done = true;
 }
 
-/* The byte at i, which may be before the window: then it is before the
- * body (the window keeps CTX bytes of context otherwise), and reads END. */
+/* The byte k before s.  Before the window means before the body (the
+ * window keeps CTX bytes of context otherwise): END. */
 static int back(const struct text *t, size_t s, size_t k)
 {
 	return k > s ? END : t->p[s - k];
@@ -459,12 +459,15 @@ static int match_secret(const struct text *t, size_t s, struct hit *h)
 	return MATCH;
 }
 
-/* Tries the matchers that may start at s (trigger classes m), in order of
- * precedence: the first MATCH wins, unless one before it needs more. */
+typedef int matcher(const struct text *t, size_t s, struct hit *h);
+
+/* Tries the matchers that may start at s (trigger classes m) in order of
+ * precedence.  The first that does not say NO decides: its MATCH wins, its
+ * MORE makes the rest wait (a later match could lose to it). */
 static int match_at(const struct dlp *d, const struct text *t, size_t s, unsigned m, struct hit *h)
 {
-	bool more = false;
-	int r;
+	matcher *try[4];
+	size_t n = 0;
 	if (m & T_NUM) {
 		/* A card's first group has 4 or 13-19 digits, an SSN's 3: most
 		 * numbers (prices, ids, dates) stop here. */
@@ -473,33 +476,22 @@ static int match_at(const struct dlp *d, const struct text *t, size_t s, unsigne
 		while (g < 20 && is_digit(c = peek(t, s + g)))
 			g++;
 		if (g < 20 && c == NEED)
-			more = true;
-		else if (!(g == 3 || g == 4 || (g >= 13 && g <= 19)))
-			m &= ~(unsigned)T_NUM;
+			return MORE;
+		if ((g == 4 || (g >= 13 && g <= 19)) && (d->cfg.types & DLP_TYPE_BIT(DLP_CARD)))
+			try[n++] = match_card;
+		if (g == 3 && (d->cfg.types & DLP_TYPE_BIT(DLP_SSN)))
+			try[n++] = match_ssn;
 	}
-	if ((m & T_NUM) && !more) {
-		if ((d->cfg.types & DLP_TYPE_BIT(DLP_CARD)) && (r = match_card(t, s, h)) != NO) {
-			if (r == MATCH && !more)
-				return MATCH;
-			more = true;
-		}
-		if ((d->cfg.types & DLP_TYPE_BIT(DLP_SSN)) && (r = match_ssn(t, s, h)) != NO) {
-			if (r == MATCH && !more)
-				return MATCH;
-			more = true;
-		}
+	if (m & T_AWS)
+		try[n++] = match_aws;
+	if (m & T_VAL)
+		try[n++] = match_secret;
+	for (size_t i = 0; i < n; i++) {
+		int r = try[i](t, s, h);
+		if (r != NO)
+			return r;
 	}
-	if ((m & T_AWS) && (r = match_aws(t, s, h)) != NO) {
-		if (r == MATCH && !more)
-			return MATCH;
-		more = true;
-	}
-	if ((m & T_VAL) && (r = match_secret(t, s, h)) != NO) {
-		if (r == MATCH && !more)
-			return MATCH;
-		more = true;
-	}
-	return more ? MORE : NO;
+	return NO;
 }
 
 /* ---- the stream ------------------------------------------------------------ */

@@ -234,6 +234,37 @@ TEST(a_match_in_a_longer_run_of_groups_is_found_in_its_window)
 	CHECK_STR(mask_of("[4111111111111111,5555555555554444]"), "[************1111,************4444]");
 }
 
+TEST(a_number_assigned_to_a_secret_name_counts_as_what_it_is)
+{
+	struct dlp_config cfg = config(DLP_DETECT);
+	struct dlp *d = dlp_new(&cfg);
+	struct buf out = BUF_INIT;
+	const char *in = "secret: 4111111111111111\npassword=078-05-1120\n";
+	dlp_feed(d, in, strlen(in), &out);
+	dlp_finish(d, &out);
+	CHECK_INT(dlp_count(d, DLP_CARD), 1);
+	CHECK_INT(dlp_count(d, DLP_SSN), 1);
+	CHECK_INT(dlp_count(d, DLP_SECRET), 0);
+	dlp_free(d);
+	buf_free(&out);
+}
+
+TEST(an_empty_body_and_empty_pieces_pass)
+{
+	static const enum dlp_mode modes[] = { DLP_DETECT, DLP_MASK, DLP_BLOCK };
+	for (size_t i = 0; i < 3; i++) {
+		struct dlp_config cfg = config(modes[i]);
+		struct dlp *d = dlp_new(&cfg);
+		struct buf out = BUF_INIT;
+		CHECK_INT(dlp_feed(d, "", 0, &out), DLP_PASS);
+		CHECK_INT(dlp_finish(d, &out), DLP_PASS);
+		CHECK_INT(buf_len(&out), 0);
+		CHECK_INT(dlp_total(d), 0);
+		dlp_free(d);
+		buf_free(&out);
+	}
+}
+
 TEST(disabled_types_are_not_looked_for)
 {
 	struct dlp_config cfg = config(DLP_MASK);
@@ -615,6 +646,8 @@ int main(void)
 	RUN(a_secret_may_be_as_long_as_DLP_SECRET_MAX_and_no_longer);
 	RUN(near_misses_pass_unmasked);
 	RUN(a_match_in_a_longer_run_of_groups_is_found_in_its_window);
+	RUN(a_number_assigned_to_a_secret_name_counts_as_what_it_is);
+	RUN(an_empty_body_and_empty_pieces_pass);
 	RUN(disabled_types_are_not_looked_for);
 	RUN(the_output_is_the_same_for_every_split_point_of_the_body);
 	RUN(the_output_is_the_same_fed_one_byte_at_a_time_and_never_holds_more_than_DLP_HOLD_MAX);
