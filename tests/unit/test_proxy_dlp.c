@@ -56,6 +56,18 @@ static const char *mask_of(const char *in)
 	return scan_cut(&cfg, in, strlen(in), NULL, 0, NULL, NULL);
 }
 
+/* A scanner in mode that has read in whole; the caller frees it. */
+static struct dlp *scanned(enum dlp_mode mode, const char *in)
+{
+	struct dlp_config cfg = config(mode);
+	struct dlp *d = dlp_new(&cfg);
+	struct buf out = BUF_INIT;
+	dlp_feed(d, in, strlen(in), &out);
+	dlp_finish(d, &out);
+	buf_free(&out);
+	return d;
+}
+
 static unsigned found_in(const char *in)
 {
 	struct dlp_config cfg = config(DLP_MASK);
@@ -116,16 +128,10 @@ TEST(an_aws_access_key_id_is_masked_but_its_last_four)
 
 TEST(a_key_assigned_to_an_aws_name_counts_as_an_aws_key_not_a_secret)
 {
-	struct dlp_config cfg = config(DLP_MASK);
-	struct dlp *d = dlp_new(&cfg);
-	struct buf out = BUF_INIT;
-	const char *in = "<p>api_key=AKIAIOSFODNN7EXAMPLE</p>";
-	dlp_feed(d, in, strlen(in), &out);
-	dlp_finish(d, &out);
+	struct dlp *d = scanned(DLP_MASK, "<p>api_key=AKIAIOSFODNN7EXAMPLE</p>");
 	CHECK_INT(dlp_count(d, DLP_AWS_KEY), 1);
 	CHECK_INT(dlp_count(d, DLP_SECRET), 0);
 	dlp_free(d);
-	buf_free(&out);
 }
 
 TEST(generic_secrets_after_a_secret_name_are_masked)
@@ -236,17 +242,11 @@ TEST(a_match_in_a_longer_run_of_groups_is_found_in_its_window)
 
 TEST(a_number_assigned_to_a_secret_name_counts_as_what_it_is)
 {
-	struct dlp_config cfg = config(DLP_DETECT);
-	struct dlp *d = dlp_new(&cfg);
-	struct buf out = BUF_INIT;
-	const char *in = "secret: 4111111111111111\npassword=078-05-1120\n";
-	dlp_feed(d, in, strlen(in), &out);
-	dlp_finish(d, &out);
+	struct dlp *d = scanned(DLP_DETECT, "secret: 4111111111111111\npassword=078-05-1120\n");
 	CHECK_INT(dlp_count(d, DLP_CARD), 1);
 	CHECK_INT(dlp_count(d, DLP_SSN), 1);
 	CHECK_INT(dlp_count(d, DLP_SECRET), 0);
 	dlp_free(d);
-	buf_free(&out);
 }
 
 TEST(an_empty_body_and_empty_pieces_pass)
@@ -577,21 +577,18 @@ TEST(modes_and_types_parse_and_print)
 
 TEST(the_summary_names_types_and_counts_never_values)
 {
-	struct dlp_config cfg = config(DLP_DETECT);
-	struct dlp *d = dlp_new(&cfg);
-	struct buf out = BUF_INIT, sum = BUF_INIT;
-	const char *in = "4111111111111111 5555555555554444 078-05-1120";
+	struct buf sum = BUF_INIT;
+	struct dlp *d = scanned(DLP_DETECT, "4111 nothing here");
 	dlp_summary(d, &sum);
 	buf_append(&sum, "", 1);
 	CHECK_STR(buf_begin(&sum), "none");
-	dlp_feed(d, in, strlen(in), &out);
-	dlp_finish(d, &out);
+	dlp_free(d);
+	d = scanned(DLP_DETECT, "4111111111111111 5555555555554444 078-05-1120");
 	buf_clear(&sum);
 	dlp_summary(d, &sum);
 	buf_append(&sum, "", 1);
 	CHECK_STR(buf_begin(&sum), "card=2 ssn=1");
 	dlp_free(d);
-	buf_free(&out);
 	buf_free(&sum);
 }
 
