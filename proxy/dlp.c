@@ -32,7 +32,9 @@
  * matches never overlap.
  *
  * Masking replaces digits (card, SSN) or characters (keys, secrets) with '*'
- * but the last four: "**** **** **** 1111", "***-**-1120".
+ * but the last four: "**** **** **** 1111", "***-**-1120".  It keeps the
+ * length, not the syntax: a card written as a bare JSON number becomes
+ * ************1111, which a JSON parser refuses (the data does not leak).
  *
  * How it streams: the body goes through a window, win[0..len): first up to
  * CTX bytes already emitted (the context the matchers look back at: "is
