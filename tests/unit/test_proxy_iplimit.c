@@ -1,5 +1,5 @@
 /*
- * test_proxy_limits.c - step 1, per-client limits (proxy/limits.c):
+ * test_proxy_iplimit.c - step 1, per-client limits (proxy/iplimit.c):
  * concurrent connections, connection and request rates per address group
  * (/32, /64, or as configured), Retry-After seconds, rate parsing, and a
  * table that stays bounded while a client sprays addresses.  Time is
@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../proxy/limits.h"
+#include "../../proxy/iplimit.h"
 #include "../../proxy/proxy.h"
 #include "t.h"
 
@@ -30,137 +30,137 @@ static struct addr ip(const char *s)
 	return a;
 }
 
-static struct limits *table(uint32_t max_conns, const char *conn_rate, const char *req_rate, size_t max_clients)
+static struct iplimit *table(uint32_t max_conns, const char *conn_rate, const char *req_rate, size_t max_clients)
 {
-	struct limits_config cfg;
+	struct iplimit_config cfg;
 	const char *why;
-	limits_config_init(&cfg);
+	iplimit_config_init(&cfg);
 	cfg.max_conns = max_conns;
 	if (limit_rate_parse(conn_rate, &cfg.conn_rate, &why) < 0 || limit_rate_parse(req_rate, &cfg.req_rate, &why) < 0)
 		abort();
 	cfg.max_clients = max_clients;
-	return limits_new(&cfg, (const unsigned char *)"0123456789abcdef");
+	return iplimit_new(&cfg, (const unsigned char *)"0123456789abcdef");
 }
 
 TEST(a_client_may_hold_max_conns_connections_and_no_more)
 {
-	struct limits *l = table(2, "0", "0", 16);
+	struct iplimit *l = table(2, "0", "0", 16);
 	struct addr a = ip("10.0.0.1");
 	unsigned wait = 99;
-	CHECK_INT(limits_connect(l, &a, 0, &wait), LIMIT_OK);
+	CHECK_INT(iplimit_connect(l, &a, 0, &wait), LIMIT_OK);
 	CHECK_INT(wait, 0);
-	CHECK_INT(limits_connect(l, &a, 0, NULL), LIMIT_OK);
-	CHECK_INT(limits_connect(l, &a, 0, &wait), LIMIT_CONNS);
+	CHECK_INT(iplimit_connect(l, &a, 0, NULL), LIMIT_OK);
+	CHECK_INT(iplimit_connect(l, &a, 0, &wait), LIMIT_CONNS);
 	CHECK_INT(wait, 0);
-	CHECK_INT(limits_open(l, &a), 2);
-	limits_disconnect(l, &a);
-	CHECK_INT(limits_connect(l, &a, 0, NULL), LIMIT_OK);
-	limits_free(l);
+	CHECK_INT(iplimit_open(l, &a), 2);
+	iplimit_disconnect(l, &a);
+	CHECK_INT(iplimit_connect(l, &a, 0, NULL), LIMIT_OK);
+	iplimit_free(l);
 }
 
 TEST(each_ipv4_address_has_its_own_limit_by_default)
 {
-	struct limits *l = table(1, "0", "0", 16);
+	struct iplimit *l = table(1, "0", "0", 16);
 	struct addr a = ip("10.0.0.1"), b = ip("10.0.0.2"), a_other_port = ip("10.0.0.1:4000");
-	CHECK_INT(limits_connect(l, &a, 0, NULL), LIMIT_OK);
-	CHECK_INT(limits_connect(l, &b, 0, NULL), LIMIT_OK);
-	CHECK_INT(limits_connect(l, &a_other_port, 0, NULL), LIMIT_CONNS);
-	limits_free(l);
+	CHECK_INT(iplimit_connect(l, &a, 0, NULL), LIMIT_OK);
+	CHECK_INT(iplimit_connect(l, &b, 0, NULL), LIMIT_OK);
+	CHECK_INT(iplimit_connect(l, &a_other_port, 0, NULL), LIMIT_CONNS);
+	iplimit_free(l);
 }
 
 TEST(addresses_in_one_ipv6_slash_64_share_a_limit)
 {
-	struct limits *l = table(1, "0", "0", 16);
+	struct iplimit *l = table(1, "0", "0", 16);
 	struct addr a = ip("[2001:db8:1:2::1]:1"), b = ip("[2001:db8:1:2:ffff:eeee:dddd:cccc]:1"),
 	            c = ip("[2001:db8:1:3::1]:1");
-	CHECK_INT(limits_connect(l, &a, 0, NULL), LIMIT_OK);
-	CHECK_INT(limits_connect(l, &b, 0, NULL), LIMIT_CONNS);
-	CHECK_INT(limits_connect(l, &c, 0, NULL), LIMIT_OK);
-	limits_free(l);
+	CHECK_INT(iplimit_connect(l, &a, 0, NULL), LIMIT_OK);
+	CHECK_INT(iplimit_connect(l, &b, 0, NULL), LIMIT_CONNS);
+	CHECK_INT(iplimit_connect(l, &c, 0, NULL), LIMIT_OK);
+	iplimit_free(l);
 }
 
 TEST(the_prefixes_are_configurable)
 {
-	struct limits_config cfg;
-	limits_config_init(&cfg);
+	struct iplimit_config cfg;
+	iplimit_config_init(&cfg);
 	cfg.max_conns = 1;
 	cfg.prefix4 = 24;
 	cfg.prefix6 = 48;
-	struct limits *l = limits_new(&cfg, NULL);
+	struct iplimit *l = iplimit_new(&cfg, NULL);
 	struct addr a = ip("192.0.2.1"), b = ip("192.0.2.200"), c = ip("192.0.3.1");
 	struct addr d = ip("[2001:db8:1:2::1]:1"), e = ip("[2001:db8:1:ffff::1]:1");
-	CHECK_INT(limits_connect(l, &a, 0, NULL), LIMIT_OK);
-	CHECK_INT(limits_connect(l, &b, 0, NULL), LIMIT_CONNS);
-	CHECK_INT(limits_connect(l, &c, 0, NULL), LIMIT_OK);
-	CHECK_INT(limits_connect(l, &d, 0, NULL), LIMIT_OK);
-	CHECK_INT(limits_connect(l, &e, 0, NULL), LIMIT_CONNS);
-	limits_free(l);
+	CHECK_INT(iplimit_connect(l, &a, 0, NULL), LIMIT_OK);
+	CHECK_INT(iplimit_connect(l, &b, 0, NULL), LIMIT_CONNS);
+	CHECK_INT(iplimit_connect(l, &c, 0, NULL), LIMIT_OK);
+	CHECK_INT(iplimit_connect(l, &d, 0, NULL), LIMIT_OK);
+	CHECK_INT(iplimit_connect(l, &e, 0, NULL), LIMIT_CONNS);
+	iplimit_free(l);
 	cfg.prefix4 = 33;
-	CHECK(limits_new(&cfg, NULL) == NULL);
+	CHECK(iplimit_new(&cfg, NULL) == NULL);
 }
 
 TEST(an_ipv4_mapped_ipv6_address_counts_as_its_ipv4_address)
 {
-	struct limits *l = table(1, "0", "0", 16);
+	struct iplimit *l = table(1, "0", "0", 16);
 	struct addr a = ip("10.1.2.3"), b = ip("[::ffff:10.1.2.3]:1");
-	CHECK_INT(limits_connect(l, &a, 0, NULL), LIMIT_OK);
-	CHECK_INT(limits_connect(l, &b, 0, NULL), LIMIT_CONNS);
-	limits_free(l);
+	CHECK_INT(iplimit_connect(l, &a, 0, NULL), LIMIT_OK);
+	CHECK_INT(iplimit_connect(l, &b, 0, NULL), LIMIT_CONNS);
+	iplimit_free(l);
 }
 
 TEST(the_connection_rate_lets_a_burst_through_then_one_per_interval)
 {
-	struct limits *l = table(0, "10/s:3", "0", 16);
+	struct iplimit *l = table(0, "10/s:3", "0", 16);
 	struct addr a = ip("10.0.0.1");
 	unsigned wait;
 	for (int i = 0; i < 3; i++)
-		CHECK_INT(limits_connect(l, &a, 5 * S, NULL), LIMIT_OK);
-	CHECK_INT(limits_connect(l, &a, 5 * S, &wait), LIMIT_CONN_RATE);
+		CHECK_INT(iplimit_connect(l, &a, 5 * S, NULL), LIMIT_OK);
+	CHECK_INT(iplimit_connect(l, &a, 5 * S, &wait), LIMIT_CONN_RATE);
 	CHECK_INT(wait, 1);
-	CHECK_INT(limits_connect(l, &a, 5 * S + 99 * MS, NULL), LIMIT_CONN_RATE);
-	CHECK_INT(limits_connect(l, &a, 5 * S + 100 * MS, NULL), LIMIT_OK);
-	CHECK_INT(limits_connect(l, &a, 5 * S + 100 * MS, NULL), LIMIT_CONN_RATE);
+	CHECK_INT(iplimit_connect(l, &a, 5 * S + 99 * MS, NULL), LIMIT_CONN_RATE);
+	CHECK_INT(iplimit_connect(l, &a, 5 * S + 100 * MS, NULL), LIMIT_OK);
+	CHECK_INT(iplimit_connect(l, &a, 5 * S + 100 * MS, NULL), LIMIT_CONN_RATE);
 	/* Quiet for a while: the whole burst again, not more. */
 	for (int i = 0; i < 3; i++)
-		CHECK_INT(limits_connect(l, &a, 60 * S, NULL), LIMIT_OK);
-	CHECK_INT(limits_connect(l, &a, 60 * S, NULL), LIMIT_CONN_RATE);
-	limits_free(l);
+		CHECK_INT(iplimit_connect(l, &a, 60 * S, NULL), LIMIT_OK);
+	CHECK_INT(iplimit_connect(l, &a, 60 * S, NULL), LIMIT_CONN_RATE);
+	iplimit_free(l);
 }
 
 TEST(the_request_rate_says_how_many_seconds_to_wait)
 {
-	struct limits *l = table(0, "0", "2/m", 16);
+	struct iplimit *l = table(0, "0", "2/m", 16);
 	struct addr a = ip("10.0.0.1");
 	unsigned wait;
-	CHECK_INT(limits_request(l, &a, 0, &wait), LIMIT_OK);
-	CHECK_INT(limits_request(l, &a, 0, &wait), LIMIT_REQ_RATE);
+	CHECK_INT(iplimit_request(l, &a, 0, &wait), LIMIT_OK);
+	CHECK_INT(iplimit_request(l, &a, 0, &wait), LIMIT_REQ_RATE);
 	CHECK_INT(wait, 30);
-	CHECK_INT(limits_request(l, &a, 29 * S + 1, &wait), LIMIT_REQ_RATE);
+	CHECK_INT(iplimit_request(l, &a, 29 * S + 1, &wait), LIMIT_REQ_RATE);
 	CHECK_INT(wait, 1);                       /* rounded up, never 0 */
-	CHECK_INT(limits_request(l, &a, 30 * S, &wait), LIMIT_OK);
-	limits_free(l);
+	CHECK_INT(iplimit_request(l, &a, 30 * S, &wait), LIMIT_OK);
+	iplimit_free(l);
 }
 
 TEST(refused_requests_use_no_tokens)
 {
-	struct limits *l = table(0, "0", "10/s:1", 16);
+	struct iplimit *l = table(0, "0", "10/s:1", 16);
 	struct addr a = ip("10.0.0.1");
-	CHECK_INT(limits_request(l, &a, 0, NULL), LIMIT_OK);
+	CHECK_INT(iplimit_request(l, &a, 0, NULL), LIMIT_OK);
 	for (int i = 0; i < 100; i++)
-		CHECK_INT(limits_request(l, &a, 50 * MS, NULL), LIMIT_REQ_RATE);
-	CHECK_INT(limits_request(l, &a, 100 * MS, NULL), LIMIT_OK);
-	limits_free(l);
+		CHECK_INT(iplimit_request(l, &a, 50 * MS, NULL), LIMIT_REQ_RATE);
+	CHECK_INT(iplimit_request(l, &a, 100 * MS, NULL), LIMIT_OK);
+	iplimit_free(l);
 }
 
 TEST(a_connection_over_max_conns_uses_no_rate_token)
 {
-	struct limits *l = table(1, "1/s:1", "0", 16);
+	struct iplimit *l = table(1, "1/s:1", "0", 16);
 	struct addr a = ip("10.0.0.1");
-	CHECK_INT(limits_connect(l, &a, 0, NULL), LIMIT_OK);
-	CHECK_INT(limits_connect(l, &a, 2 * S, NULL), LIMIT_CONNS);
-	limits_disconnect(l, &a);
-	CHECK_INT(limits_connect(l, &a, 2 * S, NULL), LIMIT_OK);
-	limits_free(l);
+	CHECK_INT(iplimit_connect(l, &a, 0, NULL), LIMIT_OK);
+	CHECK_INT(iplimit_connect(l, &a, 2 * S, NULL), LIMIT_CONNS);
+	iplimit_disconnect(l, &a);
+	CHECK_INT(iplimit_connect(l, &a, 2 * S, NULL), LIMIT_OK);
+	iplimit_free(l);
 }
 
 TEST(rates_parse_with_units_and_bursts)
@@ -190,105 +190,105 @@ TEST(rates_parse_with_units_and_bursts)
 }
 
 /* Connects and disconnects from n distinct addresses 10.x.y.z. */
-static void spray(struct limits *l, uint32_t n, uint64_t now)
+static void spray(struct iplimit *l, uint32_t n, uint64_t now)
 {
 	for (uint32_t i = 0; i < n; i++) {
 		char s[32];
 		snprintf(s, sizeof(s), "10.%u.%u.%u", (i >> 16) & 0xff, (i >> 8) & 0xff, i & 0xff);
 		struct addr a = ip(s);
-		if (limits_connect(l, &a, now, NULL) == LIMIT_OK)
-			limits_disconnect(l, &a);
+		if (iplimit_connect(l, &a, now, NULL) == LIMIT_OK)
+			iplimit_disconnect(l, &a);
 	}
 }
 
 TEST(a_client_spraying_addresses_cannot_grow_the_table)
 {
-	struct limits *l = table(1, "1/s:1", "0", 64);
-	struct limits_stats st;
+	struct iplimit *l = table(1, "1/s:1", "0", 64);
+	struct iplimit_stats st;
 	spray(l, 100000, 0);
-	limits_get_stats(l, &st);
+	iplimit_get_stats(l, &st);
 	CHECK_INT(st.groups, 64);
 	CHECK_INT(st.evicted, 100000 - 64);
-	limits_free(l);
+	iplimit_free(l);
 }
 
 TEST(a_client_with_open_connections_is_never_forgotten)
 {
-	struct limits *l = table(1, "0", "0", 64);
+	struct iplimit *l = table(1, "0", "0", 64);
 	struct addr victim = ip("192.0.2.7");
-	CHECK_INT(limits_connect(l, &victim, 0, NULL), LIMIT_OK);
+	CHECK_INT(iplimit_connect(l, &victim, 0, NULL), LIMIT_OK);
 	spray(l, 10000, 0);
-	CHECK_INT(limits_open(l, &victim), 1);
-	CHECK_INT(limits_connect(l, &victim, 0, NULL), LIMIT_CONNS);
-	limits_free(l);
+	CHECK_INT(iplimit_open(l, &victim), 1);
+	CHECK_INT(iplimit_connect(l, &victim, 0, NULL), LIMIT_CONNS);
+	iplimit_free(l);
 }
 
 TEST(the_group_idle_the_longest_makes_room_first)
 {
-	struct limits *l = table(0, "0", "1/s:1", 2);
+	struct iplimit *l = table(0, "0", "1/s:1", 2);
 	struct addr a = ip("10.0.0.1"), b = ip("10.0.0.2"), c = ip("10.0.0.3");
-	CHECK_INT(limits_request(l, &a, 0, NULL), LIMIT_OK);
-	CHECK_INT(limits_request(l, &b, 0, NULL), LIMIT_OK);
-	CHECK_INT(limits_request(l, &a, 0, NULL), LIMIT_REQ_RATE);   /* a is newer now */
-	CHECK_INT(limits_request(l, &c, 0, NULL), LIMIT_OK);         /* b makes room  */
-	CHECK_INT(limits_request(l, &a, 0, NULL), LIMIT_REQ_RATE);   /* a remembered  */
-	CHECK_INT(limits_request(l, &b, 0, NULL), LIMIT_OK);         /* b forgotten   */
-	limits_free(l);
+	CHECK_INT(iplimit_request(l, &a, 0, NULL), LIMIT_OK);
+	CHECK_INT(iplimit_request(l, &b, 0, NULL), LIMIT_OK);
+	CHECK_INT(iplimit_request(l, &a, 0, NULL), LIMIT_REQ_RATE);   /* a is newer now */
+	CHECK_INT(iplimit_request(l, &c, 0, NULL), LIMIT_OK);         /* b makes room  */
+	CHECK_INT(iplimit_request(l, &a, 0, NULL), LIMIT_REQ_RATE);   /* a remembered  */
+	CHECK_INT(iplimit_request(l, &b, 0, NULL), LIMIT_OK);         /* b forgotten   */
+	iplimit_free(l);
 }
 
 TEST(a_table_full_of_open_connections_refuses_new_clients)
 {
-	struct limits *l = table(0, "0", "0", 4);
+	struct iplimit *l = table(0, "0", "0", 4);
 	struct addr a[5] = { ip("10.0.0.1"), ip("10.0.0.2"), ip("10.0.0.3"), ip("10.0.0.4"), ip("10.0.0.5") };
 	for (int i = 0; i < 4; i++)
-		CHECK_INT(limits_connect(l, &a[i], 0, NULL), LIMIT_OK);
-	CHECK_INT(limits_connect(l, &a[4], 0, NULL), LIMIT_FULL);
-	CHECK_INT(limits_request(l, &a[4], 0, NULL), LIMIT_FULL);
-	limits_disconnect(l, &a[2]);
-	CHECK_INT(limits_connect(l, &a[4], 0, NULL), LIMIT_OK);
-	CHECK_INT(limits_open(l, &a[2]), 0);
-	limits_free(l);
+		CHECK_INT(iplimit_connect(l, &a[i], 0, NULL), LIMIT_OK);
+	CHECK_INT(iplimit_connect(l, &a[4], 0, NULL), LIMIT_FULL);
+	CHECK_INT(iplimit_request(l, &a[4], 0, NULL), LIMIT_FULL);
+	iplimit_disconnect(l, &a[2]);
+	CHECK_INT(iplimit_connect(l, &a[4], 0, NULL), LIMIT_OK);
+	CHECK_INT(iplimit_open(l, &a[2]), 0);
+	iplimit_free(l);
 }
 
 TEST(refusals_are_counted_by_reason)
 {
-	struct limits *l = table(1, "0", "1/s:1", 16);
+	struct iplimit *l = table(1, "0", "1/s:1", 16);
 	struct addr a = ip("10.0.0.1");
-	struct limits_stats st;
-	limits_connect(l, &a, 0, NULL);
-	limits_connect(l, &a, 0, NULL);
-	limits_request(l, &a, 0, NULL);
-	limits_request(l, &a, 0, NULL);
-	limits_request(l, &a, 0, NULL);
-	limits_get_stats(l, &st);
+	struct iplimit_stats st;
+	iplimit_connect(l, &a, 0, NULL);
+	iplimit_connect(l, &a, 0, NULL);
+	iplimit_request(l, &a, 0, NULL);
+	iplimit_request(l, &a, 0, NULL);
+	iplimit_request(l, &a, 0, NULL);
+	iplimit_get_stats(l, &st);
 	CHECK_INT(st.refused[LIMIT_CONNS], 1);
 	CHECK_INT(st.refused[LIMIT_REQ_RATE], 2);
 	CHECK_INT(st.groups, 1);
 	CHECK_STR(limit_verdict_name(LIMIT_CONNS), "max-conns-per-ip");
-	limits_free(l);
+	iplimit_free(l);
 }
 
 TEST(closing_a_connection_that_was_never_counted_is_harmless)
 {
-	struct limits *l = table(1, "0", "0", 16);
+	struct iplimit *l = table(1, "0", "0", 16);
 	struct addr a = ip("10.0.0.1");
-	limits_disconnect(l, &a);
-	CHECK_INT(limits_connect(l, &a, 0, NULL), LIMIT_OK);
-	limits_disconnect(l, &a);
-	limits_disconnect(l, &a);
-	CHECK_INT(limits_open(l, &a), 0);
-	CHECK_INT(limits_connect(l, &a, 0, NULL), LIMIT_OK);
-	CHECK_INT(limits_connect(l, &a, 0, NULL), LIMIT_CONNS);
-	limits_free(l);
+	iplimit_disconnect(l, &a);
+	CHECK_INT(iplimit_connect(l, &a, 0, NULL), LIMIT_OK);
+	iplimit_disconnect(l, &a);
+	iplimit_disconnect(l, &a);
+	CHECK_INT(iplimit_open(l, &a), 0);
+	CHECK_INT(iplimit_connect(l, &a, 0, NULL), LIMIT_OK);
+	CHECK_INT(iplimit_connect(l, &a, 0, NULL), LIMIT_CONNS);
+	iplimit_free(l);
 }
 
 TEST(no_limit_configured_means_none_enabled)
 {
-	struct limits_config cfg;
-	limits_config_init(&cfg);
-	CHECK(!limits_enabled(&cfg));
+	struct iplimit_config cfg;
+	iplimit_config_init(&cfg);
+	CHECK(!iplimit_enabled(&cfg));
 	cfg.req_rate.interval_ns = S;
-	CHECK(limits_enabled(&cfg));
+	CHECK(iplimit_enabled(&cfg));
 }
 
 int main(void)

@@ -1,15 +1,15 @@
 /*
- * limits.h - STEP 1 (and 2): per-client limits.  Concurrent connections, a
+ * iplimit.h - STEP 1 (and 2): per-client limits.  Concurrent connections, a
  * new-connection rate and a request rate, counted per client address group:
  * an IPv4 address's /32 and an IPv6 address's /64 by default, so that one
  * IPv6 host, which owns a whole /64, cannot dodge a limit by changing its
  * address.  (The name shadows no system header: the build searches lib/,
  * never proxy/, for <...> includes.)
  *
- *   struct limits *l = limits_new(&cfg, key);
- *   accept:   limits_connect(l, &peer, now, &wait)   LIMIT_OK: let it in
- *   close:    limits_disconnect(l, &peer)             once per LIMIT_OK
- *   request:  limits_request(l, &peer, now, &wait)   LIMIT_REQ_RATE: 429,
+ *   struct iplimit *l = iplimit_new(&cfg, key);
+ *   accept:   iplimit_connect(l, &peer, now, &wait)   LIMIT_OK: let it in
+ *   close:    iplimit_disconnect(l, &peer)             once per LIMIT_OK
+ *   request:  iplimit_request(l, &peer, now, &wait)   LIMIT_REQ_RATE: 429,
  *                                                     Retry-After: wait
  *
  * Rates are token buckets, kept as GCRA's one timestamp per bucket: R per
@@ -25,8 +25,8 @@
  * concurrent limit always holds; what it can win is that an idle group's
  * rate history may be forgotten early.  Every operation is O(1).
  */
-#ifndef PROXY_LIMITS_H
-#define PROXY_LIMITS_H
+#ifndef PROXY_IPLIMIT_H
+#define PROXY_IPLIMIT_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -41,7 +41,7 @@ struct limit_rate {
 	uint32_t burst;
 };
 
-struct limits_config {
+struct iplimit_config {
 	uint32_t max_conns;           /* concurrent connections per group; 0: no limit */
 	struct limit_rate conn_rate;  /* new connections per group                     */
 	struct limit_rate req_rate;   /* requests per group                            */
@@ -56,7 +56,7 @@ struct limits_config {
 #define LIMITS_CLIENTS_DEFAULT  16384
 
 /* No limits, /32 and /64, LIMITS_CLIENTS_DEFAULT groups. */
-void limits_config_init(struct limits_config *cfg);
+void iplimit_config_init(struct iplimit_config *cfg);
 
 /* Parses a rate "R/s", "R/m" or "R/h" with an optional burst, "R/s:B"
  * (R and B whole numbers, 1 to 1000000; burst default: R per second, at
@@ -64,7 +64,7 @@ void limits_config_init(struct limits_config *cfg);
 int limit_rate_parse(const char *s, struct limit_rate *out, const char **why);
 
 /* True if any limit is set (if not, the proxy need not keep a table). */
-bool limits_enabled(const struct limits_config *cfg);
+bool iplimit_enabled(const struct iplimit_config *cfg);
 
 enum limit_verdict {
 	LIMIT_OK,
@@ -79,33 +79,33 @@ enum limit_verdict {
  * 10.0.0.0/24" is the caller's to build; this says "max-conns-per-ip". */
 const char *limit_verdict_name(enum limit_verdict v);
 
-struct limits;
+struct iplimit;
 
 /* Allocates the table for cfg (copied); key seeds the hash (16 random
  * bytes; NULL for a fixed key, in tests).  NULL when out of memory. */
-struct limits *limits_new(const struct limits_config *cfg, const unsigned char key[16]);
-void limits_free(struct limits *l);
+struct iplimit *iplimit_new(const struct iplimit_config *cfg, const unsigned char key[16]);
+void iplimit_free(struct iplimit *l);
 
 /* STEP 1: may the client at a open a connection at now_ns?  LIMIT_OK
- * counts it as open (call limits_disconnect when it closes).
+ * counts it as open (call iplimit_disconnect when it closes).
  * LIMIT_CONN_RATE sets *wait_s (if not NULL) to the whole seconds until it
  * may (at least 1); the other refusals set 0.  A refused attempt uses no
  * rate token. */
-enum limit_verdict limits_connect(struct limits *l, const struct addr *a, uint64_t now_ns, unsigned *wait_s);
-/* A connection that limits_connect let in has closed. */
-void limits_disconnect(struct limits *l, const struct addr *a);
+enum limit_verdict iplimit_connect(struct iplimit *l, const struct addr *a, uint64_t now_ns, unsigned *wait_s);
+/* A connection that iplimit_connect let in has closed. */
+void iplimit_disconnect(struct iplimit *l, const struct addr *a);
 /* STEP 2: may the client at a send a request at now_ns?  LIMIT_REQ_RATE
  * sets *wait_s (for Retry-After) as above. */
-enum limit_verdict limits_request(struct limits *l, const struct addr *a, uint64_t now_ns, unsigned *wait_s);
+enum limit_verdict iplimit_request(struct iplimit *l, const struct addr *a, uint64_t now_ns, unsigned *wait_s);
 
 /* Open connections counted for a's group (0 if it is not tracked). */
-uint32_t limits_open(const struct limits *l, const struct addr *a);
+uint32_t iplimit_open(const struct iplimit *l, const struct addr *a);
 
-struct limits_stats {
+struct iplimit_stats {
 	size_t groups;                /* tracked now                                   */
 	uint64_t evicted;             /* idle groups forgotten to make room            */
 	uint64_t refused[LIMIT_FULL + 1];   /* by verdict                             */
 };
-void limits_get_stats(const struct limits *l, struct limits_stats *st);
+void iplimit_get_stats(const struct iplimit *l, struct iplimit_stats *st);
 
 #endif

@@ -1,5 +1,5 @@
 /*
- * limits.c - STEP 1: per-client limits (limits.h says what and why).
+ * iplimit.c - STEP 1: per-client limits (iplimit.h says what and why).
  *
  * The table: max_clients groups in one array, chained from a power-of-two
  * array of bucket heads by SipHash-1-3 of the group's masked address (a
@@ -8,7 +8,7 @@
  * first; a new group takes a free slot, else the head of that list.
  * Indices, not pointers, link everything (NIL ends a list).
  */
-#include "limits.h"
+#include "iplimit.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -27,26 +27,26 @@ struct group {
 	uint64_t conn_tat, req_tat;  /* GCRA: when each bucket is next "full"                 */
 };
 
-struct limits {
-	struct limits_config cfg;
+struct iplimit {
+	struct iplimit_config cfg;
 	uint64_t k0, k1;             /* hash key                                              */
 	struct group *g;
 	uint32_t *bucket;
 	uint32_t mask;               /* buckets - 1                                           */
 	uint32_t free;               /* never-used slots, by next                             */
 	uint32_t oldest, newest;     /* the idle list's ends                                  */
-	struct limits_stats st;
+	struct iplimit_stats st;
 };
 
 /* ---- configuration --------------------------------------------------------- */
 
-void limits_config_init(struct limits_config *cfg)
+void iplimit_config_init(struct iplimit_config *cfg)
 {
-	*cfg = (struct limits_config){ .prefix4 = LIMITS_PREFIX4_DEFAULT, .prefix6 = LIMITS_PREFIX6_DEFAULT,
+	*cfg = (struct iplimit_config){ .prefix4 = LIMITS_PREFIX4_DEFAULT, .prefix6 = LIMITS_PREFIX6_DEFAULT,
 	                               .max_clients = LIMITS_CLIENTS_DEFAULT };
 }
 
-bool limits_enabled(const struct limits_config *cfg)
+bool iplimit_enabled(const struct iplimit_config *cfg)
 {
 	return cfg->max_conns > 0 || cfg->conn_rate.interval_ns > 0 || cfg->req_rate.interval_ns > 0;
 }
@@ -121,7 +121,7 @@ static void keep_bits(unsigned char *p, size_t n, unsigned bits)
 
 /* The group a belongs to: IPv4 (and IPv4-mapped IPv6) as ::ffff:a.b.c.d
  * masked to prefix4 bits of the IPv4 part; IPv6 masked to prefix6. */
-static void group_key(const struct limits *l, const struct addr *a, unsigned char key[16])
+static void group_key(const struct iplimit *l, const struct addr *a, unsigned char key[16])
 {
 	static const unsigned char mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
 	memset(key, 0, 16);
@@ -162,7 +162,7 @@ static uint64_t le64(const unsigned char *p)
 
 /* SipHash-1-3 of a 16-byte key (one compression round per word, three to
  * finish): fast, and unpredictable without k0 and k1. */
-static uint32_t hash(const struct limits *l, const unsigned char key[16])
+static uint32_t hash(const struct iplimit *l, const unsigned char key[16])
 {
 	uint64_t v[4] = { l->k0 ^ 0x736f6d6570736575ull, l->k1 ^ 0x646f72616e646f6dull,
 	                  l->k0 ^ 0x6c7967656e657261ull, l->k1 ^ 0x7465646279746573ull };
@@ -185,11 +185,11 @@ static uint32_t hash(const struct limits *l, const unsigned char key[16])
 
 /* ---- the table ------------------------------------------------------------- */
 
-struct limits *limits_new(const struct limits_config *cfg, const unsigned char key[16])
+struct iplimit *iplimit_new(const struct iplimit_config *cfg, const unsigned char key[16])
 {
 	if (cfg->max_clients == 0 || cfg->max_clients > MAX_GROUPS || cfg->prefix4 > 32 || cfg->prefix6 > 128)
 		return NULL;
-	struct limits *l = calloc(1, sizeof(*l));
+	struct iplimit *l = calloc(1, sizeof(*l));
 	if (l == NULL)
 		return NULL;
 	l->cfg = *cfg;
@@ -201,7 +201,7 @@ struct limits *limits_new(const struct limits_config *cfg, const unsigned char k
 	l->g = calloc(cfg->max_clients, sizeof(*l->g));
 	l->bucket = malloc(nb * sizeof(*l->bucket));
 	if (l->g == NULL || l->bucket == NULL) {
-		limits_free(l);
+		iplimit_free(l);
 		return NULL;
 	}
 	for (uint32_t i = 0; i < nb; i++)
@@ -217,7 +217,7 @@ struct limits *limits_new(const struct limits_config *cfg, const unsigned char k
 	return l;
 }
 
-void limits_free(struct limits *l)
+void iplimit_free(struct iplimit *l)
 {
 	if (l == NULL)
 		return;
@@ -226,7 +226,7 @@ void limits_free(struct limits *l)
 	free(l);
 }
 
-static void idle_unlink(struct limits *l, uint32_t i)
+static void idle_unlink(struct iplimit *l, uint32_t i)
 {
 	struct group *g = &l->g[i];
 	if (g->older != NIL)
@@ -239,7 +239,7 @@ static void idle_unlink(struct limits *l, uint32_t i)
 		l->newest = g->older;
 }
 
-static void idle_append(struct limits *l, uint32_t i)
+static void idle_append(struct iplimit *l, uint32_t i)
 {
 	struct group *g = &l->g[i];
 	g->older = l->newest;
@@ -252,7 +252,7 @@ static void idle_append(struct limits *l, uint32_t i)
 }
 
 /* Takes slot i out of its hash chain. */
-static void chain_unlink(struct limits *l, uint32_t i)
+static void chain_unlink(struct iplimit *l, uint32_t i)
 {
 	uint32_t *p = &l->bucket[hash(l, l->g[i].key)];
 	while (*p != i)
@@ -263,7 +263,7 @@ static void chain_unlink(struct limits *l, uint32_t i)
 /* The group of a, created when new (evicting the idle group that waited
  * longest if the table is full), or NULL when every group has connections
  * open.  An idle group it returns moves to the newest end of the list. */
-static struct group *group_get(struct limits *l, const struct addr *a)
+static struct group *group_get(struct iplimit *l, const struct addr *a)
 {
 	unsigned char key[16];
 	group_key(l, a, key);
@@ -297,7 +297,7 @@ static struct group *group_get(struct limits *l, const struct addr *a)
 	return g;
 }
 
-static struct group *group_find(const struct limits *l, const struct addr *a)
+static struct group *group_find(const struct iplimit *l, const struct addr *a)
 {
 	unsigned char key[16];
 	group_key(l, a, key);
@@ -330,7 +330,7 @@ static unsigned whole_seconds(uint64_t ns)
 	return s < 1 ? 1 : s > UINT32_MAX ? UINT32_MAX : (unsigned)s;
 }
 
-static enum limit_verdict refuse(struct limits *l, enum limit_verdict v, unsigned *wait_s, unsigned w)
+static enum limit_verdict refuse(struct iplimit *l, enum limit_verdict v, unsigned *wait_s, unsigned w)
 {
 	l->st.refused[v]++;
 	if (wait_s != NULL)
@@ -338,7 +338,7 @@ static enum limit_verdict refuse(struct limits *l, enum limit_verdict v, unsigne
 	return v;
 }
 
-enum limit_verdict limits_connect(struct limits *l, const struct addr *a, uint64_t now_ns, unsigned *wait_s)
+enum limit_verdict iplimit_connect(struct iplimit *l, const struct addr *a, uint64_t now_ns, unsigned *wait_s)
 {
 	struct group *g = group_get(l, a);
 	uint64_t wait_ns;
@@ -355,7 +355,7 @@ enum limit_verdict limits_connect(struct limits *l, const struct addr *a, uint64
 	return LIMIT_OK;
 }
 
-void limits_disconnect(struct limits *l, const struct addr *a)
+void iplimit_disconnect(struct iplimit *l, const struct addr *a)
 {
 	struct group *g = group_find(l, a);
 	if (g == NULL || g->open == 0)
@@ -364,7 +364,7 @@ void limits_disconnect(struct limits *l, const struct addr *a)
 		idle_append(l, (uint32_t)(g - l->g));
 }
 
-enum limit_verdict limits_request(struct limits *l, const struct addr *a, uint64_t now_ns, unsigned *wait_s)
+enum limit_verdict iplimit_request(struct iplimit *l, const struct addr *a, uint64_t now_ns, unsigned *wait_s)
 {
 	struct group *g = group_get(l, a);
 	uint64_t wait_ns;
@@ -377,13 +377,13 @@ enum limit_verdict limits_request(struct limits *l, const struct addr *a, uint64
 	return LIMIT_OK;
 }
 
-uint32_t limits_open(const struct limits *l, const struct addr *a)
+uint32_t iplimit_open(const struct iplimit *l, const struct addr *a)
 {
 	const struct group *g = group_find(l, a);
 	return g ? g->open : 0;
 }
 
-void limits_get_stats(const struct limits *l, struct limits_stats *st)
+void iplimit_get_stats(const struct iplimit *l, struct iplimit_stats *st)
 {
 	*st = l->st;
 }
