@@ -23,7 +23,10 @@ void hist_free(struct hist *h)
 void hist_reset(struct hist *h)
 {
 	uint64_t *counts = h->counts;
-	memset(counts, 0, HIST_LEN * sizeof(*counts));
+	if (h->total > 0) {
+		size_t lo = hist_index(h->min), hi = hist_index(h->max);
+		memset(counts + lo, 0, (hi - lo + 1) * sizeof(*counts));
+	}
 	memset(h, 0, sizeof(*h));
 	h->counts = counts;
 }
@@ -123,6 +126,18 @@ uint64_t hist_percentile(const struct hist *h, double p)
 			return clamp_value(h, hist_highest_equiv(i));
 	}
 	return h->max;
+}
+
+uint64_t hist_count_upto(const struct hist *h, uint64_t us)
+{
+	if (h->total == 0 || us < h->min)
+		return 0;
+	if (us >= h->max)
+		return h->total;
+	uint64_t n = 0;
+	for (size_t i = hist_index(h->min); i < HIST_LEN && hist_highest_equiv(i) <= us; i++)
+		n += h->counts[i];
+	return n;
 }
 
 double hist_mean(const struct hist *h)

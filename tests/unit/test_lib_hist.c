@@ -1,12 +1,12 @@
 /*
- * test_loadgen_hist.c - the latency histogram: index layout, accuracy to 3
+ * test_lib_hist.c - the latency histogram (lib/hist.c): index layout, accuracy to 3
  * significant digits, percentiles, merging, and the HdrHistogram text.
  */
 #include <math.h>
 #include <stdlib.h>
 
 #include "t.h"
-#include "../../loadgen/hist.h"
+#include "hist.h"
 
 TEST(values_below_2048_us_are_stored_exactly)
 {
@@ -155,6 +155,38 @@ TEST(the_hdr_text_has_the_header_the_percentile_lines_and_the_footer)
 	hist_free(&h);
 }
 
+TEST(a_reset_histogram_is_empty_and_records_again)
+{
+	struct hist h;
+	CHECK(hist_init(&h) == 0);
+	for (uint64_t v = 500; v <= 90000; v += 7)
+		hist_record(&h, v);
+	hist_reset(&h);
+	CHECK_INT(h.total, 0);
+	int left = 0;
+	for (size_t i = 0; i < HIST_LEN; i++)
+		left += h.counts[i] != 0;
+	CHECK_INT(left, 0);
+	hist_record(&h, 42);
+	CHECK_INT(hist_percentile(&h, 50), 42);
+	hist_free(&h);
+}
+
+TEST(counts_up_to_a_bound_are_cumulative_as_prometheus_buckets_are)
+{
+	struct hist h;
+	CHECK(hist_init(&h) == 0);
+	CHECK_INT(hist_count_upto(&h, 1000), 0);
+	for (uint64_t v = 1; v <= 10000; v++)
+		hist_record(&h, v);
+	CHECK_INT(hist_count_upto(&h, 0), 0);
+	CHECK_INT(hist_count_upto(&h, 1000), 1000);      /* exact below 2048 us */
+	CHECK(labs((long)hist_count_upto(&h, 5000) - 5000) <= 5);
+	CHECK_INT(hist_count_upto(&h, 10000), 10000);
+	CHECK_INT(hist_count_upto(&h, UINT64_MAX), 10000);
+	hist_free(&h);
+}
+
 int main(void)
 {
 	RUN(values_below_2048_us_are_stored_exactly);
@@ -167,5 +199,7 @@ int main(void)
 	RUN(a_stall_shows_in_the_tail_percentiles);
 	RUN(merging_two_histograms_adds_their_counts);
 	RUN(the_hdr_text_has_the_header_the_percentile_lines_and_the_footer);
+	RUN(a_reset_histogram_is_empty_and_records_again);
+	RUN(counts_up_to_a_bound_are_cumulative_as_prometheus_buckets_are);
 	return t_done();
 }
