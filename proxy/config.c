@@ -19,6 +19,7 @@
 
 #include "cli.h"
 #include "ev.h"
+#include "lb.h"
 #include "log.h"
 
 #ifndef L7LAB_VERSION
@@ -29,6 +30,8 @@
 #define MAX_WEIGHT   1000
 #define MAX_WORDS    8          /* the longest line: pool NAME balance ALGO { */
 #define SERVER_USAGE "expected 'server [NAME] ADDR:PORT [weight N]'"
+#define MAX_HASH_HEADER 64
+#define TOKEN_CHARS  "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
 /* Where the directive being applied comes from, and where its error goes. */
 struct parse {
@@ -95,18 +98,55 @@ const char *lb_algo_name(enum lb_algo a)
 	case LB_ROUNDROBIN: return "roundrobin";
 	case LB_LEASTCONN:  return "leastconn";
 	case LB_RANDOM:     return "random";
+	case LB_EWMA:       return "ewma";
+	case LB_HASH:       return "hash";
 	}
 	return "?";
 }
 
-static int parse_algo(struct parse *p, const char *s, enum lb_algo *out)
+char *balance_spec(const struct pool *pl, char out[BALANCE_STRLEN])
 {
-	for (enum lb_algo a = LB_ROUNDROBIN; a <= LB_RANDOM; a++)
+	static const char *const keys[] = { [HASH_SOURCE] = "source", [HASH_HEADER] = "header:", [HASH_URI] = "uri" };
+	if (pl->algo != LB_HASH)
+		snprintf(out, BALANCE_STRLEN, "%s", lb_algo_name(pl->algo));
+	else   /* the header name is at most MAX_HASH_HEADER bytes: no truncation */
+		snprintf(out, BALANCE_STRLEN, "hash:%s%s", keys[pl->hash_key],
+		         pl->hash_key == HASH_HEADER ? pl->hash_header : "");
+	return out;
+}
+
+#define ALGOS "roundrobin, leastconn, random, ewma (least-time), hash:source, hash:uri or hash:header:NAME"
+
+/* ALGO as --balance and "balance" take it, into pl. */
+static int parse_algo(struct parse *p, const char *s, struct pool *pl)
+{
+	if (strncmp(s, "hash:", 5) == 0) {
+		const char *key = s + 5;
+		if (strcmp(key, "source") == 0 || strcmp(key, "uri") == 0) {
+			pl->hash_key = key[0] == 's' ? HASH_SOURCE : HASH_URI;
+		} else if (strncmp(key, "header:", 7) == 0) {
+			const char *name = key + 7;
+			size_t n = strspn(name, TOKEN_CHARS);
+			if (n == 0 || name[n] != '\0' || n > MAX_HASH_HEADER)
+				return fail(p, "'%s': expected hash:header:NAME, a header name of 1 to %d characters", s,
+				            MAX_HASH_HEADER);
+			pl->hash_key = HASH_HEADER;
+			free(pl->hash_header);
+			pl->hash_header = xstrdup(name);
+		} else {
+			return fail(p, "'%s' is not an algorithm (" ALGOS ")", s);
+		}
+		pl->algo = LB_HASH;
+		return 0;
+	}
+	if (strcmp(s, "least-time") == 0)
+		s = "ewma";
+	for (enum lb_algo a = LB_ROUNDROBIN; a <= LB_EWMA; a++)
 		if (strcmp(s, lb_algo_name(a)) == 0) {
-			*out = a;
+			pl->algo = a;
 			return 0;
 		}
-	return fail(p, "'%s' is not an algorithm (roundrobin, leastconn or random)", s);
+	return fail(p, "'%s' is not an algorithm (" ALGOS ")", s);
 }
 
 /* ---- pools and servers ---------------------------------------------------- */
@@ -250,7 +290,6 @@ static int set_balance(struct parse *p, char *v)
 {
 	char *eq = strchr(v, '=');
 	const char *pool = DEFAULT_POOL;
-	enum lb_algo a;
 	if (eq != NULL) {
 		*eq = '\0';
 		pool = v;
@@ -258,9 +297,14 @@ static int set_balance(struct parse *p, char *v)
 		if (!valid_name(pool))
 			return bad_name(p, "pool name", pool);
 	}
-	if (parse_algo(p, v, &a) < 0)
+	struct pool probe = { .algo = LB_ROUNDROBIN };   /* the pool is not created for a bad ALGO */
+	if (parse_algo(p, v, &probe) < 0)
 		return -1;
-	pool_get(p, pool)->algo = a;
+	struct pool *pl = pool_get(p, pool);
+	free(pl->hash_header);
+	pl->algo = probe.algo;
+	pl->hash_key = probe.hash_key;
+	pl->hash_header = probe.hash_header;
 	return 0;
 }
 
@@ -283,7 +327,7 @@ static int add_route(struct parse *p, const char *match, const char *pool)
 		r.kind = ROUTE_HEADER;
 		colon = strchr(match + 7, ':');
 		size_t nlen = colon ? (size_t)(colon - (match + 7)) : 0;
-		if (nlen == 0 || strspn(match + 7, "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ") != nlen)
+		if (nlen == 0 || strspn(match + 7, TOKEN_CHARS) != nlen)
 			return fail(p, "'%s': expected header:NAME:VALUE", match);
 		r.name = strndup(match + 7, nlen);
 		if (r.name == NULL)
@@ -335,6 +379,15 @@ static int set_source(struct parse *p, char *v)
 	if (addr_parse(v, 0, &p->cfg->source, e) < 0)
 		return fail(p, "%s", e);
 	p->cfg->has_source = true;
+	return 0;
+}
+
+static int set_admin(struct parse *p, char *v)
+{
+	char e[NET_ERRLEN];
+	if (addr_parse(v, -1, &p->cfg->admin, e) < 0)
+		return fail(p, "%s", e);
+	p->cfg->has_admin = true;
 	return 0;
 }
 
@@ -417,6 +470,8 @@ static const struct directive directives[] = {
 	{ "max-fails",        "N",    T_COUNT, FIELD(max_fails), 0, 1000, NULL },
 	{ "fail-timeout",     "DURATION", T_MS, FIELD(fail_timeout), 1, DAY_MS, NULL },
 	{ "retry-on",         "STATUS[,STATUS...]",        T_FN, 0, 0, 0, set_retry_on },
+	{ "ewma-decay",       "DURATION", T_MS, FIELD(ewma_decay), 10, 3600000, NULL },
+	{ "admin",            "ADDR:PORT",                 T_FN, 0, 0, 0, set_admin },
 	{ "name",             "NAME",                      T_FN, 0, 0, 0, set_name },
 	{ "access-log",       "FILE", T_STR,   FIELD(access_log), 0, 0, NULL },
 	{ "events",           "FILE", T_STR,   FIELD(events), 0, 0, NULL },
@@ -506,7 +561,7 @@ static int block_line(struct parse *p, char **w, size_t n, size_t *block)
 		return 0;
 	}
 	if (n == 2 && strcmp(w[0], "balance") == 0)
-		return parse_algo(p, w[1], &pl->algo);
+		return parse_algo(p, w[1], pl);
 	if (strcmp(w[0], "server") != 0)
 		return fail(p, "expected 'server [NAME] ADDR:PORT [weight N]', 'balance ALGO' or '}'");
 	/* server ADDR | server NAME ADDR, each with an optional "weight N" */
@@ -530,7 +585,7 @@ static int file_line(struct parse *p, char **w, size_t n, size_t *block)
 		if ((n != 3 && n != 5) || strcmp(w[n - 1], "{") != 0 || (n == 5 && strcmp(w[2], "balance") != 0))
 			return fail(p, "expected 'pool NAME [balance ALGO] {' or 'pool NAME=SERVER[,SERVER...]'");
 		struct pool *pl = pool_define(p, w[1]);
-		if (pl == NULL || (n == 5 && parse_algo(p, w[3], &pl->algo) < 0))
+		if (pl == NULL || (n == 5 && parse_algo(p, w[3], pl) < 0))
 			return -1;
 		*block = (size_t)(pl - p->cfg->pools) + 1;
 		return 0;
@@ -613,7 +668,8 @@ static void usage(FILE *out)
 "  --backend [NAME=]ADDR:PORT[*WEIGHT]\n"
 "                                 a server of the pool 'default' (weight 1 to 1000, default 1)\n"
 "  --pool NAME=SERVER[,SERVER...] a pool; SERVER is [NAME=]ADDR:PORT[*WEIGHT]\n"
-"  --balance [POOL=]ALGO          roundrobin (default), leastconn or random\n"
+"  --balance [POOL=]ALGO          roundrobin (default), leastconn, random, ewma\n"
+"                                 (least-time), hash:source, hash:uri, hash:header:NAME\n"
 "  --route MATCH=POOL             host:NAME, host:*.DOMAIN, header:NAME:VALUE or\n"
 "                                 path:/PREFIX; first match wins, else pool 'default'\n"
 "Step 1, who may connect:\n"
@@ -639,6 +695,7 @@ static void usage(FILE *out)
 "  --fail-timeout DURATION        how long a server stays down (10s)\n"
 "  --retry-on STATUS[,STATUS...]  e.g. 502,503,504: such a response to a request\n"
 "                                 without a body is dropped and retried elsewhere\n"
+"  --ewma-decay DURATION          how fast ewma forgets a server's time to first byte (3s)\n"
 "Observability:\n"
 "  --name NAME                    in Via and Forwarded by= (l7lab)\n"
 "  --access-log FILE              one line per request (default: stderr)\n"
@@ -646,7 +703,9 @@ static void usage(FILE *out)
 "  --pace DURATION                wait before each step, for live demos (0)\n"
 "  -v, -vv, --verbose N           debug messages\n"
 "  --quiet                        no access log\n"
-"  --seed N                       seed for 'random' (default: from the clock)\n"
+"  --seed N                       seed for 'random' and 'ewma' (default: from the clock)\n"
+"  --admin ADDR:PORT              serve /stats (JSON), /metrics (Prometheus) and a\n"
+"                                 live dashboard at / there (off by default)\n"
 "Other:\n"
 "  -c, --config FILE              read directives from FILE (later flags override)\n"
 "  --check                        check the configuration, print it resolved, exit\n"
@@ -671,6 +730,7 @@ void config_init(struct config *cfg)
 	cfg->retries = 1;
 	cfg->max_fails = 3;
 	cfg->fail_timeout = 10000;
+	cfg->ewma_decay = LB_EWMA_DECAY_MS;
 	cfg->name = xstrdup("l7lab");
 }
 
@@ -790,8 +850,11 @@ int config_finish(struct config *cfg, char *err, size_t errlen)
 	}
 	if (!cfg->seed_set)
 		cfg->seed = ev_wall_ns() ^ ((uint64_t)getpid() << 32);
-	for (size_t i = 0; i < cfg->npools; i++)
+	for (size_t i = 0; i < cfg->npools; i++) {
 		rng_seed(&cfg->pools[i].rng, cfg->seed + i * 0x632BE59BD9B4E019u);
+		if (lb_prepare(&cfg->pools[i], cfg->ewma_decay) < 0)
+			fatal("out of memory reading the configuration");
+	}
 	return 0;
 }
 
@@ -858,6 +921,8 @@ void config_print(const struct config *cfg, FILE *out)
 	if (cfg->has_source)
 		fprintf(out, "source %s\n", addr_port(&cfg->source) ? addr_format(&cfg->source, a)
 		                                                    : addr_format_ip(&cfg->source, a));
+	if (cfg->has_admin)
+		fprintf(out, "admin %s\n", addr_format(&cfg->admin, a));
 	fprintf(out, "name %s\n", cfg->name);
 	const char *sep = "retry-on ";
 	for (int st = 400; st < 600; st++)
@@ -873,7 +938,8 @@ void config_print(const struct config *cfg, FILE *out)
 		fprintf(out, "seed %llu\n", (unsigned long long)cfg->seed);
 	for (size_t i = 0; i < cfg->npools; i++) {
 		const struct pool *pl = &cfg->pools[i];
-		fprintf(out, "\npool %s {\n\tbalance %s\n", pl->name, lb_algo_name(pl->algo));
+		char spec[BALANCE_STRLEN];
+		fprintf(out, "\npool %s {\n\tbalance %s\n", pl->name, balance_spec(pl, spec));
 		for (size_t j = 0; j < pl->nservers; j++) {
 			const struct server *s = &pl->servers[j];
 			addr_format(&s->addr, a);
@@ -895,7 +961,9 @@ void config_free(struct config *cfg)
 	for (size_t i = 0; i < cfg->npools; i++) {
 		for (size_t j = 0; j < cfg->pools[i].nservers; j++)
 			free(cfg->pools[i].servers[j].name);
+		lb_release(&cfg->pools[i]);
 		free(cfg->pools[i].servers);
+		free(cfg->pools[i].hash_header);
 		free(cfg->pools[i].name);
 		free(cfg->pools[i].where);
 	}

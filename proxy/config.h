@@ -18,7 +18,8 @@
 #include "net.h"
 #include "rng.h"
 
-enum lb_algo { LB_ROUNDROBIN, LB_LEASTCONN, LB_RANDOM };
+enum lb_algo { LB_ROUNDROBIN, LB_LEASTCONN, LB_RANDOM, LB_EWMA, LB_HASH };
+enum lb_hash_key { HASH_SOURCE, HASH_HEADER, HASH_URI };   /* hash:source, ... */
 
 /* Passive telemetry for one server, updated at step 6 (run time). */
 struct server_stats {
@@ -29,7 +30,25 @@ struct server_stats {
 	uint64_t ttfb_us_total;     /* sum of times to response headers             */
 	uint64_t ttlb_us_total;     /* sum of times to the last response byte        */
 	uint64_t ttfb_us_ewma;      /* smoothed time to response headers (0: none)   */
+	uint64_t retries;           /* requests it failed that went to another server */
+	uint64_t ejections;         /* times passive health took it out (down)       */
 };
+
+/* --balance ewma: time to first byte, peak-EWMA (lb.c, lb_observe). */
+struct lb_ewma {
+	double ns;                  /* the estimate at `at`                          */
+	uint64_t at;                /* ev_now_ns() of the last sample                */
+	uint64_t decay_ns;          /* the time constant (--ewma-decay)              */
+	bool sampled;               /* false: no response seen yet                   */
+};
+
+/* A point of a hash pool's consistent-hash ring (lb.c). */
+struct lb_point {
+	uint64_t hash;
+	size_t server;              /* index in pool->servers                       */
+};
+
+struct server_telemetry;        /* telemetry.h: only with --admin               */
 
 struct server {
 	char *name;                 /* "b1" from NAME=ADDR, else "ADDR:PORT"        */
@@ -43,7 +62,9 @@ struct server {
 	unsigned fails;             /* failures in a row; --max-fails of them: down  */
 	uint64_t down_until;        /* ev_now_ns() it may be tried again (0: up)     */
 	bool skip;                  /* lb_pick leaves it out of this one pick        */
+	struct lb_ewma ewma;        /* run time: --balance ewma                      */
 	struct server_stats stats;
+	struct server_telemetry *tm; /* run time: histograms and history (--admin)   */
 	/* run time: the core's idle keep-alive connections to this server */
 	void *idle_head;
 	size_t nidle;
@@ -52,9 +73,13 @@ struct server {
 struct pool {
 	char *name;                 /* "default" for --backend                       */
 	enum lb_algo algo;
+	enum lb_hash_key hash_key;  /* LB_HASH: what is hashed                       */
+	char *hash_header;          /* HASH_HEADER: the header's name                */
 	struct server *servers;
 	size_t nservers;
-	struct rng rng;             /* run time: for LB_RANDOM                       */
+	struct lb_point *ring;      /* LB_HASH: the ring, sorted (lb_prepare)        */
+	size_t nring;
+	struct rng rng;             /* run time: for LB_RANDOM and LB_EWMA           */
 	unsigned nfailing;          /* run time: servers with fails >= max-fails     */
 	char *where;                /* "lab.conf:3" or "--pool": where it was named  */
 	bool defined;               /* by a pool block or --pool (not just --backend) */
@@ -111,6 +136,7 @@ struct config {
 	size_t max_fails;           /* --max-fails N in a row: down, default 3       */
 	uint64_t fail_timeout;      /* --fail-timeout: down this long, default 10s   */
 	bool retry_on[200];         /* --retry-on 502,503: [status - 400], default none */
+	uint64_t ewma_decay;        /* --ewma-decay: the EWMA's time constant, 3s    */
 
 	/* observability */
 	char *name;                 /* --name, for Via and Forwarded by=; default "l7lab" */
@@ -121,6 +147,8 @@ struct config {
 	bool quiet;                 /* --quiet: no access log                        */
 	uint64_t seed;              /* --seed for LB_RANDOM, default from the clock  */
 	bool seed_set;              /* --seed was given (config_print shows it)      */
+	bool has_admin;
+	struct addr admin;          /* --admin ADDR:PORT: stats and dashboard         */
 
 	bool check_only;            /* --check: print the resolved config, exit      */
 	char *file;                 /* -c FILE, when given                           */
@@ -164,5 +192,9 @@ struct pool *config_pool(const struct config *cfg, const char *name);
 void config_free(struct config *cfg);
 
 const char *lb_algo_name(enum lb_algo a);
+/* The pool's algorithm as --balance takes it ("roundrobin",
+ * "hash:header:X-User"), in out (BALANCE_STRLEN bytes); returns out. */
+#define BALANCE_STRLEN 96
+char *balance_spec(const struct pool *pl, char out[BALANCE_STRLEN]);
 
 #endif

@@ -338,7 +338,7 @@ int retry_elsewhere(struct client *c, struct sconn *s, struct buf *out, bool tim
 	if (x->counted)     /* the request leaves the failed server */
 		failed->inflight -= failed->inflight > 0;
 	buf_clear(&P.why);
-	next = lb_pick(x->pool, failed, ev_now_ns(P.loop), &P.why);
+	next = lb_pick(x->pool, &(struct lb_req){ &c->peer, &c->req }, failed, ev_now_ns(P.loop), &P.why);
 	next->inflight += x->counted;
 	x->retries++;
 	x->discarded = false;

@@ -143,7 +143,8 @@ int step3_decide(struct client *c)
 		return client_error(c, 503, "no route and no default pool");
 	/* The why line is written only for --events: it costs a few printf's. */
 	buf_clear(&P.why);
-	x->server = lb_pick(x->pool, NULL, ev_now_ns(P.loop), P.events_fd >= 0 ? &P.why : NULL);
+	x->server = lb_pick(x->pool, &(struct lb_req){ &c->peer, &c->req }, NULL, ev_now_ns(P.loop),
+	                    P.events_fd >= 0 ? &P.why : NULL);
 	if (x->server == NULL) {
 		snprintf(x->err, sizeof(x->err), "pool %s has no server", x->pool->name);
 		return client_error(c, 503, x->err);

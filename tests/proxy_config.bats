@@ -35,6 +35,7 @@ server-keepalive 32
 retries 1
 max-fails 3
 fail-timeout 10s
+ewma-decay 3s
 pace 0
 source 127.0.0.2
 name l7lab

@@ -102,6 +102,8 @@ TEST(defaults_are_those_of_the_man_page)
 	CHECK_STR(cfg.name, "l7lab");
 	CHECK(cfg.access_log == NULL && cfg.events == NULL && !cfg.quiet && !cfg.has_source);
 	CHECK(!cfg.seed_set && !cfg.check_only && cfg.verbose == 0);
+	CHECK(!cfg.has_admin);
+	CHECK_INT(cfg.ewma_decay, 3000);
 	config_free(&cfg);
 }
 
@@ -291,6 +293,7 @@ TEST(check_prints_the_resolved_configuration_in_file_syntax)
 		"retries 1\n"
 		"max-fails 3\n"
 		"fail-timeout 10s\n"
+		"ewma-decay 3s\n"
 		"pace 0\n"
 		"name l7lab\n"
 		"retry-on 502,503\n"
@@ -367,7 +370,8 @@ TEST(each_file_error_names_the_line_and_what_was_expected)
 	file_error(BASE "allow 10.0.0.0/33\n");            /* lib/net's wording follows */
 	CHECK(strncmp(err, "lab.conf:3: 10.0.0.0/33", 23) == 0);
 	CHECK_STR(file_error(BASE "balance fastest\n"),
-	          "lab.conf:3: 'fastest' is not an algorithm (roundrobin, leastconn or random)");
+	          "lab.conf:3: 'fastest' is not an algorithm (roundrobin, leastconn, random, ewma (least-time), "
+	          "hash:source, hash:uri or hash:header:NAME)");
 }
 
 TEST(each_pool_and_route_error_names_the_line)
@@ -458,6 +462,62 @@ TEST(a_pool_algorithm_can_be_set_on_the_pool_line_or_in_its_block)
 	config_free(&cfg);
 }
 
+/* The pool's algorithm as --check prints it back. */
+static const char *balance_of(const char *algo)
+{
+	static char spec[sizeof(err)];
+	struct config cfg;
+	if (args(&cfg, "--listen", "127.0.0.1:0", "--backend", "127.0.0.1:1", "--balance", algo, NULL) != 0)
+		snprintf(spec, sizeof(spec), "%s", err);
+	else
+		balance_spec(config_pool(&cfg, "default"), spec);
+	config_free(&cfg);
+	return spec;
+}
+
+TEST(balance_takes_ewma_least_time_and_three_hash_keys)
+{
+	CHECK_STR(balance_of("ewma"), "ewma");
+	CHECK_STR(balance_of("least-time"), "ewma");
+	CHECK_STR(balance_of("hash:source"), "hash:source");
+	CHECK_STR(balance_of("hash:uri"), "hash:uri");
+	CHECK_STR(balance_of("hash:header:X-User"), "hash:header:X-User");
+	CHECK_STR(balance_of("hash:cookie"), "--balance: 'hash:cookie' is not an algorithm (roundrobin, leastconn, "
+	                                     "random, ewma (least-time), hash:source, hash:uri or hash:header:NAME)");
+	CHECK_STR(balance_of("hash:header:"), "--balance: 'hash:header:': expected hash:header:NAME, a header name "
+	                                      "of 1 to 64 characters");
+	CHECK_STR(balance_of("hash:header:a b"), "--balance: 'hash:header:a b': expected hash:header:NAME, a header "
+	                                         "name of 1 to 64 characters");
+	struct config cfg;
+	CHECK_INT(file(&cfg, "listen 127.0.0.1:0\npool a balance hash:header:X-Tenant {\nserver x 127.0.0.1:1\n"
+	                     "server y 127.0.0.1:2 weight 3\n}\n"), 0);
+	struct pool *a = config_pool(&cfg, "a");
+	CHECK(a != NULL && a->algo == LB_HASH && a->hash_key == HASH_HEADER);
+	CHECK(a != NULL && a->nring == 4 * 400);     /* 400 points per unit of weight */
+	config_free(&cfg);
+}
+
+TEST(admin_and_ewma_decay_are_directives_like_the_others)
+{
+	struct config cfg;
+	CHECK_INT(file(&cfg, BASE "admin 127.0.0.1:0\newma-decay 500ms\n"), 0);
+	CHECK(cfg.has_admin);
+	CHECK_STR(addr_str(&cfg.admin), "127.0.0.1:0");
+	CHECK_INT(cfg.ewma_decay, 500);
+	CHECK_INT(cfg.pools[0].servers[0].ewma.decay_ns, 500000000);
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+	config_print(&cfg, f);
+	fclose(f);
+	CHECK(strstr(text, "\nadmin 127.0.0.1:0\n") != NULL);
+	CHECK(strstr(text, "\newma-decay 500ms\n") != NULL);
+	free(text);
+	config_free(&cfg);
+	CHECK_STR(file_error(BASE "admin nowhere\n"), "lab.conf:3: nowhere: expected ADDRESS:PORT (the port is missing)");
+	CHECK_STR(file_error(BASE "ewma-decay 1ms\n"), "lab.conf:3: '1ms' is out of range (10ms to 3600s)");
+}
+
 TEST(pools_get_different_random_streams_from_one_seed)
 {
 	struct config a, b;
@@ -538,6 +598,8 @@ int main(void)
 	RUN(a_garbage_file_is_an_error_not_a_crash);
 	RUN(file_errors_return_minus_2_and_flag_errors_minus_1);
 	RUN(a_pool_algorithm_can_be_set_on_the_pool_line_or_in_its_block);
+	RUN(balance_takes_ewma_least_time_and_three_hash_keys);
+	RUN(admin_and_ewma_decay_are_directives_like_the_others);
 	RUN(pools_get_different_random_streams_from_one_seed);
 	RUN(config_load_file_reads_one_file_into_a_config);
 	RUN(random_lines_get_an_answer_never_a_crash);

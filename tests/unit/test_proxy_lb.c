@@ -1,10 +1,15 @@
 /*
  * test_proxy_lb.c - step 3, which server (proxy/lb.c): exact round-robin
- * sequences, leastconn and its ties, power-of-two-choices random, and the
+ * sequences, leastconn and its ties, power-of-two-choices random, ewma with
+ * injected time (and a simulated slow server that recovers), the hash ring
+ * and how few keys move when a server goes, weights everywhere, and the
  * "why" lines the access log and the tracer show.
  */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <stdarg.h>
 
 #include "../../proxy/lb.h"
 #include "t.h"
@@ -34,21 +39,49 @@ static struct pool *pool_of(enum lb_algo algo, uint64_t seed, const unsigned *we
 		p->servers[i].name = names[i];
 		p->servers[i].weight = weights[i];
 	}
+	p->hash_key = HASH_URI;
+	if (lb_prepare(p, 0) < 0)
+		abort();
 	return p;
 }
 
 static void pool_free(struct pool *p)
 {
+	lb_release(p);
 	free(p->servers);
 	free(p);
 }
+
+/* A parsed request for target (printf format) with header NAME: VALUE
+ * lines from hdrs ("" for none); good until the next call. */
+static const struct http_msg *request_with(const char *hdrs, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static const struct http_msg *request_with(const char *hdrs, const char *fmt, ...)
+{
+	static struct http_msg m;
+	static bool ready;
+	char target[256], text[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(target, sizeof(target), fmt, ap);
+	va_end(ap);
+	if (ready)
+		http_msg_free(&m);
+	http_msg_init(&m, HTTP_REQUEST, NULL, NULL);
+	ready = true;
+	int n = snprintf(text, sizeof(text), "GET %s HTTP/1.1\r\nHost: t\r\n%s\r\n", target, hdrs);
+	size_t used;
+	if (http_msg_feed(&m, text, (size_t)n, &used) != HPE_OK)
+		abort();
+	return &m;
+}
+#define request(...) request_with("", __VA_ARGS__)
 
 /* The names of the next n picks, as one string ("aabacaa"). */
 static const char *picks(struct pool *p, size_t n)
 {
 	static char s[256];
 	for (size_t i = 0; i < n && i < sizeof(s) - 1; i++) {
-		struct server *srv = lb_pick(p, NULL, 0, NULL);
+		struct server *srv = lb_pick(p, NULL, NULL, 0, NULL);
 		s[i] = srv ? srv->name[0] : '-';
 		s[i + 1] = '\0';
 	}
@@ -60,7 +93,7 @@ static const char *why(struct pool *p, struct server **picked)
 {
 	static struct buf b;
 	buf_clear(&b);
-	struct server *s = lb_pick(p, NULL, 0, &b);
+	struct server *s = lb_pick(p, NULL, NULL, 0, &b);
 	if (picked != NULL)
 		*picked = s;
 	buf_append(&b, "", 1);
@@ -93,7 +126,7 @@ TEST(roundrobin_gives_each_server_its_weight_share_exactly)
 	struct pool *p = pool_of(LB_ROUNDROBIN, 1, W(1000, 1, 7, 300));
 	unsigned count[4] = { 0 };
 	for (int i = 0; i < 1308 * 3; i++)
-		count[lb_pick(p, NULL, 0, NULL) - p->servers]++;
+		count[lb_pick(p, NULL, NULL, 0, NULL) - p->servers]++;
 	CHECK_INT(count[0], 3000);
 	CHECK_INT(count[1], 3);
 	CHECK_INT(count[2], 21);
@@ -121,13 +154,28 @@ TEST(leastconn_picks_the_server_with_fewest_in_flight)
 	pool_free(p);
 }
 
-TEST(leastconn_breaks_ties_by_higher_weight_then_in_turn)
+TEST(leastconn_breaks_ties_in_weighted_turn)
 {
 	struct pool *p = pool_of(LB_LEASTCONN, 1, W(1, 3, 3, 1));
-	CHECK_STR(picks(p, 4), "bcbc");
+	CHECK_STR(picks(p, 8), "bcabcdbc");      /* idle: shares 1:3:3:1, as roundrobin */
 	p->servers[1].inflight = 1;
 	p->servers[2].inflight = 1;
 	CHECK_STR(picks(p, 4), "adad");
+	pool_free(p);
+}
+
+TEST(leastconn_counts_in_flight_per_unit_of_weight)
+{
+	struct pool *p = pool_of(LB_LEASTCONN, 1, W(1, 3));
+	p->servers[0].inflight = 1;
+	p->servers[1].inflight = 2;           /* 2/3 < 1/1 */
+	CHECK_STR(picks(p, 2), "bb");
+	/* requests that stay in flight: b carries three times a's */
+	p->servers[0].inflight = p->servers[1].inflight = 0;
+	for (int i = 0; i < 40; i++)
+		lb_pick(p, NULL, NULL, 0, NULL)->inflight++;
+	CHECK_INT(p->servers[0].inflight, 10);
+	CHECK_INT(p->servers[1].inflight, 30);
 	pool_free(p);
 }
 
@@ -138,7 +186,7 @@ TEST(leastconn_with_requests_finishing_spreads_the_load)
 	CHECK_STR(picks(p, 6), "abcabc");
 	/* requests that stay in flight: each goes to the least busy */
 	for (int i = 0; i < 9; i++)
-		lb_pick(p, NULL, 0, NULL)->inflight++;
+		lb_pick(p, NULL, NULL, 0, NULL)->inflight++;
 	CHECK_INT(p->servers[0].inflight, 3);
 	CHECK_INT(p->servers[1].inflight, 3);
 	CHECK_INT(p->servers[2].inflight, 3);
@@ -161,7 +209,7 @@ TEST(random_spreads_idle_requests_by_weight)
 	struct pool *p = pool_of(LB_RANDOM, 7, W(1, 1, 1));
 	unsigned count[3] = { 0 };
 	for (int i = 0; i < 3000; i++)
-		count[lb_pick(p, NULL, 0, NULL) - p->servers]++;
+		count[lb_pick(p, NULL, NULL, 0, NULL) - p->servers]++;
 	for (int i = 0; i < 3; i++)
 		CHECK(count[i] > 900 && count[i] < 1100);
 	pool_free(p);
@@ -169,7 +217,7 @@ TEST(random_spreads_idle_requests_by_weight)
 	p = pool_of(LB_RANDOM, 7, W(3, 1));
 	unsigned a = 0;
 	for (int i = 0; i < 4000; i++)
-		a += lb_pick(p, NULL, 0, NULL) == &p->servers[0];
+		a += lb_pick(p, NULL, NULL, 0, NULL) == &p->servers[0];
 	CHECK(a > 2850 && a < 3150);        /* 75% */
 	pool_free(p);
 }
@@ -182,7 +230,7 @@ TEST(random_never_picks_the_busiest_of_three_servers)
 	p->servers[1].inflight = 1;
 	unsigned count[3] = { 0 };
 	for (int i = 0; i < 1000; i++)
-		count[lb_pick(p, NULL, 0, NULL) - p->servers]++;
+		count[lb_pick(p, NULL, NULL, 0, NULL) - p->servers]++;
 	CHECK_INT(count[0], 0);
 	CHECK(count[2] > 600 && count[1] > 250);  /* c (idle) wins 2 pairs of 3 */
 	pool_free(p);
@@ -208,7 +256,9 @@ TEST(why_lines_say_how_the_server_was_chosen)
 	pool_free(p);
 
 	p = pool_of(LB_LEASTCONN, 1, W(1, 2));
-	CHECK_STR(why(p, NULL), "leastconn: fewest in flight: b w2 0, a w1 0 (tie: higher weight)");
+	p->servers[0].inflight = 1;
+	p->servers[1].inflight = 1;
+	CHECK_STR(why(p, NULL), "leastconn: fewest in flight per weight: b w2 1, a w1 1");
 	pool_free(p);
 
 	p = pool_of(LB_RANDOM, 1, W(1, 1));
@@ -244,8 +294,8 @@ TEST(an_empty_pool_gives_no_server)
 {
 	struct pool p = { .name = "empty", .algo = LB_LEASTCONN };
 	struct buf b = BUF_INIT;
-	CHECK(lb_pick(&p, NULL, 0, &b) == NULL);
-	CHECK(lb_pick(NULL, NULL, 0, NULL) == NULL);
+	CHECK(lb_pick(&p, NULL, NULL, 0, &b) == NULL);
+	CHECK(lb_pick(NULL, NULL, NULL, 0, NULL) == NULL);
 	buf_append(&b, "", 1);
 	CHECK_STR(buf_begin(&b), "no servers in the pool");
 	buf_free(&b);
@@ -256,7 +306,7 @@ static const char *picks_at(struct pool *p, size_t n, const struct server *avoid
 {
 	static char s[64];
 	for (size_t i = 0; i < n && i < sizeof(s) - 1; i++) {
-		s[i] = lb_pick(p, avoid, now, NULL)->name[0];
+		s[i] = lb_pick(p, NULL, avoid, now, NULL)->name[0];
 		s[i + 1] = '\0';
 	}
 	return s;
@@ -264,11 +314,13 @@ static const char *picks_at(struct pool *p, size_t n, const struct server *avoid
 
 TEST(a_retry_never_goes_back_to_the_server_that_failed)
 {
-	enum lb_algo algos[] = { LB_ROUNDROBIN, LB_LEASTCONN, LB_RANDOM };
-	for (size_t a = 0; a < 3; a++) {
+	enum lb_algo algos[] = { LB_ROUNDROBIN, LB_LEASTCONN, LB_RANDOM, LB_EWMA, LB_HASH };
+	for (size_t a = 0; a < 5; a++) {
 		struct pool *p = pool_of(algos[a], 7, W(1, 1, 1));
-		for (int i = 0; i < 50; i++)
-			CHECK(lb_pick(p, &p->servers[1], 0, NULL) != &p->servers[1]);
+		for (int i = 0; i < 50; i++) {
+			struct lb_req rq = { .msg = request("/k%d", i) };
+			CHECK(lb_pick(p, &rq, &p->servers[1], 0, NULL) != &p->servers[1]);
+		}
 		pool_free(p);
 	}
 }
@@ -278,7 +330,7 @@ TEST(the_only_server_is_tried_again_when_it_failed)
 	struct pool *p = pool_of(LB_ROUNDROBIN, 1, W(1));
 	CHECK_STR(why(p, NULL), "roundrobin: next in turn (a: 0 in flight)");
 	struct buf b = BUF_INIT;
-	CHECK(lb_pick(p, &p->servers[0], 0, &b) == &p->servers[0]);
+	CHECK(lb_pick(p, NULL, &p->servers[0], 0, &b) == &p->servers[0]);
 	buf_append(&b, "", 1);
 	CHECK_STR(buf_begin(&b), "roundrobin: next in turn (a: 0 in flight); the only server: tried again");
 	buf_free(&b);
@@ -293,7 +345,7 @@ TEST(down_servers_are_skipped_until_their_time_is_up)
 	CHECK_STR(picks_at(p, 4, NULL, 999), "bcbc");
 	p->servers[0].down_until = 5000;
 	struct buf b = BUF_INIT;
-	lb_pick(p, &p->servers[1], 10, &b);
+	lb_pick(p, NULL, &p->servers[1], 10, &b);
 	buf_append(&b, "", 1);
 	CHECK_STR(buf_begin(&b), "roundrobin: next in turn (a: 0 in flight, b: 0, c: 0); skipped a (down), b (just failed)");
 	CHECK(strchr(picks_at(p, 3, NULL, 5000), 'a') != NULL);   /* its time is up */
@@ -308,7 +360,7 @@ TEST(when_every_server_is_down_they_are_tried_anyway)
 	p->nfailing = 2;
 	p->servers[0].inflight = 1;
 	struct buf b = BUF_INIT;
-	struct server *s = lb_pick(p, NULL, 10, &b);
+	struct server *s = lb_pick(p, NULL, NULL, 10, &b);
 	buf_append(&b, "", 1);
 	CHECK_STR(buf_begin(&b), "leastconn: fewest in flight: b 0, a 1; all down: tried anyway");
 	CHECK(s == &p->servers[1]);
@@ -317,13 +369,346 @@ TEST(when_every_server_is_down_they_are_tried_anyway)
 	pool_free(p);
 }
 
+
+TEST(random_counts_in_flight_per_unit_of_weight)
+{
+	struct pool *p = pool_of(LB_RANDOM, 3, W(1, 3));
+	for (int i = 0; i < 400; i++)
+		lb_pick(p, NULL, NULL, 0, NULL)->inflight++;
+	CHECK(p->servers[1].inflight >= 297 && p->servers[1].inflight <= 303);   /* 3:1 */
+	pool_free(p);
+}
+
+/* ---- ewma ------------------------------------------------------------------- */
+
+#define MS 1000000u          /* nanoseconds */
+#define SEC 1000000000u
+
+TEST(ewma_picks_the_lower_of_two_costs_time_times_load)
+{
+	struct pool *p = pool_of(LB_EWMA, 1, W(1, 1));
+	lb_observe(&p->servers[0], 1 * MS, 0);
+	lb_observe(&p->servers[1], 10 * MS, 0);
+	CHECK_STR(picks(p, 4), "aaaa");
+	p->servers[0].inflight = 10;          /* 1 ms x 11 > 10 ms x 1 */
+	CHECK_STR(picks(p, 2), "bb");
+	pool_free(p);
+}
+
+TEST(ewma_why_line_shows_both_candidates_costs)
+{
+	struct pool *p = pool_of(LB_EWMA, 1, W(1, 1));
+	lb_observe(&p->servers[0], 410000, 0);       /* 0.41 ms */
+	lb_observe(&p->servers[1], 19700000, 0);     /* 19.7 ms */
+	p->servers[0].inflight = 1;
+	struct server *s;
+	const char *w = why(p, &s);
+	CHECK(s == &p->servers[0]);
+	if (strcmp(w, "ewma: a: 0.41 ms × 2 = 0.82 vs b: 19.7 ms × 1 = 19.7 -> a") != 0)
+		CHECK_STR(w, "ewma: b: 19.7 ms × 1 = 19.7 vs a: 0.41 ms × 2 = 0.82 -> a");
+	pool_free(p);
+
+	p = pool_of(LB_EWMA, 1, W(1));
+	CHECK_STR(why(p, NULL), "ewma: only one server (a: no answer yet, 0 in flight = 0.000)");
+	pool_free(p);
+	p = pool_of(LB_EWMA, 1, W(2, 1));
+	lb_observe(&p->servers[0], 2 * MS, 0);
+	p->servers[1].inflight = 1;
+	w = why(p, NULL);
+	CHECK(strstr(w, "a w2: 2 ms × 1 / 2 = 1") != NULL);
+	CHECK(strstr(w, "b w1: no answer yet, 1 in flight = 1000") != NULL);
+	pool_free(p);
+}
+
+TEST(ewma_jumps_up_to_a_slow_answer_and_comes_down_with_time)
+{
+	struct pool *p = pool_of(LB_EWMA, 1, W(1));
+	struct server *s = &p->servers[0];
+	CHECK(lb_ewma_ns(s, 0) < 0);                   /* no sample yet */
+	lb_observe(s, 1 * MS, 0);
+	lb_observe(s, 20 * MS, 1 * MS);
+	CHECK(fabs(lb_ewma_ns(s, 1 * MS) - 20 * MS) < 1);    /* peak: at once */
+	/* 1 ms answers every 10 ms for one decay time (3 s): 1 + 19/e ms */
+	uint64_t t = 1 * MS;
+	for (int i = 0; i < 300; i++)
+		lb_observe(s, 1 * MS, t += 10 * MS);
+	double want = 1 + 19 / M_E;
+	CHECK(fabs(lb_ewma_ns(s, t) / MS - want) < 0.1);
+	pool_free(p);
+}
+
+TEST(ewma_forgets_with_time_not_with_the_number_of_requests)
+{
+	/* Two servers slow at 10 ms, then 1 ms for a second: one answering
+	 * every millisecond, the other every 100 ms.  Same estimate. */
+	struct pool *p = pool_of(LB_EWMA, 1, W(1, 1));
+	struct server *busy = &p->servers[0], *quiet = &p->servers[1];
+	lb_observe(busy, 10 * MS, 0);
+	lb_observe(quiet, 10 * MS, 0);
+	for (uint64_t t = 1 * MS; t <= SEC; t += 1 * MS)
+		lb_observe(busy, 1 * MS, t);
+	for (uint64_t t = 100 * MS; t <= SEC; t += 100 * MS)
+		lb_observe(quiet, 1 * MS, t);
+	double b = lb_ewma_ns(busy, SEC) / MS, q = lb_ewma_ns(quiet, SEC) / MS;
+	printf("# after 1 s of 1 ms answers: %.2f ms (1000 answers), %.2f ms (10 answers)\n", b, q);
+	CHECK(fabs(b - q) < 0.05);
+	CHECK(fabs(b - (1 + 9 * exp(-1.0 / 3))) < 0.05);
+	pool_free(p);
+}
+
+TEST(ewma_tries_an_idle_slow_server_again_once_its_estimate_has_decayed)
+{
+	struct pool *p = pool_of(LB_EWMA, 1, W(1, 1));
+	struct server *slow = &p->servers[0], *fast = &p->servers[1];
+	lb_observe(slow, 20 * MS, 0);
+	fast->inflight = 2;                          /* cost 2 ms x 3 = 6 */
+	uint64_t t = 0, first = 0;
+	for (; t < 10ull * SEC && first == 0; t += 10 * MS) {
+		lb_observe(fast, 2 * MS, t);
+		if (lb_pick(p, NULL, NULL, t, NULL) == slow)
+			first = t;
+	}
+	/* 20 ms x e^(-t/3s) < 6 ms: t > 3 ln(20/6) s = 3.6 s */
+	printf("# the idle slow server is tried again after %.2f s\n", (double)first / SEC);
+	CHECK(first > 3500 * MS && first < 3700 * MS);
+	pool_free(p);
+}
+
+TEST(ewma_tries_a_server_with_no_answer_yet_but_does_not_pile_on_it)
+{
+	struct pool *p = pool_of(LB_EWMA, 1, W(1, 1));
+	lb_observe(&p->servers[0], 1 * MS, 0);
+	CHECK_STR(picks(p, 1), "b");                 /* idle and unknown: cost 0 */
+	p->servers[1].inflight = 1;                  /* waiting for its first answer */
+	CHECK_STR(picks(p, 3), "aaa");
+	pool_free(p);
+}
+
+/* A small discrete-event simulation: Poisson arrivals at rate per second
+ * over three servers a, b (2 ms) and c (20 ms until `recover`, then 2 ms),
+ * each with +-10% jitter.  Counts c's share of requests in each second. */
+struct sim_done { uint64_t at; struct server *s; uint64_t ttfb; };
+
+static void heap_push(struct sim_done *h, size_t *n, struct sim_done d)
+{
+	size_t i = (*n)++;
+	for (; i > 0 && h[(i - 1) / 2].at > d.at; i = (i - 1) / 2)
+		h[i] = h[(i - 1) / 2];
+	h[i] = d;
+}
+
+static struct sim_done heap_pop(struct sim_done *h, size_t *n)
+{
+	struct sim_done top = h[0], last = h[--*n];
+	size_t i = 0;
+	for (;;) {
+		size_t c = 2 * i + 1;
+		if (c >= *n)
+			break;
+		if (c + 1 < *n && h[c + 1].at < h[c].at)
+			c++;
+		if (h[c].at >= last.at)
+			break;
+		h[i] = h[c];
+		i = c;
+	}
+	h[i] = last;
+	return top;
+}
+
+static void simulate(struct pool *p, double rate, uint64_t recover, int seconds, double share[])
+{
+	static struct sim_done heap[100000];
+	size_t n = 0;
+	unsigned to_c[64] = { 0 }, all[64] = { 0 };
+	struct rng r;
+	rng_seed(&r, 99);
+	uint64_t t = 0, end = (uint64_t)seconds * SEC;
+	while (t < end) {
+		t += (uint64_t)(-log(1 - rng_double(&r)) / rate * SEC);
+		while (n > 0 && heap[0].at <= t) {
+			struct sim_done d = heap_pop(heap, &n);
+			lb_observe(d.s, d.ttfb, d.at);
+			d.s->inflight--;
+		}
+		struct server *s = lb_pick(p, NULL, NULL, t, NULL);
+		bool slow = s == &p->servers[2] && t < recover;
+		uint64_t ttfb = (uint64_t)((slow ? 20 : 2) * MS * (0.9 + 0.2 * rng_double(&r)));
+		s->inflight++;
+		heap_push(heap, &n, (struct sim_done){ t + ttfb, s, ttfb });
+		to_c[t / SEC] += s == &p->servers[2];
+		all[t / SEC]++;
+	}
+	for (int i = 0; i < seconds; i++)
+		share[i] = all[i] ? (double)to_c[i] / all[i] : 0;
+}
+
+TEST(ewma_keeps_a_slow_server_nearly_idle_and_brings_it_back_when_it_recovers)
+{
+	struct pool *p = pool_of(LB_EWMA, 11, W(1, 1, 1));
+	double share[40];
+	simulate(p, 1500, 20ull * SEC, 40, share);
+	double slow = 0;
+	for (int i = 5; i < 20; i++)
+		slow += share[i] / 15;
+	printf("# share of the slow server, seconds 5-20: %.2f%%; after it recovers at 20 s:", 100 * slow);
+	for (int i = 20; i < 32; i++)
+		printf(" %.0f", 100 * share[i]);
+	printf(" %%\n");
+	CHECK(slow < 0.01);                 /* under 1% of requests: p99 is not its */
+	CHECK(share[29] > 0.20);            /* 10 s after: toward a third */
+	pool_free(p);
+}
+
+/* ---- hash ------------------------------------------------------------------- */
+
+TEST(hash_sends_the_same_key_to_the_same_server)
+{
+	struct pool *p = pool_of(LB_HASH, 1, W(1, 1, 1, 1));
+	for (int k = 0; k < 50; k++) {
+		struct lb_req rq = { .msg = request("/item/%d?session=%d", k, 1) };
+		struct server *first = lb_pick(p, &rq, NULL, 0, NULL);
+		rq.msg = request("/item/%d?session=%d", k, 2);     /* the query is not part of the key */
+		CHECK(lb_pick(p, &rq, NULL, 0, NULL) == first);
+	}
+	p->hash_key = HASH_SOURCE;
+	struct addr a, b;
+	char e[NET_ERRLEN];
+	CHECK(addr_parse("10.1.2.3:40000", -1, &a, e) == 0 && addr_parse("[::ffff:10.1.2.3]:50000", -1, &b, e) == 0);
+	struct lb_req ra = { .client = &a }, rb = { .client = &b };
+	CHECK(lb_pick(p, &ra, NULL, 0, NULL) == lb_pick(p, &rb, NULL, 0, NULL));   /* IPv4-mapped = IPv4 */
+	pool_free(p);
+}
+
+TEST(hash_shares_keys_by_weight)
+{
+	struct pool *p = pool_of(LB_HASH, 1, W(1, 2, 1));
+	unsigned count[3] = { 0 };
+	for (int k = 0; k < 10000; k++) {
+		struct lb_req rq = { .msg = request("/k/%d", k) };
+		count[lb_pick(p, &rq, NULL, 0, NULL) - p->servers]++;
+	}
+	printf("# weights 1:2:1 -> %u %u %u of 10000 keys\n", count[0], count[1], count[2]);
+	CHECK(count[0] > 2100 && count[0] < 2900);
+	CHECK(count[1] > 4500 && count[1] < 5500);
+	CHECK(count[2] > 2100 && count[2] < 2900);
+	pool_free(p);
+}
+
+TEST(removing_one_of_four_servers_moves_only_its_share_of_the_keys)
+{
+	struct pool *four = pool_of(LB_HASH, 1, W(1, 1, 1, 1)), *three = pool_of(LB_HASH, 1, W(1, 1, 1));
+	unsigned moved = 0, moved_mod = 0, wrongly = 0;
+	for (int k = 0; k < 10000; k++) {
+		struct lb_req rq = { .msg = request("/k/%d", k) };
+		char before = lb_pick(four, &rq, NULL, 0, NULL)->name[0], after = lb_pick(three, &rq, NULL, 0, NULL)->name[0];
+		moved += before != after;
+		wrongly += before != after && before != 'd';   /* only d's keys may move */
+		uint64_t h = lb_hash(http_target(rq.msg), strlen(http_target(rq.msg)));
+		moved_mod += h % 4 != h % 3;
+	}
+	printf("# 4 -> 3 servers, 10000 keys: the ring moves %.1f%%, hash modulo N would move %.1f%%\n",
+	       moved / 100.0, moved_mod / 100.0);
+	CHECK(moved <= 3000);
+	CHECK(moved_mod >= 7000);
+	CHECK_INT(wrongly, 0);
+	pool_free(four);
+	pool_free(three);
+}
+
+TEST(a_down_server_hands_its_keys_to_the_others_and_no_other_key_moves)
+{
+	struct pool *p = pool_of(LB_HASH, 1, W(1, 1, 1, 1));
+	char before[2000];
+	for (int k = 0; k < 2000; k++) {
+		struct lb_req rq = { .msg = request("/k/%d", k) };
+		before[k] = lb_pick(p, &rq, NULL, 0, NULL)->name[0];
+	}
+	p->servers[2].down_until = 100;
+	p->nfailing = 1;
+	unsigned got[4] = { 0 }, others_moved = 0;
+	for (int k = 0; k < 2000; k++) {
+		struct lb_req rq = { .msg = request("/k/%d", k) };
+		char now = lb_pick(p, &rq, NULL, 10, NULL)->name[0];
+		if (before[k] == 'c')
+			got[now - 'a']++;
+		else
+			others_moved += now != before[k];
+	}
+	CHECK_INT(others_moved, 0);
+	CHECK_INT(got[2], 0);
+	CHECK(got[0] > 50 && got[1] > 50 && got[3] > 50);   /* spread, not all on one */
+	pool_free(p);
+}
+
+TEST(hash_why_lines_show_the_key_and_a_missing_key_picks_in_turn)
+{
+	struct pool *p = pool_of(LB_HASH, 1, W(1, 1));
+	p->hash_key = HASH_HEADER;
+	p->hash_header = "X-User";
+	struct buf b = BUF_INIT;
+	struct lb_req rq = { .msg = request_with("X-User: alice\r\n", "/") };
+	struct server *s = lb_pick(p, &rq, NULL, 0, &b);
+	buf_append(&b, "", 1);
+	char want[128];
+	snprintf(want, sizeof(want), "hash:header:X-User 'alice' -> %s on the ring", s->name);
+	CHECK_STR(buf_begin(&b), want);
+	buf_clear(&b);
+	rq.msg = request("/");
+	lb_pick(p, &rq, NULL, 0, &b);
+	buf_append(&b, "", 1);
+	CHECK_STR(buf_begin(&b), "hash:header:X-User: no X-User header: next in turn");
+	const char *turns = picks(p, 4);
+	CHECK(strcmp(turns, "abab") == 0 || strcmp(turns, "baba") == 0);
+	buf_clear(&b);
+	rq.msg = request_with("X-User: alice\r\n", "/");
+	lb_pick(p, &rq, s, 0, &b);                 /* a retry: the next server on the ring */
+	buf_append(&b, "", 1);
+	snprintf(want, sizeof(want), "hash:header:X-User 'alice' -> %s, next on the ring after %s; skipped %s (just failed)",
+	         s == &p->servers[0] ? "b" : "a", s->name, s->name);
+	CHECK_STR(buf_begin(&b), want);
+	p->hash_header = NULL;
+	buf_free(&b);
+	pool_free(p);
+}
+
+TEST(weights_shape_every_algorithm)
+{
+	enum lb_algo algos[] = { LB_ROUNDROBIN, LB_LEASTCONN, LB_RANDOM, LB_EWMA, LB_HASH };
+	for (size_t a = 0; a < 5; a++) {
+		struct pool *p = pool_of(algos[a], 5, W(3, 1));
+		unsigned heavy = 0;
+		/* twelve requests in flight, all answering in 1 ms */
+		struct server *ring[12] = { NULL };
+		for (int i = 0; i < 4000; i++) {
+			struct lb_req rq = { .msg = request("/k/%d", i) };
+			if (ring[i % 12] != NULL)
+				ring[i % 12]->inflight--;
+			struct server *s = lb_pick(p, &rq, NULL, 0, NULL);
+			lb_observe(s, 1 * MS, 0);
+			s->inflight++;
+			ring[i % 12] = s;
+			heavy += s == &p->servers[0];
+		}
+		printf("# %s, weights 3:1: %.1f%% to the heavy one\n", lb_algo_name(algos[a]), heavy / 40.0);
+		/* ewma's cost, time x (in flight + 1) / weight, leans further to
+		 * the heavy server at low concurrency (at none, it takes all) */
+		if (algos[a] == LB_EWMA)
+			CHECK(heavy > 2800 && heavy < 3400);
+		else
+			CHECK(heavy > 2850 && heavy < 3150);
+		pool_free(p);
+	}
+}
+
 int main(void)
 {
 	RUN(roundrobin_follows_nginx_smooth_weighted_order);
 	RUN(roundrobin_gives_each_server_its_weight_share_exactly);
 	RUN(roundrobin_ignores_requests_in_flight);
 	RUN(leastconn_picks_the_server_with_fewest_in_flight);
-	RUN(leastconn_breaks_ties_by_higher_weight_then_in_turn);
+	RUN(leastconn_breaks_ties_in_weighted_turn);
+	RUN(leastconn_counts_in_flight_per_unit_of_weight);
 	RUN(leastconn_with_requests_finishing_spreads_the_load);
 	RUN(random_is_reproducible_with_a_seed);
 	RUN(random_spreads_idle_requests_by_weight);
@@ -335,5 +720,19 @@ int main(void)
 	RUN(the_only_server_is_tried_again_when_it_failed);
 	RUN(down_servers_are_skipped_until_their_time_is_up);
 	RUN(when_every_server_is_down_they_are_tried_anyway);
+	RUN(random_counts_in_flight_per_unit_of_weight);
+	RUN(ewma_picks_the_lower_of_two_costs_time_times_load);
+	RUN(ewma_why_line_shows_both_candidates_costs);
+	RUN(ewma_jumps_up_to_a_slow_answer_and_comes_down_with_time);
+	RUN(ewma_forgets_with_time_not_with_the_number_of_requests);
+	RUN(ewma_tries_an_idle_slow_server_again_once_its_estimate_has_decayed);
+	RUN(ewma_tries_a_server_with_no_answer_yet_but_does_not_pile_on_it);
+	RUN(ewma_keeps_a_slow_server_nearly_idle_and_brings_it_back_when_it_recovers);
+	RUN(hash_sends_the_same_key_to_the_same_server);
+	RUN(hash_shares_keys_by_weight);
+	RUN(removing_one_of_four_servers_moves_only_its_share_of_the_keys);
+	RUN(a_down_server_hands_its_keys_to_the_others_and_no_other_key_moves);
+	RUN(hash_why_lines_show_the_key_and_a_missing_key_picks_in_turn);
+	RUN(weights_shape_every_algorithm);
 	return t_done();
 }
