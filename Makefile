@@ -40,8 +40,12 @@ BUILT_TOOLS  := $(foreach t,$(TOOLS),$(if $(wildcard $(t)/main.c),$(t)))
 UNIT_SRC     := $(wildcard tests/unit/test_*.c)
 UNIT_BIN     := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 
-tool_obj     = $(patsubst %.c,$(BUILD)/%.o,$(wildcard $(1)/*.c))
+tool_obj     = $(patsubst %.c,$(BUILD)/%.o,$(wildcard $(1)/*.c)) $(EXTRA_$(1))
 LIBS_tracer  := -lpcap
+# The dashboard's files (proxy/admin/*.css, *.js) are built into the proxy
+# as C strings, which proxy/admin/embed.sh writes into build/.
+ADMIN_FILES  := $(wildcard proxy/admin/*.css proxy/admin/*.js)
+EXTRA_proxy  := $(BUILD)/gen/admin_assets.o
 
 .PHONY: all tools unit asan test demo bench deps deps-check clean
 all: deps-check tools unit
@@ -70,6 +74,13 @@ $(foreach u,$(UNIT_SRC),$(eval $(call unit_rule,$(basename $(notdir $(u))))))
 $(BUILD)/%.o: %.c
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -c -o $@ $<
+
+$(BUILD)/gen/admin_assets.c: proxy/admin/embed.sh $(ADMIN_FILES)
+	@mkdir -p $(@D)
+	sh proxy/admin/embed.sh $(ADMIN_FILES) >$@.tmp && mv $@.tmp $@
+
+$(BUILD)/gen/admin_assets.o: $(BUILD)/gen/admin_assets.c
+	$(CC) $(CPPFLAGS) -Iproxy $(ALL_CFLAGS) -c -o $@ $<
 
 # llhttp is generated code: build it with its own (quieter) warnings.
 $(BUILD)/llhttp/%.o: $(LLHTTP_DIR)/%.c

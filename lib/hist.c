@@ -88,7 +88,7 @@ void hist_add(struct hist *dst, const struct hist *src)
 {
 	if (src->total == 0)
 		return;
-	for (size_t i = 0; i < HIST_LEN; i++)
+	for (size_t i = hist_index(src->min); i <= hist_index(src->max); i++)   /* the others are 0 */
 		dst->counts[i] += src->counts[i];
 	if (dst->total == 0 || src->min < dst->min)
 		dst->min = src->min;

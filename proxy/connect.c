@@ -341,6 +341,7 @@ int retry_elsewhere(struct client *c, struct sconn *s, struct buf *out, bool tim
 	next = lb_pick(x->pool, &(struct lb_req){ &c->peer, &c->req }, failed, ev_now_ns(P.loop), &P.why);
 	next->inflight += x->counted;
 	x->retries++;
+	failed->stats.retries++;   /* telemetry (--admin) */
 	x->discarded = false;
 	struct buf *e = event_begin(c, 4, "retry");
 	if (e != NULL) {

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "admin.h"
 #include "log.h"
 #include "proxy.h"
 #include "sig.h"
@@ -101,7 +102,7 @@ int main(int argc, char **argv)
 	struct rng seed;
 	rng_seed(&seed, ev_wall_ns() ^ ((uint64_t)getpid() << 32));
 	P.id_prefix = (uint32_t)rng_next(&seed);
-	if (logs_open() < 0 || accept_start() < 0)
+	if (logs_open() < 0 || accept_start() < 0 || admin_start() < 0)
 		exit(2);
 
 	if (ev_run(P.loop) < 0)
@@ -111,6 +112,7 @@ int main(int argc, char **argv)
 	while (P.clients != NULL)
 		client_close(P.clients, "proxy stopped");
 	accept_stop();
+	admin_stop();
 	pool_close_all();
 	ev_timer_stop(P.loop, &P.stop_timer);
 	ev_timer_stop(P.loop, &P.accept_timer);

@@ -12,6 +12,7 @@
 
 #include "log.h"
 #include "proxy.h"
+#include "telemetry.h"
 
 static void on_linger_timeout(ev_loop *loop, void *arg)
 {
@@ -91,6 +92,7 @@ static void telemetry(struct exchange *x)
 	st->ttfb_us_total += ttfb;
 	st->ttlb_us_total += ttlb;
 	st->ttfb_us_ewma = st->ttfb_us_ewma ? (st->ttfb_us_ewma * 7 + ttfb) / 8 : ttfb;
+	telemetry_response(x->server, x->t_sent, x->t_resp);   /* TTFB: --balance ewma, --admin */
 	if (x->counted && x->server->inflight > 0)
 		x->server->inflight--;
 	x->counted = false;

@@ -182,6 +182,7 @@ void health_failed(struct client *c, struct server *srv, const char *why)
 	if (cfg->max_fails == 0 || ++srv->fails < cfg->max_fails)
 		return;
 	c->x.pool->nfailing += srv->fails == cfg->max_fails;
+	srv->stats.ejections += srv->down_until <= ev_now_ns(P.loop);   /* it was up: telemetry (--admin) */
 	srv->down_until = ev_now_ns(P.loop) + cfg->fail_timeout * 1000000;
 	log_warn("server %s down for %llu ms: %u failures in a row, the last: %s", srv->name,
 	         (unsigned long long)cfg->fail_timeout, srv->fails, why);

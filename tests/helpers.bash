@@ -28,12 +28,13 @@ _bg_dir() {
 
 # start_bg NAME CMD [ARGS...]: start CMD in the background, stdout to
 # NAME.out and stderr to NAME.err in the background folder, and wait until
-# it prints its "listening" lines (as many as it has --listen flags).
+# it prints its "listening" lines (as many as it has --listen and --admin
+# flags).
 start_bg() {
 	local name=$1; shift
 	local dir; dir=$(_bg_dir)
 	local want=0 a
-	for a in "$@"; do [ "$a" = --listen ] && want=$((want + 1)); done
+	for a in "$@"; do [ "$a" = --listen ] || [ "$a" = --admin ] && want=$((want + 1)); done
 	[ "$want" -gt 0 ] || want=1
 	"$@" >"$dir/$name.out" 2>"$dir/$name.err" 3>&- </dev/null &
 	echo $! >"$dir/$name.pid"
@@ -151,4 +152,106 @@ raw_exchange() {
 	host=${host#[}; host=${host%]}
 	printf "$bytes" | timeout "$secs" nc -q "$secs" "$host" "$port"
 	return 0
+}
+
+# ---- a real browser ------------------------------------------------------------
+# Headless Chromium (Debian's chromium), driven over WebDriver by Debian's
+# chromedriver, with curl and jq: open a page, run JavaScript in it, read
+# its console.  One browser serves a whole file:
+#   setup_file()    { browser_start; }
+#   teardown_file() { browser_stop; stop_all_file; }
+#   @test ... { browser_open "http://$A/"; run browser_eval 'return document.title'; ... }
+
+# The flags Chromium needs as root on a machine with no network but loopback.
+CHROMIUM_FLAGS=(--headless --no-sandbox --disable-gpu --disable-quic --no-first-run
+	--disable-background-networking --disable-component-update --disable-sync --disable-dev-shm-usage)
+
+# browser_start: chromedriver on a free port and one Chromium session; sets
+# BROWSER (the session's WebDriver URL).
+browser_start() {
+	local dir=$BATS_FILE_TMPDIR
+	chromedriver --port=0 >"$dir/chromedriver.out" 2>"$dir/chromedriver.err" 3>&- </dev/null &
+	echo $! >"$dir/chromedriver.pid"
+	echo chromedriver >>"$dir/.bg-names"
+	wait_for_lines "$dir/chromedriver.out" 'started successfully on port' 1 "$(cat "$dir/chromedriver.pid")" || {
+		echo "# chromedriver did not start: $(cat "$dir/chromedriver.err")" >&3
+		return 1
+	}
+	CHROMEDRIVER=http://127.0.0.1:$(sed -n 's/.*started successfully on port \([0-9]*\).*/\1/p' "$dir/chromedriver.out")
+	export CHROMEDRIVER
+	BROWSER=$(browser_session "$dir/chromium-profile") || return 1
+	export BROWSER
+}
+
+# browser_session PROFILE_DIR [--no-javascript]: one more Chromium (to
+# close with curl -X DELETE); prints its WebDriver URL.
+browser_session() {
+	local args caps url prefs='{}'
+	[ "${2:-}" = --no-javascript ] && prefs='{"profile.managed_default_content_settings.javascript": 2}'
+	args=$(printf '%s\n' "${CHROMIUM_FLAGS[@]}" "--user-data-dir=$1" | jq -Rsc 'split("\n")[:-1]')
+	caps=$(jq -nc --argjson args "$args" --argjson prefs "$prefs" '{capabilities: {alwaysMatch: {
+		browserName: "chrome", "goog:loggingPrefs": {browser: "ALL"},
+		"goog:chromeOptions": {binary: "/usr/bin/chromium", args: $args, prefs: $prefs}}}}')
+	url=$(curl -s -m 60 -X POST "$CHROMEDRIVER/session" -H 'Content-Type: application/json' -d "$caps" |
+		jq -r --arg base "$CHROMEDRIVER/session/" '$base + (.value.sessionId // "")')
+	if [[ "$url" == */session/ ]]; then
+		echo "# chromedriver could not start Chromium: $(tail -n 5 "$BATS_FILE_TMPDIR/chromedriver.err")" >&3
+		return 1
+	fi
+	echo "$url"
+}
+
+# browser_stop: close Chromium (ending the session), then chromedriver
+# (which a SIGTERM ends with status 143: that is its normal way out).
+browser_stop() {
+	local dir=$BATS_FILE_TMPDIR pid i
+	[ -n "${BROWSER:-}" ] && curl -s -m 30 -X DELETE "$BROWSER" >/dev/null
+	pid=$(cat "$dir/chromedriver.pid" 2>/dev/null) || return 0
+	rm -f "$dir/chromedriver.pid"
+	kill -TERM "$pid" 2>/dev/null || return 0
+	for ((i = 0; i < 500; i++)); do
+		kill -0 "$pid" 2>/dev/null || return 0
+		sleep 0.01
+	done
+	kill -KILL "$pid" 2>/dev/null
+	return 0
+}
+
+# _webdriver METHOD PATH [JSON]: one WebDriver command; prints the reply.
+_webdriver() {
+	curl -s -m 30 -X "$1" "$BROWSER$2" -H 'Content-Type: application/json' ${3:+-d "$3"}
+}
+
+# browser_open URL: load URL and wait for its load event.
+browser_open() {
+	_webdriver POST /url "$(jq -nc --arg url "$1" '{url: $url}')" | jq -e '.value == null' >/dev/null
+}
+
+# browser_eval SCRIPT: run SCRIPT (a function body: `return ...`) in the
+# page; prints what it returned (strings as they are, the rest as JSON).
+browser_eval() {
+	local reply
+	reply=$(_webdriver POST /execute/sync "$(jq -nc --arg s "$1" '{script: $s, args: []}')")
+	if jq -e '.value | type == "object" and has("error")' >/dev/null <<<"$reply"; then
+		echo "browser_eval: $(jq -r '.value.message' <<<"$reply")" >&2
+		return 1
+	fi
+	jq -r '.value | if type == "string" then . else tojson end' <<<"$reply"
+}
+
+# browser_errors: the console's errors since the last call (one a line),
+# uncaught exceptions and failed loads included.
+browser_errors() {
+	_webdriver POST /se/log '{"type":"browser"}' | jq -r '.value[] | select(.level == "SEVERE") | .message'
+}
+
+# wait_long CMD...: wait_until for pages that refresh once a second: retry
+# CMD every 50 ms for 15 s at most.
+wait_long() {
+	local i
+	for ((i = 0; i < 300; i++)); do
+		"$@" && return 0
+		sleep 0.05
+	done
+	return 1
 }
