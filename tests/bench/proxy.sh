@@ -2,6 +2,8 @@
 # tests/bench/proxy.sh - our proxy against HAProxy and nginx, each in front of
 # the same three mockserver backends, loaded by wrk in the same run:
 #   requests/s and p99 at -c64 and at -c1000 (keep-alive both sides);
+#   requests/s with --admin on and /metrics polled each second, against
+#   the same proxy without --admin;
 #   RSS while 10,000 idle keep-alive client connections are held;
 #   system calls per proxied request (strace -c -f over ab -k -n N).
 # Every proxy runs one thread/worker and keeps idle server connections.
@@ -114,6 +116,26 @@ for conns in 64 1000; do
 	row proxy nginx "requests/s -c$conns" "$OURS_RPS" "$THEIRS_RPS"
 	row proxy nginx "p99_ms -c$conns" "$OURS_P99" "$THEIRS_P99"
 done
+
+# ---- what --admin costs: the same proxy with --admin, /metrics polled ----
+# Telemetry records every answer in two histograms and closes a second of
+# history each second; a client reads /metrics once a second meanwhile.
+# ratio = with it / without it (target: requests/s >= 0.97; the CPU time
+# per request says the same more steadily on a busy machine).
+adm_port=$(free_port 127.0.0.2)
+adm_admin=$(free_port 127.0.0.1)
+bench_bg proxyadmin "${SERVER_PIN[@]}" "$L7_BIN/proxy" --listen "127.0.0.2:$adm_port" --source 127.0.0.2 --quiet \
+	--backend "b1=${backends[0]}" --backend "b2=${backends[1]}" --backend "b3=${backends[2]}" \
+	--server-keepalive 256 --max-conns 20000 --admin "127.0.0.1:$adm_admin"
+adm_pid=$BG_PID
+wait_listening "$BENCH_TMP/proxyadmin.out" 2
+bench_bg poller "${CLIENT_PIN[@]}" bash -c "for ((i = 0; i < 900; i++)); do
+	curl -s -o /dev/null http://127.0.0.1:$adm_admin/metrics; sleep 1; done"
+BENCH_CONNS=64
+compare_wrk "http://127.0.0.2:$adm_port/" "$ours" "$adm_pid" "$ours_pid"
+row proxy "proxy, no --admin" "requests/s -c64 --admin + /metrics 1/s" "$OURS_RPS" "$THEIRS_RPS"
+row proxy "proxy, no --admin" "cpu_us/request -c64 --admin + /metrics 1/s" "$OURS_CPU" "$THEIRS_CPU"
+kill "$BG_PID" 2>/dev/null || true
 
 # ---- RSS with 10,000 idle keep-alive client connections -----------------
 # hold_idle HOST PORT N PID: open N connections, one request each, keep them
