@@ -220,11 +220,14 @@ static double ewma_cost(const struct server *s, uint64_t now, double *est)
 	return *est * (s->inflight + 1) / s->weight;
 }
 
-/* Milliseconds with 3 significant digits: "0.41", "19.7", "1250". */
+/* Milliseconds with 3 significant digits: "0.41", "19.7", "1250", "0". */
 static void put_ms(struct buf *b, double ns)
 {
 	double ms = ns / 1e6;
-	(void)buf_printf(b, ms >= 1000 ? "%.0f" : ms >= 0.01 ? "%.3g" : "%.3f", ms);
+	if (ns == 0)
+		(void)buf_puts(b, "0");
+	else
+		(void)buf_printf(b, ms >= 1000 ? "%.0f" : ms >= 0.01 ? "%.3g" : "%.3f", ms);
 }
 
 /* "b1: 0.41 ms × 2 = 0.82", "b1 w2: 0.41 ms × 2 / 2 = 0.41", or
@@ -402,10 +405,10 @@ static struct server *pick_hash(struct pool *pool, const struct lb_req *rq, stru
 	const void *key = NULL;
 	size_t len = 0;
 	if (!hash_key(pool, rq, &key, &len, ip)) {
+		bool header = pool->hash_key == HASH_HEADER;
 		if (why != NULL)
-			(void)buf_cat(why, balance_spec(pool, spec), pool->hash_key == HASH_HEADER ? ": no " : ": no request",
-			              pool->hash_key == HASH_HEADER ? pool->hash_header : "",
-			              pool->hash_key == HASH_HEADER ? " header" : "", ": next in turn", NULL);
+			(void)buf_cat(why, balance_spec(pool, spec), ": no ", header ? pool->hash_header : "request",
+			              header ? " header" : "", ": next in turn", NULL);
 		return swrr(pool, NULL);
 	}
 	struct server *owner, *s = ring_walk(pool, lb_hash(key, len), &owner);
@@ -418,9 +421,10 @@ static struct server *pick_hash(struct pool *pool, const struct lb_req *rq, stru
 			(void)buf_append(why, key, len < WHY_KEY ? len : WHY_KEY);
 			(void)buf_puts(why, len > WHY_KEY ? "..." : "");
 		}
-		(void)buf_cat(why, "' -> ", s->name, NULL);
-		(void)buf_cat(why, s == owner ? " on the ring" : ", next on the ring after ", s == owner ? "" : owner->name,
-		              NULL);
+		if (s == owner)
+			(void)buf_cat(why, "' -> ", s->name, " on the ring", NULL);
+		else
+			(void)buf_cat(why, "' -> ", s->name, ", next on the ring after ", owner->name, NULL);
 	}
 	return s;
 }
