@@ -67,15 +67,19 @@ wait_for_lines() {
 	return 1
 }
 
-# wait_until CMD...: retry CMD every 10 ms for 5 s at most.
-wait_until() {
-	local i
-	for ((i = 0; i < 500; i++)); do
+# wait_for SECONDS CMD...: retry CMD every 10 ms for SECONDS at most.
+wait_for() {
+	local i n=$(($1 * 100))
+	shift
+	for ((i = 0; i < n; i++)); do
 		"$@" && return 0
 		sleep 0.01
 	done
 	return 1
 }
+
+# wait_until CMD...: wait_for 5 seconds.
+wait_until() { wait_for 5 "$@"; }
 
 # pid_of NAME, out_of NAME, err_of NAME: the pid and the output files.
 pid_of() { cat "$(_find_bg "$1")/$1.pid"; }
@@ -243,15 +247,4 @@ browser_eval() {
 # uncaught exceptions and failed loads included.
 browser_errors() {
 	_webdriver POST /se/log '{"type":"browser"}' | jq -r '.value[] | select(.level == "SEVERE") | .message'
-}
-
-# wait_long CMD...: wait_until for pages that refresh once a second: retry
-# CMD every 50 ms for 15 s at most.
-wait_long() {
-	local i
-	for ((i = 0; i < 300; i++)); do
-		"$@" && return 0
-		sleep 0.05
-	done
-	return 1
 }

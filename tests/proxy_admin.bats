@@ -81,7 +81,7 @@ second_closed_after() { [ "$(seconds_closed)" -gt "$1" ]; }
 @test "/stats keeps a history of one entry a second" {
 	admin_proxy --backend "b1=$B1"
 	requests 3
-	wait_long second_closed_after 1
+	wait_for 15 second_closed_after 1
 	run curl -s "http://$A/stats"
 	run jq -c '.pools[0].servers[0].history | [(.requests | length) == .seconds, (.requests | add), (.p99_ms | length) == .seconds]' <<<"$output"
 	assert_output '[true,3,true]'
@@ -194,5 +194,5 @@ second_closed_after() { [ "$(seconds_closed)" -gt "$1" ]; }
 	for i in "${pids[@]}"; do kill "$i" 2>/dev/null || true; done
 	wait "${pids[@]}" 2>/dev/null || true
 	# once the stuck ones are gone (cut off after 5 s), /stats answers again
-	wait_long curl -sf -m 1 -o /dev/null "http://$A/stats"
+	wait_for 15 curl -sf -m 1 -o /dev/null "http://$A/stats"
 }

@@ -55,8 +55,8 @@ shown_matches() { [[ "$(shown "$1")" =~ $2 ]]; }
 	assert_output 0
 	browser_eval 'window.sameDocument = true; return 1'
 	for i in 1 2 3 4 5 6; do curl -sf -o /dev/null "http://$P/"; done
-	wait_long shown_is '#server-default-b1 .requests' 3
-	wait_long shown_matches '#server-default-b1 .p50' '^[0-9.]+ ms$'
+	wait_for 15 shown_is '#server-default-b1 .requests' 3
+	wait_for 15 shown_matches '#server-default-b1 .p50' '^[0-9.]+ ms$'
 	run browser_eval 'return window.sameDocument === true'
 	assert_output true
 }
@@ -64,7 +64,7 @@ shown_matches() { [[ "$(shown "$1")" =~ $2 ]]; }
 @test "a server that is down reads 'down' in its row, which stands out" {
 	dashboard --backend "b1=$B1" --backend "dead=127.0.0.14:1" --max-fails 1 --fail-timeout 60s
 	for i in 1 2; do curl -sf -o /dev/null "http://$P/"; done     # dead's request is retried on b1
-	wait_long shown_matches '#server-default-dead .state' '^down [0-9]+s left$'
+	wait_for 15 shown_matches '#server-default-dead .state' '^down [0-9]+s left$'
 	run shown '#server-default-b1 .state'
 	assert_output up
 	run browser_eval "const bg = id => getComputedStyle(document.getElementById(id)).backgroundColor;
@@ -77,7 +77,7 @@ shown_matches() { [[ "$(shown "$1")" =~ $2 ]]; }
 @test "the dashboard draws each server's last seconds as charts" {
 	dashboard --backend "b1=$B1"
 	for i in 1 2 3; do curl -sf -o /dev/null "http://$P/"; done
-	wait_long browser_eval "return document.querySelector('#server-default-b1 svg.chart.rps path') !== null || null"
+	wait_for 15 browser_eval "return document.querySelector('#server-default-b1 svg.chart.rps path') !== null || null"
 	run browser_eval "return document.querySelectorAll('#server-default-b1 svg.chart').length"
 	assert_output 2
 	run browser_eval "return document.querySelector('#server-default-b1 svg.chart.rps title').textContent"
@@ -87,7 +87,7 @@ shown_matches() { [[ "$(shown "$1")" =~ $2 ]]; }
 @test "the dashboard shows an ewma pool's estimates" {
 	dashboard --backend "b1=$B1" --balance ewma
 	curl -sf -o /dev/null "http://$P/"
-	wait_long shown_matches '#server-default-b1 .ewma' '^[0-9.]+ ms$'
+	wait_for 15 shown_matches '#server-default-b1 .ewma' '^[0-9.]+ ms$'
 	run shown 'h2'
 	assert_output 'pool default · ewma'
 }
@@ -98,7 +98,7 @@ shown_matches() { [[ "$(shown "$1")" =~ $2 ]]; }
 	browser_open "http://$A/"
 	local first
 	first=$(shown '#updated')
-	wait_long browser_eval "return document.getElementById('updated').textContent !== '$first' || null"
+	wait_for 15 browser_eval "return document.getElementById('updated').textContent !== '$first' || null"
 	run browser_errors
 	assert_output ''
 	run shown '#status'
