@@ -15,6 +15,8 @@ setup_file() {
 
 teardown_file() { stop_all_file; }
 
+setup() { cd "$BATS_TEST_TMPDIR"; }    # files a test writes stay there
+
 teardown() { stop_all; }
 
 # balanced NAME ARGS...: a proxy for one test; sets P.
