@@ -120,7 +120,7 @@ uint64_t hist_percentile(const struct hist *h, double p)
 	uint64_t rank = (uint64_t)(p / 100 * (double)h->total + 0.5), seen = 0;
 	if (rank < 1)
 		rank = 1;
-	for (size_t i = 0; i < HIST_LEN; i++) {
+	for (size_t i = hist_index(h->min); i < HIST_LEN; i++) {   /* none below min */
 		seen += h->counts[i];
 		if (seen >= rank)
 			return clamp_value(h, hist_highest_equiv(i));
