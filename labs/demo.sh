@@ -8,9 +8,29 @@
 # connection), and prints the annotated seven-step trace with the step-3
 # decisions, the time per step, and the proxy's access-log lines.  Stops everything it started, also on ^C.
 # Busy ports fall back to free ones.  Not root: the same, without the trace.
+#
+# labs/demo.sh --topology: the same in the namespaces of `bin/lab topology
+# up` (root): curl on l7lab-client, the proxy and the tracer on l7lab-proxy
+# (both its interfaces: -i any), one mockserver on each of l7lab-b1..b3.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 : "${L7_BIN:=$PWD/bin}"
+
+topo=
+case "${1:-}" in
+--topology) topo=1 ;;
+'') ;;
+*) echo "usage: labs/demo.sh [--topology]" >&2; exit 2 ;;
+esac
+if [ -n "$topo" ] && ! ip netns list 2>/dev/null | grep -q '^l7lab-proxy\b'; then
+	echo "demo: the topology is not up (bin/lab topology up, as root)" >&2
+	exit 2
+fi
+# on HOST CMD...: CMD on that host (the topology's namespace, or here);
+# onp HOST: the words that put a command there (for start, whose pid must
+# be the command's own).
+on() { local h=$1; shift; if [ -n "$topo" ]; then ip netns exec "l7lab-$h" "$@"; else "$@"; fi; }
+onp() { [ -z "$topo" ] || echo "ip netns exec l7lab-$1"; }
 
 for tool in mockserver proxy tracer; do
 	[ -x "$L7_BIN/$tool" ] || { echo "demo: $L7_BIN/$tool is missing; run make first" >&2; exit 2; }
@@ -65,22 +85,40 @@ backends() {
 	start mock 3 "$L7_BIN/mockserver" --listen "127.0.0.11:$1" --name b1 \
 		--listen "127.0.0.12:$1" --name b2 --listen "127.0.0.13:$1" --name b3
 }
-backends 9001 || backends 0 || { echo "demo: mockserver did not start:" >&2; cat "$tmp/mock.err" >&2; exit 1; }
+if [ -n "$topo" ]; then
+	for b in 1 2 3; do
+		start "mock$b" 1 $(onp "b$b") "$L7_BIN/mockserver" --listen "198.18.2.1$b:9001" --name "b$b" ||
+			{ echo "demo: mockserver b$b did not start:" >&2; cat "$tmp/mock$b.err" >&2; exit 1; }
+	done
+	cat "$tmp"/mock[123].out >"$tmp/mock.out"
+else
+	backends 9001 || backends 0 || { echo "demo: mockserver did not start:" >&2; cat "$tmp/mock.err" >&2; exit 1; }
+fi
 mapfile -t baddr < <(awk '$1 == "listening" { print $3 }' "$tmp/mock.out")
 
 # ---- the proxy ----------------------------------------------------------
+paddr_ip=127.0.0.2 psource=127.0.0.2
+[ -n "$topo" ] && paddr_ip=198.18.1.2 psource=198.18.2.2
 proxy() {
-	start proxy 1 "$L7_BIN/proxy" --listen "127.0.0.2:$1" --source 127.0.0.2 --name l7lab \
+	start proxy 1 $(onp proxy) "$L7_BIN/proxy" --listen "$paddr_ip:$1" --source "$psource" --name l7lab \
 		--backend "b1=${baddr[0]}" --backend "b2=${baddr[1]}" --backend "b3=${baddr[2]}" \
 		--balance roundrobin --events "$tmp/events.jsonl" --access-log "$tmp/access.log"
 }
 proxy 8080 || proxy 0 || { echo "demo: proxy did not start:" >&2; cat "$tmp/proxy.err" >&2; exit 1; }
 paddr=$(awk '$1 == "listening" { print $2 }' "$tmp/proxy.out")
+proxy_pid=${pids[-1]}
 
 say "l7lab demo: HTTP/1.x requests through a layer-7 proxy, step by step"
-echo "  client  127.0.0.1    (curl)"
-echo "  proxy   $paddr   (bin/proxy, round robin, source address 127.0.0.2)"
-echo "  b1-b3   ${baddr[*]}   (bin/mockserver)"
+if [ -n "$topo" ]; then
+	echo "  client  198.18.1.1   (curl, namespace l7lab-client)"
+	echo "  proxy   $paddr   (bin/proxy in l7lab-proxy, round robin, backend side from $psource)"
+	echo "  b1-b3   ${baddr[*]}   (bin/mockserver, one per namespace)"
+	echo "  links   $(bin/lab topology status | sed -n 's/^topology: up (\(.*\))$/\1/p')"
+else
+	echo "  client  127.0.0.1    (curl)"
+	echo "  proxy   $paddr   (bin/proxy, round robin, source address 127.0.0.2)"
+	echo "  b1-b3   ${baddr[*]}   (bin/mockserver)"
+fi
 echo
 
 # ---- the tracer (live capture needs root) -------------------------------
@@ -88,7 +126,7 @@ tracing=0
 if [ "$(id -u)" = 0 ]; then
 	# Live, one line per packet as it arrives, and every packet kept in a
 	# pcapng file that is printed again, whole and grouped, at the end.
-	"$L7_BIN/tracer" -i lo --proxy "$paddr" --backends "$(IFS=,; echo "${baddr[*]}")" \
+	$(onp proxy) "$L7_BIN/tracer" -i "$([ -n "$topo" ] && echo any || echo lo)" --proxy "$paddr" --backends "$(IFS=,; echo "${baddr[*]}")" \
 		-l -w "$tmp/demo.pcapng" --color never >"$tmp/trace.out" 2>"$tmp/trace.err" </dev/null &
 	tpid=$!
 	pids+=("$tpid")
@@ -103,14 +141,14 @@ fi
 
 # ---- the requests -------------------------------------------------------
 say "\$ curl -s http://$paddr/"
-curl -s --max-time 5 "http://$paddr/" | sed 's/^/  /'
+on client curl -s --max-time 5 "http://$paddr/" | sed 's/^/  /'
 say "\$ curl -s http://$paddr/ http://$paddr/ http://$paddr/    # three requests, one kept-alive connection"
-curl -s --max-time 5 "http://$paddr/" "http://$paddr/" "http://$paddr/" | sed 's/^/  /'
+on client curl -s --max-time 5 "http://$paddr/" "http://$paddr/" "http://$paddr/" | sed 's/^/  /'
 echo
 
 # Four requests are logged once the proxy has answered them; the trace is
 # complete when both client connections have closed (the client's FINs).
-wait_for "$tmp/access.log" '"GET ' 4 "${pids[1]}" || true
+wait_for "$tmp/access.log" '"GET ' 4 "$proxy_pid" || true
 if [ "$tracing" = 1 ]; then
 	wait_for "$tmp/trace.out" 'client closes' 2 "$tpid" || true
 	kill -INT "$tpid" 2>/dev/null || true
@@ -120,7 +158,7 @@ if [ "$tracing" = 1 ]; then
 			--name "${baddr[0]}=b1" --name "${baddr[1]}=b2" --name "${baddr[2]}=b3" \
 			--events "$tmp/events.jsonl" --color "$([ -t 1 ] && echo always || echo never)" "$@"
 	}
-	say "What the tracer saw on lo: every packet labelled with its step (1-7)"
+	say "What the tracer saw on $([ -n "$topo" ] && echo "the proxy's interfaces" || echo lo): every packet labelled with its step (1-7)"
 	trace 2>&1
 	echo
 	say "\$ tracer --summary: the time each request spent in each step"
