@@ -100,7 +100,8 @@ three() { echo "--backend b1=$B1 --backend b2=$B2 --backend b3=$B3"; }
 # lab_conf FILE: FILE with the lab's fixed ports replaced by this check's.
 lab_conf() {
 	local out; out=$(l7_dir)/$(basename "$1")
-	sed -e "s/$B1_IP:9001/$B1/g; s/$B2_IP:9001/$B2/g; s/$B3_IP:9001/$B3/g" "$1" >"$out"
+	sed -e "s/$LAB_NET.11:9001/$B1/g; s/$LAB_NET.12:9001/$B2/g; s/$LAB_NET.13:9001/$B3/g" \
+		-e "s/^source .*/source $SOURCE_IP/; s/^listen .*/listen $PROXY_IP:0/" "$1" >"$out"
 	echo "$out"
 }
 
@@ -110,11 +111,14 @@ get() { local p=$1; shift; on client curl -s --max-time 10 "$@" "http://$P$p"; }
 # xbackend PATH [CURL ARGS]: the X-Backend that answered.
 xbackend() { get "$@" -o /dev/null -D - | tr -d '\r' | awk -F': ' 'tolower($1) == "x-backend" { print $2 }'; }
 
-# stats: every backend's /stats, merged by name.
-stats() { for a in "$B1" "$B2" "$B3"; do on client curl -s --max-time 5 "http://$a/stats"; done | jq -s -c add; }
+# stats: every backend's /stats, merged by name (asked from the proxy's
+# host: in the topology the client cannot reach the backends).
+stats() { for a in "$B1" "$B2" "$B3"; do on proxy curl -s --max-time 5 "http://$a/stats"; done | jq -s -c add; }
 
-# events JQ_FILTER: the proxy's step events, filtered (t as float or integer).
-events() { jq -c "$1" "$EVENTS"; }
+# events JQ_FILTER: the proxy's step events, filtered; strings come out raw.
+# Each event's .s is its time in seconds, whether the proxy wrote t as Unix
+# seconds with a fraction or as integer nanoseconds.
+events() { jq -r -c '.s = (if .t > 1e12 then .t / 1e9 else .t end) | '"$1" "$EVENTS"; }
 
 # wait_event JQ_SELECT [COUNT]: until COUNT events match (10 s).
 wait_event() {
@@ -144,12 +148,53 @@ expect() {
 		CHECK_BAD=$((CHECK_BAD + 1))
 	fi
 }
-# expect_true WHAT CONDITION GOT_TEXT [HINT]: CONDITION is 1 or 0.
+# expect_true WHAT CONDITION GOT WANT [HINT]: CONDITION is 1 when it holds.
 expect_true() {
-	if [ "$2" = 1 ]; then expect "$1" ok ok; else expect "$1" "$3" "${5:-see above}" "${4:-}"; fi
+	if [ "$2" = 1 ]; then expect "$1" ok ok; else expect "$1" "$3" "$4" "${5:-}"; fi
 }
 # cmp A OP B: 1 when the (decimal) comparison holds.
 cmp() { awk -v a="$1" -v b="$3" -v o="$2" 'BEGIN { print (o == "<" ? a < b : o == "<=" ? a <= b : o == ">" ? a > b : o == ">=" ? a >= b : a == b) ? 1 : 0 }'; }
+# between V LO HI: 1 when LO <= V <= HI.
+between() { awk -v v="$1" -v l="$2" -v h="$3" 'BEGIN { print (v >= l && v <= h) ? 1 : 0 }'; }
 
 # part TITLE: a heading, as in the lab's README.
 part() { printf '%s\n' "$*"; }
+
+# ---- bin/lab start: the common start (fixed ports, bin/lab's piece) ------
+
+# start_backends [FLAGS...]: b1..b3 on port 9001, one mockserver.
+start_backends() {
+	piece backends "$L7_BIN/mockserver" "$@" --listen "$B1_IP:9001" --name b1 \
+		--listen "$B2_IP:9001" --name b2 --listen "$B3_IP:9001" --name b3
+}
+# start_proxy_lab [FLAGS...]: the proxy on 8080, logs in the lab's folder.
+start_proxy_lab() {
+	piece proxy "$L7_BIN/proxy" --listen "$PROXY_IP:8080" --source "$PROXY_IP" \
+		--access-log "$LAB_STATE/access.log" --events "$LAB_STATE/events.jsonl" "$@"
+}
+three_fixed() { echo "--backend b1=$B1_IP:9001 --backend b2=$B2_IP:9001 --backend b3=$B3_IP:9001"; }
+
+# steps_of FILE.json N: the steps of request N in a tracer --json capture.
+steps_of() { L7_DIR=$(dirname "$1") trace_steps "$2"; }
+
+# capture_or_recorded NAME CMD...: as root, run CMD (the traffic) with the
+# tracer live and leave trace.json; otherwise read labs/captures/NAME.pcapng
+# (recorded by `labs/captures/record.sh`) into trace.json.  Says which.
+capture_or_recorded() {
+	local name=$1 dir; shift
+	dir=$(l7_dir)
+	if [ "$(id -u)" = 0 ] && [ -z "${TOPO:-}" ]; then
+		trace_start >/dev/null && "$@" >/dev/null && trace_stop
+		echo "          (live capture)"
+	elif [ "$(id -u)" = 0 ]; then
+		printf -- "--name\n%s\n" "$B1=b1" "$B2=b2" "$B3=b3" >"$dir/trace.names"
+		l7_spawn tracer ip netns exec l7lab-proxy "$L7_BIN/tracer" -i any --proxy "$P" --backends "$B1,$B2,$B3" \
+			--name "$B1=b1" --name "$B2=b2" --name "$B3=b3" -l --json -w "$dir/trace.pcapng"
+		l7_wait_lines "$dir/tracer.err" '^tracer: capturing' 1 "$(l7_pid tracer)" && "$@" >/dev/null && trace_stop
+		echo "          (live capture on the proxy's interfaces)"
+	else
+		"$@" >/dev/null
+		"$L7_BIN/tracer" -r "$L7LAB_TOP/labs/captures/$name.pcapng" --proxy 8080 --backends 9001 --json >"$dir/trace.json" 2>/dev/null
+		echo "          (not root: the recorded capture labs/captures/$name.pcapng)"
+	fi
+}
