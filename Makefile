@@ -7,6 +7,7 @@
 #   make demo       the one-command classroom demo
 #   make bench      benchmarks against the tools people pick instead (not CI)
 #   make deps       install what is missing (Debian 12 packages)
+#   make install    the bats library (bats_load_library l7lab) into BATSLIBDIR
 #
 # Each tool is the .c files of its folder; TOOL/main.c holds main(), so unit
 # tests (tests/unit/test_TOOL_*.c) can link the rest of the tool.  llhttp's C
@@ -47,7 +48,7 @@ LIBS_tracer  := -lpcap
 ADMIN_FILES  := $(wildcard proxy/admin/*.css proxy/admin/*.js)
 EXTRA_proxy  := $(BUILD)/gen/admin_assets.o
 
-.PHONY: all tools unit asan test demo bench deps deps-check clean
+.PHONY: all tools unit asan test demo bench deps deps-check clean install install-bats
 all: deps-check tools unit
 
 tools: $(addprefix $(BINDIR)/,$(BUILT_TOOLS))
@@ -109,7 +110,17 @@ bench: deps-check tools
 	bin/install-deps --bench
 	tests/bench/run
 
+# The bats library where bats-core's bats_load_library finds it (Debian's
+# bats-support and bats-assert live there too); it finds the tools in
+# $(PREFIX)/bin.  In place, tests load tests/l7lab.bash directly.
+PREFIX       ?= /usr/local
+BATSLIBDIR   ?= /usr/lib/bats
+install: install-bats
+install-bats:
+	install -d $(DESTDIR)$(BATSLIBDIR)/l7lab
+	sed 's|^L7_INSTALLED_BIN=$$|L7_INSTALLED_BIN=$(PREFIX)/bin|' tests/l7lab.bash >$(DESTDIR)$(BATSLIBDIR)/l7lab/load.bash
+
 clean:
-	rm -rf build $(addprefix bin/,$(TOOLS))
+	rm -rf build $(addprefix bin/,$(TOOLS)) labs/student/proxy
 
 -include $(shell find build -name '*.d' 2>/dev/null)

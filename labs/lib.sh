@@ -162,17 +162,24 @@ part() { printf '%s\n' "$*"; }
 
 # ---- bin/lab start: the common start (fixed ports, bin/lab's piece) ------
 
+# The ports of a started lab (tests set others, free ones).
+: "${L7LAB_PROXY_PORT:=8080}" "${L7LAB_BACKEND_PORT:=9001}"
+
 # start_backends [FLAGS...]: b1..b3 on port 9001, one mockserver.
 start_backends() {
-	piece backends "$L7_BIN/mockserver" "$@" --listen "$B1_IP:9001" --name b1 \
-		--listen "$B2_IP:9001" --name b2 --listen "$B3_IP:9001" --name b3
+	local p=$L7LAB_BACKEND_PORT
+	piece backends "$L7_BIN/mockserver" "$@" --listen "$B1_IP:$p" --name b1 \
+		--listen "$B2_IP:$p" --name b2 --listen "$B3_IP:$p" --name b3
 }
 # start_proxy_lab [FLAGS...]: the proxy on 8080, logs in the lab's folder.
 start_proxy_lab() {
-	piece proxy "$L7_BIN/proxy" --listen "$PROXY_IP:8080" --source "$PROXY_IP" \
+	piece proxy "$L7_BIN/proxy" --listen "$PROXY_IP:$L7LAB_PROXY_PORT" --source "$PROXY_IP" \
 		--access-log "$LAB_STATE/access.log" --events "$LAB_STATE/events.jsonl" "$@"
 }
-three_fixed() { echo "--backend b1=$B1_IP:9001 --backend b2=$B2_IP:9001 --backend b3=$B3_IP:9001"; }
+three_fixed() {
+	local p=$L7LAB_BACKEND_PORT
+	echo "--backend b1=$B1_IP:$p --backend b2=$B2_IP:$p --backend b3=$B3_IP:$p"
+}
 
 # steps_of FILE.json N: the steps of request N in a tracer --json capture.
 steps_of() { L7_DIR=$(dirname "$1") trace_steps "$2"; }

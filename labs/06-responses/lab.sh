@@ -3,8 +3,8 @@ LAB_TITLE="The response: status, retry elsewhere (--retry-on), health, telemetry
 LAB_STEPS="6, 7"
 
 lab_start() {
-	piece b13 "$L7_BIN/mockserver" --listen "$B1_IP:9001" --name b1 --listen "$B3_IP:9001" --name b3
-	piece b2 "$L7_BIN/mockserver" --listen "$B2_IP:9001" --name b2
+	piece b13 "$L7_BIN/mockserver" --listen "$B1_IP:$L7LAB_BACKEND_PORT" --name b1 --listen "$B3_IP:$L7LAB_BACKEND_PORT" --name b3
+	piece b2 "$L7_BIN/mockserver" --listen "$B2_IP:$L7LAB_BACKEND_PORT" --name b2
 	start_proxy_lab $(three_fixed)
 }
 

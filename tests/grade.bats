@@ -1,0 +1,56 @@
+#!/usr/bin/env bats
+# bin/grade against the reference (our proxy: every point) and the student
+# starter (the basic category only), and its answers to bad usage.  The
+# nginx and HAProxy adapters are run by tests/bench/grade.sh, not here.
+
+bats_require_minimum_version 1.5.0
+load helpers
+
+setup_file() {
+	make -s -C "$TOP/labs/student" SANFLAGS="-fsanitize=address,undefined" >/dev/null
+}
+
+@test "our proxy scores every point, category by category, N/M on the last line" {
+	run "$TOP/bin/grade" --adapter ours
+	echo "$output"
+	assert_success
+	assert_line --regexp '^  basic +40/40 '
+	assert_line --regexp '^  concurrency +10/10 +loadgen -c 100: 0 errors'
+	assert_equal "${lines[-1]}" 'total 100/100'
+}
+
+@test "the student starter scores the basic category and nothing else" {
+	run "$TOP/bin/grade" --adapter starter
+	assert_failure 1
+	assert_line --regexp '^  basic +40/40 '
+	assert_line --regexp '^  http/1.1 +0/15 +lost: two requests share one client connection'
+	assert_line --regexp '^  seven steps +0/12 '
+	assert_equal "${lines[-1]}" 'total 40/97'
+}
+
+@test "a failed test shows what was expected and what came back" {
+	run "$TOP/bin/grade" --adapter starter
+	assert_output --partial "X-Forwarded-For at the backend: expected '203.0.113.7, 127.0.0.1', got '203.0.113.7'"
+}
+
+@test "as root, a failed test shows the tracer's labelled trace of the exchange" {
+	[ "$(id -u)" = 0 ] || skip "live capture needs root"
+	run "$TOP/bin/grade" --adapter starter
+	assert_output --partial "the tracer's labelled trace of this test:"
+	assert_output --partial "4  proxy  → b1       SYN"
+}
+
+@test "a template without {listen} is refused with one line and exit 2" {
+	run "$TOP/bin/grade" "$L7_BIN/proxy --backend {backend}"
+	assert_failure 2
+	assert_output 'grade: the template has no {listen}: where should the proxy listen?'
+}
+
+@test "an unknown proxy command and an unknown adapter exit 2" {
+	run "$TOP/bin/grade" 'no-such-proxy --listen {listen}'
+	assert_failure 2
+	assert_output 'grade: no-such-proxy: command not found'
+	run "$TOP/bin/grade" --adapter squid
+	assert_failure 2
+	assert_output --partial "grade: no adapter 'squid'"
+}
