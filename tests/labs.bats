@@ -6,6 +6,7 @@
 
 bats_require_minimum_version 1.5.0
 load helpers
+eval "$(sed -n "/^free_port() {/,/^}/p" "$TOP/tests/l7lab.bash")"   # the library's free_port
 
 setup() {
 	export L7LAB_STATE=$BATS_TEST_TMPDIR
