@@ -17,11 +17,11 @@ conf() { printf "$1" >lab.conf; }
 BASE='listen 127.0.0.2:8080\nbackend 127.0.0.11:9001\n'
 
 @test "--check prints the resolved configuration of a lab and exits 0" {
-	run --separate-stderr "$PROXY" --check -c "$TOP/labs/roundrobin.conf"
+	run --separate-stderr "$PROXY" --check -c "$TOP/labs/03-balancing/roundrobin.conf"
 	assert_success
 	cat >expected <<'EOF'
 # proxy configuration, resolved (proxy.conf(5) syntax)
-listen 127.0.0.2:8080
+listen 127.0.3.2:8080
 max-conns 10000
 max-header 16k
 max-target 8k
@@ -37,14 +37,14 @@ max-fails 3
 fail-timeout 10s
 ewma-decay 3s
 pace 0
-source 127.0.0.2
+source 127.0.3.2
 name l7lab
 
 pool default {
 	balance roundrobin
-	server b1 127.0.0.11:9001 weight 5
-	server b2 127.0.0.12:9001 weight 1
-	server b3 127.0.0.13:9001 weight 1
+	server b1 127.0.3.11:9001 weight 5
+	server b2 127.0.3.12:9001 weight 1
+	server b3 127.0.3.13:9001 weight 1
 }
 EOF
 	printf '%s\n' "$output" >actual
@@ -53,7 +53,7 @@ EOF
 }
 
 @test "--check output is itself a configuration that reads back the same" {
-	run "$PROXY" --check -c "$TOP/labs/vhosts.conf"
+	run "$PROXY" --check -c "$TOP/labs/04-routing/vhosts.conf"
 	assert_success
 	printf '%s\n' "$output" >printed.conf
 	run "$PROXY" --check -c printed.conf
@@ -63,14 +63,14 @@ EOF
 
 @test "--check accepts every lab configuration" {
 	local f
-	for f in "$TOP"/labs/*.conf; do
+	for f in "$TOP"/labs/*/*.conf; do
 		run "$PROXY" --check -c "$f"
 		[ "$status" -eq 0 ] || { echo "$f: $output"; return 1; }
 	done
 }
 
 @test "flags after -c override the file and --listen replaces its listeners" {
-	run "$PROXY" --check -c "$TOP/labs/canary.conf" --timeout-server 1500ms --listen 127.0.0.1:0 --balance random
+	run "$PROXY" --check -c "$TOP/labs/04-routing/canary.conf" --timeout-server 1500ms --listen 127.0.0.1:0 --balance random
 	assert_success
 	assert_line 'timeout-server 1500ms'
 	assert_line 'listen 127.0.0.1:0'
@@ -79,7 +79,7 @@ EOF
 }
 
 @test "--check shows the routes in order with their pools" {
-	run "$PROXY" --check -c "$TOP/labs/canary.conf"
+	run "$PROXY" --check -c "$TOP/labs/04-routing/canary.conf"
 	assert_success
 	printf '%s\n' "$output" | grep '^route ' >actual
 	printf 'route header:version:v2 canary\nroute path:/static/ static\n' | diff -u - actual

@@ -2,7 +2,7 @@
 # tests/bench/dlp.sh - the step-6 data-leak scanner's throughput (MB/s) on
 # 1 MiB of HTML and JSON without leaks and with one about every KiB, in
 # mask mode, against what a user would write instead: the regular
-# expression of labs/06-responses.md run by glibc's regexec (in process, on
+# expression of labs/06-responses/README.md run by glibc's regexec (in process, on
 # the same text) and by GNU grep -Eo (on a 16 MiB file of the same text).
 # The regular expression finds less (no Luhn, issuer or SSN-area checks, no
 # generic secrets) and more (near misses): the match counts go to stderr.

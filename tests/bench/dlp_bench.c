@@ -24,7 +24,7 @@
 #define RUNS       7
 #define PASSES     4            /* scans of the text per timed run */
 
-/* The pattern of labs/06-responses.md, with the key prefixes of dlp.c. */
+/* The pattern of labs/06-responses/README.md, with the key prefixes of dlp.c. */
 static const char pattern[] =
 	"[0-9]{4}[ -]?[0-9]{4}[ -]?[0-9]{4}[ -]?[0-9]{4}|[0-9]{3}-[0-9]{2}-[0-9]{4}|(AKIA|ASIA)[0-9A-Z]{16}";
 
