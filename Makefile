@@ -11,7 +11,10 @@
 #
 # Each tool is the .c files of its folder; TOOL/main.c holds main(), so unit
 # tests (tests/unit/test_TOOL_*.c) can link the rest of the tool.  llhttp's C
-# sources come from Debian's node-llhttp and are compiled into build/.
+# sources come from Debian's node-llhttp and are compiled into build/.  The
+# proxy's WAF (proxy/waf.c) links libmodsecurity3 (libmodsecurity-dev) and
+# reads its rule sets from proxy/waf/; bin/wafeval (tests/tools/wafeval.c)
+# measures them on the labelled corpus in tests/waf/.
 
 LLHTTP_DIR   ?= /usr/share/llhttp
 LLHTTP_INC   ?= /usr/share/include/llhttp
@@ -47,11 +50,16 @@ LIBS_tracer  := -lpcap
 # as C strings, which proxy/admin/embed.sh writes into build/.
 ADMIN_FILES  := $(wildcard proxy/admin/*.css proxy/admin/*.js)
 EXTRA_proxy  := $(BUILD)/gen/admin_assets.o
+# Deferred (=): pkg-config runs when a link needs it, after deps-check.
+WAF_LIBS      = $(shell pkg-config --libs modsecurity 2>/dev/null || echo -lmodsecurity)
+LIBS_proxy    = $(WAF_LIBS)
+$(BUILD)/proxy/waf.o: CPPFLAGS += $(shell pkg-config --cflags modsecurity 2>/dev/null) \
+    -DWAF_RULES_DIR='"$(CURDIR)/proxy/waf"'
 
 .PHONY: all tools unit asan test demo bench deps deps-check clean install install-bats
 all: deps-check tools unit
 
-tools: $(addprefix $(BINDIR)/,$(BUILT_TOOLS))
+tools: $(addprefix $(BINDIR)/,$(BUILT_TOOLS)) $(BINDIR)/wafeval
 unit: $(UNIT_BIN)
 
 define tool_rule
@@ -60,6 +68,10 @@ $(BINDIR)/$(1): $(call tool_obj,$(1)) $(LIB_OBJ) $(LLHTTP_OBJ)
 	$$(CC) $$(CFLAGS) $$(SANFLAGS) -o $$@ $$^ $$(LDFLAGS) $$(LDLIBS) $$(LIBS_$(1))
 endef
 $(foreach t,$(BUILT_TOOLS),$(eval $(call tool_rule,$(t))))
+
+$(BINDIR)/wafeval: $(BUILD)/tests/tools/wafeval.o $(BUILD)/proxy/waf.o $(LIB_OBJ) $(LLHTTP_OBJ)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(SANFLAGS) -o $@ $^ $(LDFLAGS) $(LDLIBS) $(WAF_LIBS)
 
 # A unit test links lib/ and, for test_TOOL_*.c, that tool without its main.c.
 unit_tool    = $(firstword $(filter $(TOOLS),$(subst _, ,$(patsubst test_%,%,$(1)))))
@@ -121,6 +133,6 @@ install-bats:
 	sed 's|^L7_INSTALLED_BIN=$$|L7_INSTALLED_BIN=$(PREFIX)/bin|' tests/l7lab.bash >$(DESTDIR)$(BATSLIBDIR)/l7lab/load.bash
 
 clean:
-	rm -rf build $(addprefix bin/,$(TOOLS)) labs/student/proxy
+	rm -rf build $(addprefix bin/,$(TOOLS) wafeval) labs/student/proxy
 
 -include $(shell find build -name '*.d' 2>/dev/null)
