@@ -212,12 +212,17 @@ static void make_verdict(struct waf_tx *tx)
 
 /* ---- rule sets ------------------------------------------------------ */
 
-/* One line: the engine's errors span several. */
+/* One line: the engine's errors span several and end in a newline. */
 static void flatten(char *s)
 {
-	for (; *s; s++)
-		if (*s == '\n' || *s == '\r' || *s == '\t')
-			*s = ' ';
+	char *end = s;
+	for (char *p = s; *p; p++) {
+		if (*p == '\n' || *p == '\r' || *p == '\t')
+			*p = ' ';
+		if (*p != ' ')
+			end = p + 1;
+	}
+	*end = '\0';
 }
 
 static void set_err(char err[WAF_ERRLEN], const char *fmt, const char *a, const char *b)
@@ -279,8 +284,12 @@ struct waf *waf_open(const char *ruleset, unsigned paranoia, size_t inspect_limi
 		goto fail;
 	}
 	FILE *f = fopen(path, "r");
+	if (f == NULL && errno == ENOENT && strchr(ruleset, '/') == NULL) {
+		set_err(err, "waf: no rule set '%s' (%s)", ruleset, "l7lab, crs, or a .conf file of your own");
+		goto fail;
+	}
 	if (f == NULL) {
-		set_err(err, "waf: rule set %s: %s", path, strerror(errno));
+		set_err(err, "waf: %s: %s", path, strerror(errno));
 		goto fail;
 	}
 	fclose(f);
@@ -299,7 +308,7 @@ struct waf *waf_open(const char *ruleset, unsigned paranoia, size_t inspect_limi
 	}
 	nrules = msc_rules_add_file(w->rules, path, &error);
 	if (nrules < 0) {
-		set_err(err, "waf: %s", error ? error : "rules rejected", "");
+		set_err(err, "waf: %s: %s", path, error ? error : "rules rejected");
 		goto fail;
 	}
 	if (asprintf(&w->desc, "%s (%s), paranoia %u, %d rules, body inspected up to %zu bytes",

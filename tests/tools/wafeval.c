@@ -282,7 +282,7 @@ static enum waf_action judge(struct waf *w, const struct req *q, struct buf *why
 		buf_clear(why);
 		if (a != WAF_PASS && buf_printf(why, "rule %lu: %s", v->rule, v->reason) < 0)
 			fatal("out of memory");
-		if (buf_append(why, "", 1) < 0)       /* a C string for print_miss */
+		if (buf_append(why, "", 1) < 0)       /* a C string for list_request */
 			fatal("out of memory");
 	}
 	waf_tx_free(tx);
@@ -300,27 +300,33 @@ static int cmp_double(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-/* Prints a request for --misses: its file, number and request line. */
-static void print_miss(const struct req *q, const char *what, const char *why)
+/* Adds a line for --misses and --all: what happened, the request's file,
+ * number and request line, and the verdict's reason. */
+static void list_request(struct buf *list, const struct req *q, const char *what, const char *why)
 {
-	printf("  %-6s %s #%u  %s %.*s%s%s%s\n", what, q->file, q->index, q->method,
-	       200, q->target, strlen(q->target) > 200 ? "..." : "", why[0] ? "  -- " : "", why);
+	size_t tlen = strlen(q->target);
+	if (buf_printf(list, "  %-6s %s #%u  %s %.*s%s%s%s\n", what, q->file, q->index, q->method,
+	               200, q->target, tlen > 200 ? "..." : "", why[0] ? "  -- " : "", why) < 0)
+		fatal("out of memory");
 }
 
-static struct result evaluate(const struct ruleset *rs, const struct corpus *c, const struct opts *o)
+/* Runs the corpus through one rule set: once for the verdicts (listed in
+ * list when it is not NULL), then o->repeat times for the time. */
+static struct result evaluate(const struct ruleset *rs, const struct corpus *c, const struct opts *o,
+                              struct buf *list)
 {
 	struct result r = { 0 };
 	struct buf why = BUF_INIT;
 	for (size_t i = 0; i < c->n; i++) {
 		const struct req *q = &c->reqs[i];
-		enum waf_action a = judge(rs->waf, q, o->misses || o->all ? &why : NULL);
+		enum waf_action a = judge(rs->waf, q, list ? &why : NULL);
 		r.total[q->label]++;
 		if (a != WAF_PASS)
 			r.blocked[q->label]++;
 		bool wrong = (q->label == L_BENIGN) != (a == WAF_PASS);
-		if (o->all || (o->misses && wrong))
-			print_miss(q, a == WAF_PASS ? (wrong ? "missed" : "pass") : (wrong ? "FP" : "block"),
-			           a == WAF_PASS ? "" : buf_begin(&why));
+		if (list != NULL && (o->all || wrong))
+			list_request(list, q, a == WAF_PASS ? (wrong ? "missed" : "pass") : (wrong ? "FP" : "block"),
+			             a == WAF_PASS ? "" : buf_begin(&why));
 	}
 	buf_free(&why);
 
@@ -389,15 +395,16 @@ static void usage(void)
 	       "  --repeat N          timing passes (default 3)\n"
 	       "  --misses            list the attacks let through and the benign blocked\n"
 	       "  --all               list every request with its verdict\n"
-	       "  --json              one JSON object per rule set and PATH, in an array\n");
+	       "  --json              one JSON object per rule set and PATH, in an array\n"
+	       "                      (the lists of --misses and --all go to stderr)\n");
 }
 
 static void add_ruleset(struct opts *o, const char *spec)
 {
 	struct ruleset rs = { .name = xstrdup(spec), .paranoia = 1 };
 	char *colon = strrchr(rs.name, ':');
-	if (colon != NULL && colon[1] >= '1' && colon[1] <= '4' && colon[2] == '\0') {
-		rs.paranoia = (unsigned)(colon[1] - '0');
+	if (colon != NULL && colon[1] != '\0' && strspn(colon + 1, "0123456789") == strlen(colon + 1)) {
+		rs.paranoia = (unsigned)cli_uint("--rules (paranoia)", colon + 1, 1, 4);
 		*colon = '\0';
 	}
 	o->sets = realloc(o->sets, (o->nsets + 1) * sizeof(*o->sets));
@@ -469,13 +476,24 @@ int main(int argc, char **argv)
 			printf("%-18s %-18s %-18s %-18s %9s\n", "rule set", "SQLi blocked", "XSS blocked",
 			       "benign blocked", "us/req");
 		}
+		struct buf *lists = xcalloc(o.nsets, sizeof(struct buf));
 		for (size_t s = 0; s < o.nsets; s++) {
-			struct result r = evaluate(&o.sets[s], c, &o);
+			struct result r = evaluate(&o.sets[s], c, &o, o.misses || o.all ? &lists[s] : NULL);
 			if (o.json)
 				print_json(&o.sets[s], c->path, &r, i == 0 && s == 0);
 			else
 				print_row(&o.sets[s], &r);
 		}
+		for (size_t s = 0; s < o.nsets; s++) {
+			/* with --json, stdout is for the JSON alone */
+			if (buf_len(&lists[s]) > 0)
+				fprintf(o.json ? stderr : stdout, "\n%s PL%u, %s, %s:\n%.*s", o.sets[s].name,
+				        o.sets[s].paranoia, c->path,
+				        o.all ? "every request" : "attacks let through, benign requests blocked",
+				        (int)buf_len(&lists[s]), buf_begin(&lists[s]));
+			buf_free(&lists[s]);
+		}
+		free(lists);
 	}
 	if (o.json)
 		printf("]\n");
