@@ -6,6 +6,7 @@
 #                   the sanitizer build; TEST_BUILD=rel runs it on bin/ instead)
 #   make demo       the one-command classroom demo
 #   make bench      benchmarks against the tools people pick instead (not CI)
+#   make waf-eval   the WAF's rule sets measured on tests/waf's corpus
 #   make deps       install what is missing (Debian 12 packages)
 #   make install    the bats library (bats_load_library l7lab) into BATSLIBDIR
 #
@@ -56,7 +57,7 @@ LIBS_proxy    = $(WAF_LIBS)
 $(BUILD)/proxy/waf.o: CPPFLAGS += $(shell pkg-config --cflags modsecurity 2>/dev/null) \
     -DWAF_RULES_DIR='"$(CURDIR)/proxy/waf"'
 
-.PHONY: all tools unit asan test demo bench deps deps-check clean install install-bats
+.PHONY: all tools unit asan test demo bench waf-eval deps deps-check clean install install-bats
 all: deps-check tools unit
 
 tools: $(addprefix $(BINDIR)/,$(BUILT_TOOLS)) $(BINDIR)/wafeval
@@ -102,6 +103,9 @@ $(BUILD)/llhttp/%.o: $(LLHTTP_DIR)/%.c
 
 asan:
 	$(MAKE) SAN=1 tools unit
+
+waf-eval: deps-check tools
+	tests/waf/steps
 
 # Installs missing packages when something the build needs is absent.
 deps-check:

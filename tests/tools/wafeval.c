@@ -345,14 +345,24 @@ static struct result evaluate(const struct ruleset *rs, const struct corpus *c, 
 
 static double pct(size_t part, size_t whole) { return whole ? 100.0 * (double)part / (double)whole : 0; }
 
-static void print_row(const struct ruleset *rs, const struct result *r)
+/* The rule set column: wide enough for the longest "NAME PLn". */
+static int name_width(const struct opts *o)
 {
-	char name[64], cell[NLABELS][40];
-	snprintf(name, sizeof(name), "%s PL%u", rs->name, rs->paranoia);
+	size_t w = strlen("rule set");
+	for (size_t s = 0; s < o->nsets; s++)
+		if (strlen(o->sets[s].name) + 4 > w)
+			w = strlen(o->sets[s].name) + 4;
+	return (int)w;
+}
+
+static void print_row(const struct ruleset *rs, const struct result *r, int width)
+{
+	char cell[NLABELS][40];
 	for (int l = 0; l < NLABELS; l++)
 		snprintf(cell[l], sizeof(cell[l]), "%5.1f%% %4zu/%-4zu", pct(r->blocked[l], r->total[l]),
 		         r->blocked[l], r->total[l]);
-	printf("%-18s %-18s %-18s %-18s %9.1f\n", name, cell[L_SQLI], cell[L_XSS], cell[L_BENIGN], r->us_per_req);
+	printf("%s PL%u%*s %-18s %-18s %-18s %9.1f\n", rs->name, rs->paranoia, width - (int)strlen(rs->name) - 4, "",
+	       cell[L_SQLI], cell[L_XSS], cell[L_BENIGN], r->us_per_req);
 }
 
 static void print_json(const struct ruleset *rs, const char *path, const struct result *r, bool first)
@@ -473,7 +483,7 @@ int main(int argc, char **argv)
 				t[c->reqs[k].label]++;
 			printf("%s%s: %zu requests (%zu SQLi, %zu XSS, %zu benign)\n", i ? "\n" : "", c->path, c->n,
 			       t[L_SQLI], t[L_XSS], t[L_BENIGN]);
-			printf("%-18s %-18s %-18s %-18s %9s\n", "rule set", "SQLi blocked", "XSS blocked",
+			printf("%-*s %-18s %-18s %-18s %9s\n", name_width(&o), "rule set", "SQLi blocked", "XSS blocked",
 			       "benign blocked", "us/req");
 		}
 		struct buf *lists = xcalloc(o.nsets, sizeof(struct buf));
@@ -482,7 +492,7 @@ int main(int argc, char **argv)
 			if (o.json)
 				print_json(&o.sets[s], c->path, &r, i == 0 && s == 0);
 			else
-				print_row(&o.sets[s], &r);
+				print_row(&o.sets[s], &r, name_width(&o));
 		}
 		for (size_t s = 0; s < o.nsets; s++) {
 			/* with --json, stdout is for the JSON alone */
