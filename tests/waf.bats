@@ -93,6 +93,17 @@ ev() { "$L7_BIN/wafeval" --repeat 1 "$@"; }
 	refute_line --regexp 'sqli-two\.http #1'
 }
 
+@test "wafeval reads each request on its own: HTTP/1.0, absolute targets, chunked bodies" {
+	printf 'GET http://x/search?q=1%%27%%20or%%20%%271%%27%%3D%%271 HTTP/1.0\r\n\r\n' >"$BATS_TEST_TMPDIR/xss-mixed.http"
+	printf 'POST /x HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n' \
+		>>"$BATS_TEST_TMPDIR/xss-mixed.http"
+	printf 'f\r\n{"a":"<svg/onlo\r\n7\r\nad=x()>\r\n2\r\n"}\r\n0\r\n\r\n' >>"$BATS_TEST_TMPDIR/xss-mixed.http"
+	run ev --rules l7lab --all "$BATS_TEST_TMPDIR/xss-mixed.http"
+	assert_success
+	assert_line --regexp '^  block  .*#1  GET http://x/search\?q=.* -- rule 11100: SQLi in ARGS:q: '
+	assert_line --regexp '^  block  .*#2  POST /x  -- rule 11200: XSS in ARGS:json.a: libinjection$'
+}
+
 @test "wafeval refuses a corpus file whose name does not say what it holds" {
 	printf 'GET / HTTP/1.1\r\nHost: x\r\n\r\n' >"$BATS_TEST_TMPDIR/requests.http"
 	run ev --rules l7lab "$BATS_TEST_TMPDIR/requests.http"

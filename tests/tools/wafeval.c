@@ -136,7 +136,7 @@ static int on_complete(struct http_msg *m)
 	r->cur.file = xstrdup(r->file);
 	c->reqs[c->n++] = r->cur;
 	memset(&r->cur, 0, sizeof(r->cur));
-	return 0;
+	return HPE_PAUSED;        /* one request at a time: see read_file */
 }
 
 static const struct http_hooks corpus_hooks = {
@@ -175,17 +175,27 @@ static void read_file(struct corpus *c, const char *path)
 		fatal("%s: %s", path, strerror(errno));
 	fclose(f);
 
-	struct http_msg m;
-	http_msg_init(&m, HTTP_REQUEST, &corpus_hooks, &r);
-	m.max_head = 1 << 20;
-	m.max_target = 1 << 20;
-	size_t used;
-	llhttp_errno_t e = http_msg_feed(&m, buf_begin(&data), buf_len(&data), &used);
-	if (e == HPE_OK)
-		e = http_msg_finish(&m);
-	if (e != HPE_OK)
-		fatal("%s: request %u: %s", path, r.count + 1, m.error);
-	http_msg_free(&m);
+	/* A fresh parser for each request: the requests of a corpus are not one
+	 * connection (an HTTP/1.0 request or "Connection: close" would end it). */
+	const char *p = buf_begin(&data);
+	size_t left = buf_len(&data);
+	while (left > 0 && strspn(p, "\r\n") < left) {
+		struct http_msg m;
+		http_msg_init(&m, HTTP_REQUEST, &corpus_hooks, &r);
+		m.max_head = 1 << 20;
+		m.max_target = 1 << 20;
+		size_t used = 0;
+		llhttp_errno_t e = http_msg_feed(&m, p, left, &used);
+		if (e == HPE_OK)         /* all taken, no request completed */
+			e = http_msg_finish(&m);
+		if (e != HPE_PAUSED && e != HPE_OK)
+			fatal("%s: request %u: %s", path, r.count + 1, m.error);
+		if (e == HPE_OK)         /* a message that ends at EOF */
+			used = left;
+		http_msg_free(&m);
+		p += used;
+		left -= used;
+	}
 	buf_free(&data);
 	if (r.count == 0)
 		fatal("%s: no requests", path);
