@@ -21,6 +21,7 @@
 #include "waf.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,7 +53,6 @@ struct waf_tx {
 	int status;               /* the intervention's status, 0: none           */
 	char *why;                /* the most severe rule message so far           */
 	int why_severity;         /* its severity (0 emergency .. 7 debug)         */
-	unsigned matches;
 	struct waf_verdict v;
 	char *var, *reason;       /* v.var and v.reason point here                 */
 };
@@ -129,7 +129,6 @@ static void on_message(void *data, const void *message)
 	const char *msg = msg_field(msg_details(text), "msg", &n);
 	if (msg == NULL || n == 0)
 		return;
-	tx->matches++;
 	int sev = msg_severity(text);
 	if (tx->why != NULL && sev >= tx->why_severity)
 		return;
@@ -184,7 +183,7 @@ static void make_verdict(struct waf_tx *tx)
 		*v = (struct waf_verdict){ .action = WAF_PASS, .var = "", .reason = "" };
 		return;
 	}
-	v->action = tx->mode == WAF_BLOCK ? WAF_BLOCKED : WAF_DETECTED;
+	v->action = tx->mode == WAF_BLOCK ? WAF_BLOCKED : WAF_DETECTED;   /* never blocks unless told */
 	v->status = tx->status;
 	const char *text = tx->why ? tx->why : "";
 	const char *d = msg_details(text);
@@ -225,9 +224,13 @@ static void flatten(char *s)
 	*end = '\0';
 }
 
-static void set_err(char err[WAF_ERRLEN], const char *fmt, const char *a, const char *b)
+static void set_err(char err[WAF_ERRLEN], const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void set_err(char err[WAF_ERRLEN], const char *fmt, ...)
 {
-	int n = snprintf(err, WAF_ERRLEN, fmt, a, b);
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(err, WAF_ERRLEN, fmt, ap);
+	va_end(ap);
 	if (n >= WAF_ERRLEN)      /* say so rather than cut silently */
 		memcpy(err + WAF_ERRLEN - 4, "...", 4);
 	flatten(err);
@@ -272,20 +275,20 @@ struct waf *waf_open(const char *ruleset, unsigned paranoia, size_t inspect_limi
 	const char *error = NULL;
 	int nrules;
 	if (w == NULL || path == NULL) {
-		set_err(err, "waf: %s%s: out of memory", ruleset, "");
+		set_err(err, "waf: %s: out of memory", ruleset);
 		goto fail;
 	}
 	if (paranoia < 1 || paranoia > 4) {
-		set_err(err, "waf: %s: paranoia level must be 1 to 4%s", ruleset, "");
+		set_err(err, "waf: %s: paranoia level must be 1 to 4", ruleset);
 		goto fail;
 	}
 	if (inspect_limit < 1) {
-		set_err(err, "waf: %s: the inspection limit must be at least 1 byte%s", ruleset, "");
+		set_err(err, "waf: %s: the inspection limit must be at least 1 byte", ruleset);
 		goto fail;
 	}
 	FILE *f = fopen(path, "r");
 	if (f == NULL && errno == ENOENT && strchr(ruleset, '/') == NULL) {
-		set_err(err, "waf: no rule set '%s' (%s)", ruleset, "l7lab, crs, or a .conf file of your own");
+		set_err(err, "waf: no rule set '%s' (l7lab, crs, or a .conf file of your own)", ruleset);
 		goto fail;
 	}
 	if (f == NULL) {
@@ -297,13 +300,13 @@ struct waf *waf_open(const char *ruleset, unsigned paranoia, size_t inspect_limi
 	w->ms = msc_init();
 	w->rules = msc_create_rules_set();
 	if (w->ms == NULL || w->rules == NULL) {
-		set_err(err, "waf: %s%s: cannot start libmodsecurity", ruleset, "");
+		set_err(err, "waf: %s: cannot start libmodsecurity", ruleset);
 		goto fail;
 	}
 	msc_set_connector_info(w->ms, "l7lab proxy");
 	msc_set_log_cb(w->ms, on_message);
 	if (add_settings(w->rules, paranoia, inspect_limit, &error) < 0) {
-		set_err(err, "waf: engine settings: %s%s", error ? error : "out of memory", "");
+		set_err(err, "waf: engine settings: %s", error ? error : "out of memory");
 		goto fail;
 	}
 	nrules = msc_rules_add_file(w->rules, path, &error);
@@ -314,7 +317,7 @@ struct waf *waf_open(const char *ruleset, unsigned paranoia, size_t inspect_limi
 	if (asprintf(&w->desc, "%s (%s), paranoia %u, %d rules, body inspected up to %zu bytes",
 	             ruleset, path, paranoia, nrules, inspect_limit) < 0) {
 		w->desc = NULL;
-		set_err(err, "waf: %s%s: out of memory", ruleset, "");
+		set_err(err, "waf: %s: out of memory", ruleset);
 		goto fail;
 	}
 	free(path);
@@ -350,7 +353,6 @@ static void check_intervention(struct waf_tx *tx)
 		tx->status = it.status >= 400 ? it.status : 403;
 		/* A disruptive rule's own text comes here, not to on_message. */
 		if (it.log != NULL && (tx->why == NULL || msg_severity(it.log) < tx->why_severity)) {
-			tx->matches++;
 			free(tx->why);
 			tx->why = it.log;
 			tx->why_severity = msg_severity(it.log);
@@ -434,8 +436,6 @@ const struct waf_verdict *waf_tx_end(struct waf_tx *tx)
 	make_verdict(tx);
 	return &tx->v;
 }
-
-unsigned waf_tx_matches(const struct waf_tx *tx) { return tx->matches; }
 
 void waf_tx_free(struct waf_tx *tx)
 {

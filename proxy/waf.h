@@ -63,8 +63,9 @@ void waf_close(struct waf *w);
 const char *waf_describe(const struct waf *w);
 
 /* Starts judging one request from client_ip:client_port to the proxy's
- * server_ip:server_port; id (the X-Request-ID, may be NULL) names it in the
- * rule engine's messages.  NULL when out of memory. */
+ * server_ip:server_port in mode WAF_DETECT or WAF_BLOCK (with WAF_OFF make
+ * none); id (the X-Request-ID, may be NULL) names it in the engine's
+ * messages.  NULL when out of memory. */
 struct waf_tx *waf_tx_new(struct waf *w, enum waf_mode mode, const char *client_ip, unsigned client_port,
                           const char *server_ip, unsigned server_port, const char *id);
 /* The request line: method "GET", target as sent ("/a?b=c"), version "1.1". */
@@ -77,8 +78,6 @@ bool waf_tx_body(struct waf_tx *tx, const char *data, size_t len);
 /* The end of the body (or of what is inspected): the verdict, owned by tx.
  * May be called again; it does not change. */
 const struct waf_verdict *waf_tx_end(struct waf_tx *tx);
-/* How many rules matched (warnings included), for logs and tests. */
-unsigned waf_tx_matches(const struct waf_tx *tx);
 void waf_tx_free(struct waf_tx *tx);
 
 const char *waf_mode_name(enum waf_mode m);

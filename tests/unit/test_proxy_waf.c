@@ -242,7 +242,7 @@ TEST(every_l7lab_rule_blocks_its_sample)
 	}
 }
 
-TEST(paranoia_2_also_inspects_other_headers)
+TEST(paranoia_2_also_inspects_other_headers_and_unparsed_bodies)
 {
 	char err[WAF_ERRLEN];
 	struct waf *pl2 = waf_open("l7lab", 2, 64 * 1024, err);
@@ -252,6 +252,10 @@ TEST(paranoia_2_also_inspects_other_headers)
 	if (pl2 != NULL) {
 		CHECK_INT(judge(pl2, "/", h, NULL), WAF_BLOCKED);
 		CHECK_STR(v_var, "TX:l7_header_REQUEST_HEADERS:X-Api-Filter");
+		const char *const text[] = { "Host: x", "Content-Type: text/plain", NULL };
+		CHECK_INT(judge(l7lab, "/notes", text, "q=1' or 1=1--"), WAF_PASS);
+		CHECK_INT(judge(pl2, "/notes", text, "q=1' or 1=1--"), WAF_BLOCKED);
+		CHECK_STR(v_var, "TX:l7_body");
 		waf_close(pl2);
 	}
 }
@@ -349,7 +353,7 @@ int main(void)
 	RUN(a_value_in_the_referer_query_is_inspected);
 	RUN(prose_with_and_between_numbers_passes);
 	RUN(every_l7lab_rule_blocks_its_sample);
-	RUN(paranoia_2_also_inspects_other_headers);
+	RUN(paranoia_2_also_inspects_other_headers_and_unparsed_bodies);
 	RUN(the_body_is_inspected_up_to_the_limit_and_no_further);
 	RUN(the_verdict_does_not_change_when_asked_again);
 	RUN(crs_names_the_attack_rule_not_the_anomaly_score_rule);
