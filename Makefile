@@ -13,7 +13,7 @@
 # Each tool is the .c files of its folder; TOOL/main.c holds main(), so unit
 # tests (tests/unit/test_TOOL_*.c) can link the rest of the tool.  llhttp's C
 # sources come from Debian's node-llhttp and are compiled into build/.  The
-# proxy's WAF (proxy/waf.c) links libmodsecurity3 (libmodsecurity-dev) and
+# proxy's WAF (proxy/waf.c) loads libmodsecurity3 (libmodsecurity-dev) and
 # reads its rule sets from proxy/waf/; bin/wafeval (tests/tools/wafeval.c)
 # measures them on the labelled corpus in tests/waf/.
 
@@ -51,9 +51,8 @@ LIBS_tracer  := -lpcap
 # as C strings, which proxy/admin/embed.sh writes into build/.
 ADMIN_FILES  := $(wildcard proxy/admin/*.css proxy/admin/*.js)
 EXTRA_proxy  := $(BUILD)/gen/admin_assets.o
-# Deferred (=): pkg-config runs when a link needs it, after deps-check.
-WAF_LIBS      = $(shell pkg-config --libs modsecurity 2>/dev/null || echo -lmodsecurity)
-LIBS_proxy    = $(WAF_LIBS)
+# waf.o needs libmodsecurity's headers and loads the library itself when a
+# rule set is opened (dlopen): nothing to link.
 $(BUILD)/proxy/waf.o: CPPFLAGS += $(shell pkg-config --cflags modsecurity 2>/dev/null) \
     -DWAF_RULES_DIR='"$(CURDIR)/proxy/waf"'
 
@@ -72,7 +71,7 @@ $(foreach t,$(BUILT_TOOLS),$(eval $(call tool_rule,$(t))))
 
 $(BINDIR)/wafeval: $(BUILD)/tests/tools/wafeval.o $(BUILD)/proxy/waf.o $(LIB_OBJ) $(LLHTTP_OBJ)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(SANFLAGS) -o $@ $^ $(LDFLAGS) $(LDLIBS) $(WAF_LIBS)
+	$(CC) $(CFLAGS) $(SANFLAGS) -o $@ $^ $(LDFLAGS) $(LDLIBS)
 
 # A unit test links lib/ and, for test_TOOL_*.c, that tool without its main.c.
 unit_tool    = $(firstword $(filter $(TOOLS),$(subst _, ,$(patsubst test_%,%,$(1)))))

@@ -17,9 +17,14 @@
  * The messages mix rule metadata (id, msg) with request bytes (the value
  * matched, the URI), so a client can forge the text of its own request's
  * reason; never its verdict, which comes from the intervention alone.
+ *
+ * libmodsecurity is loaded when the first rule set is opened (dlopen), not
+ * linked: with the WAF off the proxy does not carry it and the 45 libraries
+ * it pulls in (about 10 MB of memory per process).
  */
 #include "waf.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -34,6 +39,21 @@
 #ifndef WAF_RULES_DIR
 #define WAF_RULES_DIR "proxy/waf"
 #endif
+
+/* The engine's C API, called as msc.init() for msc_init(): the functions
+ * this file uses, looked up in the library once. */
+#define MSC_CALLS(X) \
+	X(init) X(set_connector_info) X(set_log_cb) X(cleanup) \
+	X(create_rules_set) X(rules_add) X(rules_add_file) X(rules_cleanup) \
+	X(new_transaction_with_id) X(process_connection) X(process_uri) X(add_n_request_header) \
+	X(process_request_headers) X(append_request_body) X(process_request_body) \
+	X(intervention) X(transaction_cleanup)
+static struct {
+#define MSC_FIELD(f) __typeof__(msc_##f) *f;
+	MSC_CALLS(MSC_FIELD)
+#undef MSC_FIELD
+} msc;
+static void *msc_lib;     /* kept for the life of the process */
 
 struct waf {
 	ModSecurity *ms;
@@ -263,9 +283,33 @@ static int add_settings(RulesSet *rules, unsigned paranoia, size_t limit, const 
 	             "SecAction \"id:10001,phase:1,pass,nolog,t:none,setvar:tx.paranoia_level=%u\"\n",
 	             limit, limit, paranoia) < 0)
 		return -1;
-	int r = msc_rules_add(rules, text, error);
+	int r = msc.rules_add(rules, text, error);
 	free(text);
 	return r;
+}
+
+/* Loads libmodsecurity and looks up the calls, once. */
+static int msc_load(char err[WAF_ERRLEN])
+{
+	if (msc_lib != NULL)
+		return 0;
+	void *lib = dlopen("libmodsecurity.so.3", RTLD_NOW | RTLD_LOCAL);
+	if (lib == NULL) {
+		set_err(err, "waf: cannot load libmodsecurity3: %s", dlerror());
+		return -1;
+	}
+	/* POSIX's way to store a function dlsym found (a void * is no pointer
+	 * to function in ISO C). */
+#define MSC_LOAD(f) \
+	if ((*(void **)&msc.f = dlsym(lib, "msc_" #f)) == NULL) { \
+		set_err(err, "waf: libmodsecurity.so.3 has no msc_%s", #f); \
+		dlclose(lib); \
+		return -1; \
+	}
+	MSC_CALLS(MSC_LOAD)
+#undef MSC_LOAD
+	msc_lib = lib;
+	return 0;
 }
 
 struct waf *waf_open(const char *ruleset, unsigned paranoia, size_t inspect_limit, char err[WAF_ERRLEN])
@@ -296,20 +340,22 @@ struct waf *waf_open(const char *ruleset, unsigned paranoia, size_t inspect_limi
 		goto fail;
 	}
 	fclose(f);
+	if (msc_load(err) < 0)
+		goto fail;
 	w->limit = inspect_limit;
-	w->ms = msc_init();
-	w->rules = msc_create_rules_set();
+	w->ms = msc.init();
+	w->rules = msc.create_rules_set();
 	if (w->ms == NULL || w->rules == NULL) {
 		set_err(err, "waf: %s: cannot start libmodsecurity", ruleset);
 		goto fail;
 	}
-	msc_set_connector_info(w->ms, "l7lab proxy");
-	msc_set_log_cb(w->ms, on_message);
+	msc.set_connector_info(w->ms, "l7lab proxy");
+	msc.set_log_cb(w->ms, on_message);
 	if (add_settings(w->rules, paranoia, inspect_limit, &error) < 0) {
 		set_err(err, "waf: engine settings: %s", error ? error : "out of memory");
 		goto fail;
 	}
-	nrules = msc_rules_add_file(w->rules, path, &error);
+	nrules = msc.rules_add_file(w->rules, path, &error);
 	if (nrules < 0) {
 		set_err(err, "waf: %s: %s", path, error ? error : "rules rejected");
 		goto fail;
@@ -334,9 +380,9 @@ void waf_close(struct waf *w)
 	if (w == NULL)
 		return;
 	if (w->rules != NULL)
-		msc_rules_cleanup(w->rules);
+		msc.rules_cleanup(w->rules);
 	if (w->ms != NULL)
-		msc_cleanup(w->ms);
+		msc.cleanup(w->ms);
 	free(w->desc);
 	free(w);
 }
@@ -349,7 +395,7 @@ const char *waf_describe(const struct waf *w) { return w->desc; }
 static void check_intervention(struct waf_tx *tx)
 {
 	ModSecurityIntervention it = { .status = 200 };
-	if (msc_intervention(tx->t, &it) && tx->status == 0) {
+	if (msc.intervention(tx->t, &it) && tx->status == 0) {
 		tx->status = it.status >= 400 ? it.status : 403;
 		/* A disruptive rule's own text comes here, not to on_message. */
 		if (it.log != NULL && (tx->why == NULL || msg_severity(it.log) < tx->why_severity)) {
@@ -379,23 +425,23 @@ struct waf_tx *waf_tx_new(struct waf *w, enum waf_mode mode, const char *client_
 		snprintf(own, sizeof(own), "waf-%llu", ++w->ntx);
 		id = own;
 	}
-	tx->t = msc_new_transaction_with_id(w->ms, w->rules, (char *)id, tx);
+	tx->t = msc.new_transaction_with_id(w->ms, w->rules, (char *)id, tx);
 	if (tx->t == NULL) {
 		free(tx);
 		return NULL;
 	}
-	msc_process_connection(tx->t, client_ip, (int)client_port, server_ip, (int)server_port);
+	msc.process_connection(tx->t, client_ip, (int)client_port, server_ip, (int)server_port);
 	return tx;
 }
 
 void waf_tx_request(struct waf_tx *tx, const char *method, const char *target, const char *version)
 {
-	msc_process_uri(tx->t, target, method, version);
+	msc.process_uri(tx->t, target, method, version);
 }
 
 void waf_tx_header(struct waf_tx *tx, const char *name, size_t name_len, const char *value, size_t value_len)
 {
-	msc_add_n_request_header(tx->t, (const unsigned char *)name, name_len,
+	msc.add_n_request_header(tx->t, (const unsigned char *)name, name_len,
 	                         (const unsigned char *)value, value_len);
 }
 
@@ -405,7 +451,7 @@ static void head_done(struct waf_tx *tx)
 	if (tx->head_done)
 		return;
 	tx->head_done = true;
-	msc_process_request_headers(tx->t);
+	msc.process_request_headers(tx->t);
 	check_intervention(tx);
 }
 
@@ -417,7 +463,7 @@ bool waf_tx_body(struct waf_tx *tx, const char *data, size_t len)
 	size_t room = tx->w->limit - tx->body;
 	size_t n = len < room ? len : room;
 	if (n > 0) {
-		msc_append_request_body(tx->t, (const unsigned char *)data, n);
+		msc.append_request_body(tx->t, (const unsigned char *)data, n);
 		tx->body += n;
 	}
 	return tx->body < tx->w->limit;
@@ -430,7 +476,7 @@ const struct waf_verdict *waf_tx_end(struct waf_tx *tx)
 	head_done(tx);
 	tx->ended = true;
 	if (tx->status == 0) {
-		msc_process_request_body(tx->t);   /* phase 2: most rules run here */
+		msc.process_request_body(tx->t);   /* phase 2: most rules run here */
 		check_intervention(tx);
 	}
 	make_verdict(tx);
@@ -441,7 +487,7 @@ void waf_tx_free(struct waf_tx *tx)
 {
 	if (tx == NULL)
 		return;
-	msc_transaction_cleanup(tx->t);
+	msc.transaction_cleanup(tx->t);
 	free(tx->why);
 	free(tx->var);
 	free(tx->reason);
