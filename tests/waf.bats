@@ -104,11 +104,20 @@ ev() { "$L7_BIN/wafeval" --repeat 1 "$@"; }
 	assert_line --regexp '^  block  .*#2  POST /x  -- rule 11200: XSS in ARGS:json.a: libinjection$'
 }
 
+@test "wafeval takes the class from the folder when the file's name does not say it" {
+	mkdir -p "$BATS_TEST_TMPDIR/tree/sqli" "$BATS_TEST_TMPDIR/tree/benign/forms"
+	printf 'GET /?id=1%%27%%20or%%20%%271%%27%%3D%%271 HTTP/1.1\r\nHost: x\r\n\r\n' >"$BATS_TEST_TMPDIR/tree/sqli/0001.http"
+	printf 'GET /?q=hello HTTP/1.1\r\nHost: x\r\n\r\n' >"$BATS_TEST_TMPDIR/tree/benign/forms/0001.http"
+	run ev --rules l7lab --json "$BATS_TEST_TMPDIR/tree"
+	assert_success
+	assert_equal "$(jq -c '.[0] | [.SQLi.total, .SQLi.blocked, .benign.total, .benign.blocked]' <<<"$output")" "[1,1,1,0]"
+}
+
 @test "wafeval refuses a corpus file whose name does not say what it holds" {
 	printf 'GET / HTTP/1.1\r\nHost: x\r\n\r\n' >"$BATS_TEST_TMPDIR/requests.http"
 	run ev --rules l7lab "$BATS_TEST_TMPDIR/requests.http"
 	assert_failure 2
-	assert_output "wafeval: $BATS_TEST_TMPDIR/requests.http: a corpus file's name starts with sqli, xss or benign"
+	assert_output "wafeval: $BATS_TEST_TMPDIR/requests.http: a corpus file's name (or its folder's) starts with sqli, xss or benign"
 }
 
 @test "wafeval refuses a malformed request, naming the file and the request" {

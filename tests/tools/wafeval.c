@@ -9,10 +9,11 @@
  *   wafeval [--rules SET[:PARANOIA]]... [--limit BYTES] [--repeat N]
  *           [--misses] [--json] PATH...
  *
- * A PATH is a corpus file or a folder of them (*.http).  A corpus file
- * holds HTTP/1.1 requests one after the other, framed as on the wire
- * (Content-Length or chunked); its name says what they are: sqli*, xss* or
- * benign*.  tests/waf/README.md describes the corpus.
+ * A PATH is a corpus file or a folder of them (*.http, in it and below).
+ * A corpus file holds HTTP/1.1 requests one after the other, framed as on
+ * the wire (Content-Length or chunked); its name, or else its folder's,
+ * says what they are: sqli*, xss* or benign*.  tests/waf/README.md
+ * describes the corpus.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -143,16 +144,22 @@ static const struct http_hooks corpus_hooks = {
 	.on_headers = on_headers, .on_body = on_body, .on_complete = on_complete,
 };
 
+/* The class a corpus file's name says (sqli*, xss*, benign*), or else the
+ * nearest folder's name (sqli/0001.http). */
 static bool label_of(const char *path, enum label *out)
 {
-	const char *base = strrchr(path, '/');
-	base = base ? base + 1 : path;
-	for (int l = 0; l < NLABELS; l++) {
-		const char *name = l == L_SQLI ? "sqli" : l == L_XSS ? "xss" : "benign";
-		if (strncmp(base, name, strlen(name)) == 0) {
-			*out = (enum label)l;
-			return true;
-		}
+	static const char *const names[NLABELS] = { "sqli", "xss", "benign" };
+	const char *end = path + strlen(path);
+	while (end > path) {
+		const char *base = end;
+		while (base > path && base[-1] != '/')
+			base--;
+		for (int l = 0; l < NLABELS; l++)
+			if ((size_t)(end - base) >= strlen(names[l]) && strncmp(base, names[l], strlen(names[l])) == 0) {
+				*out = (enum label)l;
+				return true;
+			}
+		end = base > path ? base - 1 : path;   /* up one folder */
 	}
 	return false;
 }
@@ -161,7 +168,7 @@ static void read_file(struct corpus *c, const char *path)
 {
 	struct reader r = { .c = c, .file = path };
 	if (!label_of(path, &r.label))
-		fatal("%s: a corpus file's name starts with sqli, xss or benign", path);
+		fatal("%s: a corpus file's name (or its folder's) starts with sqli, xss or benign", path);
 	FILE *f = fopen(path, "rb");
 	if (f == NULL)
 		fatal("%s: %s", path, strerror(errno));
@@ -206,7 +213,8 @@ static int by_name(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* A file, or every *.http file of a folder (in name order). */
+/* A file, or every *.http file in a folder and the folders below it (in
+ * name order). */
 static void read_path(struct corpus *c, const char *path)
 {
 	struct stat st;
@@ -216,6 +224,7 @@ static void read_path(struct corpus *c, const char *path)
 		read_file(c, path);
 		return;
 	}
+	size_t before = c->n;
 	DIR *d = opendir(path);
 	if (d == NULL)
 		fatal("%s: %s", path, strerror(errno));
@@ -224,22 +233,27 @@ static void read_path(struct corpus *c, const char *path)
 	struct dirent *de;
 	while ((de = readdir(d)) != NULL) {
 		size_t len = strlen(de->d_name);
-		if (len < 6 || strcmp(de->d_name + len - 5, ".http") != 0)
+		if (de->d_name[0] == '.')
 			continue;
 		names = realloc(names, (n + 1) * sizeof(*names));
 		if (names == NULL || asprintf(&names[n], "%s/%s", path, de->d_name) < 0)
 			fatal("out of memory");
-		n++;
+		if (stat(names[n], &st) < 0)
+			fatal("%s: %s", names[n], strerror(errno));
+		if (S_ISDIR(st.st_mode) || (len > 5 && strcmp(de->d_name + len - 5, ".http") == 0))
+			n++;
+		else
+			free(names[n]);
 	}
 	closedir(d);
-	if (n == 0)
-		fatal("%s: no *.http corpus files", path);
 	qsort(names, n, sizeof(*names), by_name);
 	for (size_t i = 0; i < n; i++) {
-		read_file(c, names[i]);
+		read_path(c, names[i]);
 		free(names[i]);
 	}
 	free(names);
+	if (c->n == before)
+		fatal("%s: no *.http corpus files", path);
 }
 
 static void free_corpus(struct corpus *c)
@@ -408,7 +422,8 @@ static void usage(void)
 	       "blocked, of benign requests blocked (false positives), and the time per\n"
 	       "request (median of the passes).\n"
 	       "\n"
-	       "  PATH                a corpus file (sqli*, xss*, benign*) or a folder of *.http\n"
+	       "  PATH                a corpus file (named sqli*, xss*, benign*, or in a folder\n"
+	       "                      so named), or a folder of *.http files\n"
 	       "  --rules SET[:N]     rule set: l7lab, crs, or a .conf file; paranoia N (1-4,\n"
 	       "                      default 1); repeat to compare (default: l7lab and crs)\n"
 	       "  --limit BYTES       body bytes inspected per request (default 64k)\n"
