@@ -245,6 +245,8 @@ TEST(every_l7lab_rule_blocks_its_sample)
 		{ "/?q=%27%3Balert(1)%3B%2F%2F", 11210 },
 		{ "/?q=%7B%7Bconstructor.constructor(%27alert(1)%27)()%7D%7D", 11210 },
 		{ "/?q=%3Cx%20%27%3D%22foo%22%3E%3Cx%20foo%3D%27%3E%3Cimg%20src%3Dx%20onerror%3Dalert(1)%2F%2F%27%3E", 11210 },
+		{ "/?q=%3Cimg%20src%3D%271%27%20onerror%2F%3Dalert(0)%20%2F%3E", 11210 },
+		{ "/?q=%3CIMG%20SRC%3D%22jav%26%23x0D%3Bascript%3Aalert(1)%3B%22%3E", 11210 },
 		{ "/?q=javascript:alert(document.domain)", 941170 },
 		{ "/?q=window%5B%22alert%22%5D(document%5B%22cookie%22%5D)", 941370 },
 		{ "/?q=(!%5B%5D%2B%5B%5D)%5B%2B!%2B%5B%5D%5D", 941360 },
