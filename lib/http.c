@@ -67,11 +67,21 @@ static int cb_target(llhttp_t *p, const char *at, size_t len)
 	return add_span(m, at, len);
 }
 
+/* RFC 9112 4: reason-phrase = 1*( HTAB / SP / VCHAR / obs-text ); llhttp 8
+ * lets control bytes (NUL too) through, and the reason is a C string. */
 static int cb_target_complete(llhttp_t *p)
 {
 	struct http_msg *m = msg_of(p);
 	if (m->target_len == 0)
 		m->target = raw_end(m);
+	if (p->type == HTTP_RESPONSE)
+		for (uint32_t i = 0; i < m->target_len; i++) {
+			unsigned char c = (unsigned char)m->raw.data[m->target + i];
+			if ((c < 0x20 && c != '\t') || c == 0x7f) {
+				snprintf(m->error, sizeof(m->error), "invalid character in the reason phrase");
+				return -1;
+			}
+		}
 	return end_span(m);
 }
 
@@ -100,7 +110,8 @@ static int cb_field(llhttp_t *p, const char *at, size_t len)
 	return add_span(m, at, len);
 }
 
-/* RFC 9110 token characters; llhttp 8 lets a space slip into a name. */
+/* RFC 9110 token characters; llhttp 8 lets a space slip into a name, and
+ * takes a line that starts with the colon as a header with no name. */
 static bool is_tchar(unsigned char c)
 {
 	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
@@ -110,7 +121,11 @@ static bool is_tchar(unsigned char c)
 static int cb_field_complete(llhttp_t *p)
 {
 	struct http_msg *m = msg_of(p);
-	const struct http_hdr *h = &m->hdrs[m->nhdrs - 1];
+	const struct http_hdr *h = m->nhdrs ? &m->hdrs[m->nhdrs - 1] : NULL;
+	if (h == NULL || h->name_len == 0) {
+		snprintf(m->error, sizeof(m->error), "empty header name");
+		return -1;
+	}
 	for (uint32_t i = 0; i < h->name_len; i++)
 		if (!is_tchar((unsigned char)m->raw.data[h->name + i])) {
 			snprintf(m->error, sizeof(m->error), "invalid character in header name");

@@ -158,6 +158,48 @@ TEST(malformed_requests_are_errors_with_a_reason)
 	}
 }
 
+/* Found by fuzzing (tests/fuzz/corpus/lib_http_request/regress-empty-name):
+ * llhttp 8 takes ": 3" as a header with an empty name. */
+TEST(a_header_line_that_starts_with_the_colon_is_an_error)
+{
+	struct seen s = { 0 };
+	struct http_msg m;
+	http_msg_init(&m, HTTP_REQUEST, &hooks, &s);
+	CHECK(feed(&m, "GET / HTTP/1.1\r\nHost: x\r\n: 3\r\n\r\n", 0) != HPE_OK);
+	CHECK_STR(m.error, "empty header name");
+	CHECK_INT(s.heads, 0);
+	http_msg_free(&m);
+}
+
+/* Found by fuzzing (corpus/lib_http_response/regress-reason-nul): llhttp 8
+ * takes NUL and other control bytes in a reason phrase, which the tools
+ * then print or forward as a C string cut short. */
+TEST(a_reason_phrase_with_a_control_byte_is_an_error)
+{
+	static const char bad[][40] = { "HTTP/1.1 200 O\0K\r\n\r\n", "HTTP/1.1 200 O\001K\r\n\r\n", "HTTP/1.1 200 OK\177\r\n\r\n" };
+	static const size_t len[] = { 20, 20, 20 };
+	for (size_t i = 0; i < 3; i++) {
+		struct seen s = { 0 };
+		struct http_msg m;
+		http_msg_init(&m, HTTP_RESPONSE, &hooks, &s);
+		CHECK(http_msg_feed(&m, bad[i], len[i], NULL) != HPE_OK);
+		CHECK_STR(m.error, "invalid character in the reason phrase");
+		CHECK_INT(s.heads, 0);
+		http_msg_free(&m);
+	}
+}
+
+TEST(a_reason_phrase_may_hold_tabs_and_obs_text)
+{
+	struct seen s = { 0 };
+	struct http_msg m;
+	http_msg_init(&m, HTTP_RESPONSE, &hooks, &s);
+	CHECK_INT(feed(&m, "HTTP/1.1 200 O\tK caf\xe9\r\nContent-Length: 0\r\n\r\n", 1), HPE_OK);
+	CHECK_STR(s.target, "O\tK caf\xe9");
+	CHECK_INT(s.messages, 1);
+	http_msg_free(&m);
+}
+
 TEST(a_response_keeps_its_status_and_reason)
 {
 	struct seen s = { 0 };
@@ -222,6 +264,9 @@ int main(void)
 	RUN(a_header_block_over_the_limit_stops_with_431);
 	RUN(a_long_request_target_stops_with_414);
 	RUN(malformed_requests_are_errors_with_a_reason);
+	RUN(a_header_line_that_starts_with_the_colon_is_an_error);
+	RUN(a_reason_phrase_with_a_control_byte_is_an_error);
+	RUN(a_reason_phrase_may_hold_tabs_and_obs_text);
 	RUN(a_response_keeps_its_status_and_reason);
 	RUN(a_response_read_until_close_ends_at_finish);
 	RUN(comma_lists_are_searched_by_token);
