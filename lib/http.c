@@ -67,21 +67,25 @@ static int cb_target(llhttp_t *p, const char *at, size_t len)
 	return add_span(m, at, len);
 }
 
-/* RFC 9112 4: reason-phrase = 1*( HTAB / SP / VCHAR / obs-text ); llhttp 8
- * lets control bytes (NUL too) through, and the reason is a C string. */
+/* What llhttp 8 lets through and RFC 9112 does not: HTAB and FF in a
+ * request-target (section 3.2: no white space; a server that splits the
+ * request-line at white space would read another target than we did), and
+ * control bytes, NUL included, in a reason phrase (section 4: HTAB / SP /
+ * VCHAR / obs-text; the tools use it as a C string). */
 static int cb_target_complete(llhttp_t *p)
 {
 	struct http_msg *m = msg_of(p);
+	bool request = p->type == HTTP_REQUEST;
 	if (m->target_len == 0)
 		m->target = raw_end(m);
-	if (p->type == HTTP_RESPONSE)
-		for (uint32_t i = 0; i < m->target_len; i++) {
-			unsigned char c = (unsigned char)m->raw.data[m->target + i];
-			if ((c < 0x20 && c != '\t') || c == 0x7f) {
-				snprintf(m->error, sizeof(m->error), "invalid character in the reason phrase");
-				return -1;
-			}
+	for (uint32_t i = 0; i < m->target_len; i++) {
+		unsigned char c = (unsigned char)m->raw.data[m->target + i];
+		if (request ? c <= ' ' || c == 0x7f : (c < ' ' && c != '\t') || c == 0x7f) {
+			snprintf(m->error, sizeof(m->error), "invalid character in the %s",
+			         request ? "request target" : "reason phrase");
+			return -1;
 		}
+	}
 	return end_span(m);
 }
 

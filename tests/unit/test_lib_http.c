@@ -189,6 +189,23 @@ TEST(a_reason_phrase_with_a_control_byte_is_an_error)
 	}
 }
 
+/* Found by the framing harness (corpus/proxy_framing/regress-target-htab):
+ * llhttp 8 takes HTAB and FF inside a request-target; the proxy would pass
+ * on a target that a server splitting at white space reads differently. */
+TEST(a_request_target_with_a_tab_or_form_feed_is_an_error)
+{
+	const char *bad[] = { "GET /a\tb HTTP/1.1\r\nHost: x\r\n\r\n", "GET /a?q=\fb HTTP/1.1\r\nHost: x\r\n\r\n" };
+	for (size_t i = 0; i < 2; i++) {
+		struct seen s = { 0 };
+		struct http_msg m;
+		http_msg_init(&m, HTTP_REQUEST, &hooks, &s);
+		CHECK(feed(&m, bad[i], 1) != HPE_OK);
+		CHECK_STR(m.error, "invalid character in the request target");
+		CHECK_INT(s.heads, 0);
+		http_msg_free(&m);
+	}
+}
+
 TEST(a_reason_phrase_may_hold_tabs_and_obs_text)
 {
 	struct seen s = { 0 };
@@ -266,6 +283,7 @@ int main(void)
 	RUN(malformed_requests_are_errors_with_a_reason);
 	RUN(a_header_line_that_starts_with_the_colon_is_an_error);
 	RUN(a_reason_phrase_with_a_control_byte_is_an_error);
+	RUN(a_request_target_with_a_tab_or_form_feed_is_an_error);
 	RUN(a_reason_phrase_may_hold_tabs_and_obs_text);
 	RUN(a_response_keeps_its_status_and_reason);
 	RUN(a_response_read_until_close_ends_at_finish);
