@@ -920,8 +920,8 @@ void config_print(const struct config *cfg, FILE *out)
 		}
 	}
 	if (cfg->has_source)
-		fprintf(out, "source %s\n", addr_port(&cfg->source) ? addr_format(&cfg->source, a)
-		                                                    : addr_format_ip(&cfg->source, a));
+		fprintf(out, cfg->source.ss.ss_family == AF_INET6 && !addr_port(&cfg->source) ? "source [%s]\n" : "source %s\n",
+		        addr_port(&cfg->source) ? addr_format(&cfg->source, a) : addr_format_ip(&cfg->source, a));
 	if (cfg->has_admin)
 		fprintf(out, "admin %s\n", addr_format(&cfg->admin, a));
 	fprintf(out, "name %s\n", cfg->name);

@@ -336,6 +336,26 @@ TEST(the_printed_configuration_reads_back_the_same)
 	free(two);
 }
 
+/* Found by fuzzing (tests/fuzz/corpus/proxy_config/regress-source-v6):
+ * an IPv6 source without a port was printed bare, which does not load. */
+TEST(an_ipv6_source_without_a_port_prints_in_brackets_and_reads_back)
+{
+	struct config cfg;
+	char *text = NULL;
+	size_t len;
+	CHECK_INT(args(&cfg, "--listen", "127.0.0.1:0", "--backend", "127.0.0.1:1", "--source", "[::1]", NULL), 0);
+	FILE *f = open_memstream(&text, &len);
+	config_print(&cfg, f);
+	fclose(f);
+	config_free(&cfg);
+	CHECK(strstr(text, "\nsource [::1]\n") != NULL);
+	write_file("printed.conf", text);
+	CHECK_INT(args(&cfg, "-c", "printed.conf", NULL), 0);
+	CHECK_STR(err, "");
+	config_free(&cfg);
+	free(text);
+}
+
 TEST(a_config_without_a_default_pool_says_so_when_printed)
 {
 	struct config cfg;
@@ -592,6 +612,7 @@ int main(void)
 	RUN(flags_after_the_file_override_it_and_listen_flags_replace_the_files);
 	RUN(check_prints_the_resolved_configuration_in_file_syntax);
 	RUN(the_printed_configuration_reads_back_the_same);
+	RUN(an_ipv6_source_without_a_port_prints_in_brackets_and_reads_back);
 	RUN(a_config_without_a_default_pool_says_so_when_printed);
 	RUN(each_file_error_names_the_line_and_what_was_expected);
 	RUN(each_pool_and_route_error_names_the_line);
