@@ -748,6 +748,7 @@ int config_parse_args(struct config *cfg, int argc, char **argv, char *err, size
 		free(where);
 		if ((where = strndup(a, len)) == NULL)
 			fatal("out of memory reading the configuration");
+		for (char *c = where; *c; c++) *c = (unsigned char)*c < ' ' || *c == 0x7f ? '?' : *c;   /* as fail() */
 		p.where = where;
 
 		if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0 || strcmp(a, "--version") == 0) {

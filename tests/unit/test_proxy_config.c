@@ -453,6 +453,8 @@ TEST(file_errors_return_minus_2_and_flag_errors_minus_1)
 	CHECK_STR(args_error(-2, "-c", "missing.conf", NULL), "open missing.conf: No such file or directory");
 	CHECK_STR(args_error(-1, "--lisen", "127.0.0.1:0", NULL), "unknown flag '--lisen'");
 	CHECK_STR(args_error(-1, "-x", NULL), "unknown flag '-x'");
+	/* found by fuzzing (corpus/proxy_args/regress-flag-newline) */
+	CHECK_STR(args_error(-1, "--bogus\nproxy: all \033[32mgood", NULL), "unknown flag '--bogus?proxy: all ?[32mgood'");
 	CHECK_STR(args_error(-1, "127.0.0.1:0", NULL), "unexpected argument '127.0.0.1:0' (flags start with --)");
 	CHECK_STR(args_error(-1, "--listen", NULL), "--listen: expected ADDR:PORT");
 	CHECK_STR(args_error(-1, "-c", NULL), "-c: expected FILE");
