@@ -9,6 +9,11 @@
 #   make waf-eval   the WAF's rule sets measured on tests/waf's corpus
 #   make deps       install what is missing (Debian 12 packages)
 #   make install    the bats library (bats_load_library l7lab) into BATSLIBDIR
+#   make fuzz       build the libFuzzer harnesses (tests/fuzz) into build/fuzz/
+#                   and run each for FUZZ_SECONDS (20); FUZZ=NAME runs one;
+#                   fails on any crash, sanitizer report or disagreement
+#   make soak       SOAK_SECONDS (600) of loadgen through the ASan proxy to
+#                   faulty backends; prints its figures (not in CI)
 #
 # Each tool is the .c files of its folder; TOOL/main.c holds main(), so unit
 # tests (tests/unit/test_TOOL_*.c) can link the rest of the tool.  llhttp's C
@@ -137,5 +142,52 @@ install-bats:
 
 clean:
 	rm -rf build $(addprefix bin/,$(TOOLS) wafeval) labs/student/proxy
+
+# ---- fuzzing and the fault soak (issue 15; README "Fuzzing and the soak") --
+# Harnesses are tests/fuzz/fuzz_NAME.c, built with clang's libFuzzer, ASan and
+# UBSan into build/fuzz/NAME; fuzz_TOOL_*.c links that tool without main.c,
+# every harness links lib/, llhttp and the helpers tests/fuzz/*.c.
+FUZZ_CC      ?= clang
+FUZZ_SECONDS ?= 20
+FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+FUZZ_CFLAGS  := $(CSTD) -O1 -g $(FUZZ_SAN) -fsanitize=fuzzer-no-link
+FUZZ_OBJ     := build/fuzz/obj
+FUZZ_SRC     := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BIN     := $(patsubst tests/fuzz/fuzz_%.c,build/fuzz/%,$(FUZZ_SRC))
+FUZZ_HELPERS := $(patsubst %.c,$(FUZZ_OBJ)/%.o,$(filter-out tests/fuzz/fuzz_%,$(wildcard tests/fuzz/*.c)))
+FUZZ_BASE    := $(FUZZ_HELPERS) $(patsubst %.c,$(FUZZ_OBJ)/%.o,$(wildcard lib/*.c)) \
+                $(patsubst %,$(FUZZ_OBJ)/llhttp/%.o,llhttp api http)
+fuzz_tool    = $(firstword $(filter $(TOOLS),$(subst _, ,$(1))))
+fuzz_tool_obj = $(patsubst %.c,$(FUZZ_OBJ)/%.o,$(filter-out %/main.c,$(wildcard $(1)/*.c)))
+
+.PHONY: fuzz fuzz-build soak
+fuzz-build: $(FUZZ_BIN)
+
+# Runs every harness (FUZZ=NAME for one) for FUZZ_SECONDS; fails on a finding.
+fuzz: deps-check fuzz-build
+	FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/run $(FUZZ)
+
+define fuzz_rule
+build/fuzz/$(1): $(FUZZ_OBJ)/tests/fuzz/fuzz_$(1).o $(FUZZ_BASE) \
+    $(if $(call fuzz_tool,$(1)),$(call fuzz_tool_obj,$(call fuzz_tool,$(1))))
+	$$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer -o $$@ $$^ $$(LDLIBS) \
+	    $(if $(call fuzz_tool,$(1)),$$(LIBS_$(call fuzz_tool,$(1))))
+endef
+$(foreach f,$(FUZZ_BIN),$(eval $(call fuzz_rule,$(notdir $(f)))))
+
+$(FUZZ_OBJ)/%.o: %.c
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_CFLAGS) $(WARN) -c -o $@ $<
+
+$(FUZZ_OBJ)/llhttp/%.o: $(LLHTTP_DIR)/%.c
+	@mkdir -p $(@D)
+	$(FUZZ_CC) -I$(LLHTTP_INC) $(FUZZ_CFLAGS) -w -c -o $@ $<
+
+# The fault soak: SOAK_SECONDS of loadgen through the ASan proxy (not in CI).
+SOAK_SECONDS ?= 600
+soak: deps-check
+	$(MAKE) tools
+	$(MAKE) SAN=1 tools
+	SOAK_SECONDS=$(SOAK_SECONDS) tests/soak/run
 
 -include $(shell find build -name '*.d' 2>/dev/null)

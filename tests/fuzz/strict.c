@@ -1,0 +1,387 @@
+/*
+ * strict.c - the strict request reader of the differential harnesses (see
+ * strict.h).  Straight-line code over a byte array: a cursor, one function
+ * per grammar rule, RFC 9112 section numbers beside each.
+ */
+#include "strict.h"
+
+#include <string.h>
+
+/* A cursor over the input; every rule returns a strict_result. */
+struct rd {
+	const unsigned char *p;
+	size_t n, at;
+	const char *why;
+};
+
+static enum strict_result bad(struct rd *r, const char *why)
+{
+	r->why = why;
+	return STRICT_BAD;
+}
+
+/* RFC 9110 5.6.2 */
+static bool tchar(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	       (c != 0 && strchr("!#$%&'*+-.^_`|~", c) != NULL);
+}
+
+static bool vchar(unsigned char c) { return c >= 0x21 && c <= 0x7e; }
+static bool obs_text(unsigned char c) { return c >= 0x80; }
+static bool ows(unsigned char c) { return c == ' ' || c == '\t'; }
+
+static int hex(unsigned char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* Finds the end of the line at r->at: *end is the CR of its CRLF.  A bare
+ * CR or LF anywhere is an error (RFC 9112 2.2: this reader does not take
+ * the MAY of a bare LF). */
+static enum strict_result line(struct rd *r, size_t *end)
+{
+	for (size_t i = r->at; i < r->n; i++) {
+		if (r->p[i] == '\n')
+			return bad(r, "bare LF");
+		if (r->p[i] == '\r') {
+			if (i + 1 == r->n)
+				return STRICT_MORE;
+			if (r->p[i + 1] != '\n')
+				return bad(r, "bare CR");
+			*end = i;
+			return STRICT_OK;
+		}
+	}
+	return STRICT_MORE;
+}
+
+/* ---- the head ------------------------------------------------------------ */
+
+/* A field line name ":" OWS value OWS (RFC 9112 5, RFC 9110 5.5), the line
+ * ending at end.  Sets the name and the trimmed value. */
+static enum strict_result field_line(struct rd *r, size_t end, size_t *name_len, size_t *v, size_t *v_len)
+{
+	size_t i = r->at;
+	if (ows(r->p[i]))
+		return bad(r, "white space at the start of a field line (obs-fold)");
+	while (i < end && tchar(r->p[i]))
+		i++;
+	if (i == r->at)
+		return bad(r, "a field name that is not a token");
+	if (i == end || r->p[i] != ':')
+		return bad(r, ows(r->p[i]) ? "white space between a field name and the colon" : "no colon after the field name");
+	*name_len = i - r->at;
+	i++;
+	while (i < end && ows(r->p[i]))
+		i++;
+	size_t last = end;
+	while (last > i && ows(r->p[last - 1]))
+		last--;
+	for (size_t k = i; k < last; k++)
+		if (!(vchar(r->p[k]) || obs_text(r->p[k]) || ows(r->p[k])))
+			return bad(r, "a control character in a field value");
+	*v = i;
+	*v_len = last - i;
+	return STRICT_OK;
+}
+
+static bool name_is(const struct rd *r, size_t at, size_t len, const char *name)
+{
+	size_t n = strlen(name);
+	if (len != n)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char a = r->p[at + i], b = (unsigned char)name[i];
+		if ((a | 0x20) != (b | 0x20))
+			return false;
+	}
+	return true;
+}
+
+/* Walks a comma-separated list (RFC 9110 5.6.1), skipping empty elements:
+ * returns false at the end, else the element's bounds (trimmed). */
+static bool list_next(const struct rd *r, size_t *at, size_t end, size_t *el, size_t *el_len)
+{
+	size_t i = *at;
+	while (i < end && (ows(r->p[i]) || r->p[i] == ','))
+		i++;
+	if (i == end) {
+		*at = i;
+		return false;
+	}
+	size_t j = i;
+	while (j < end && r->p[j] != ',')
+		j++;
+	size_t last = j;
+	while (last > i && ows(r->p[last - 1]))
+		last--;
+	*el = i;
+	*el_len = last - i;
+	*at = j;
+	return true;
+}
+
+/* What the framing needs from the field lines. */
+struct fields {
+	unsigned host, cl, te;
+	uint64_t content_length;
+	unsigned codings, chunked_codings;
+	bool final_chunked, conn_close, conn_keep_alive;
+};
+
+/* A transfer-coding: token *( OWS ";" OWS token "=" ( token / quoted ) ),
+ * checked loosely past its name: only the name matters for framing. */
+static enum strict_result coding(struct rd *r, size_t el, size_t len, struct fields *f)
+{
+	size_t i = el;
+	while (i < el + len && tchar(r->p[i]))
+		i++;
+	if (i == el)
+		return bad(r, "a transfer coding that is not a token");
+	size_t name_len = i - el;
+	while (i < el + len && ows(r->p[i]))
+		i++;
+	if (i < el + len && r->p[i] != ';')
+		return bad(r, "junk after a transfer coding");
+	f->codings++;
+	f->final_chunked = name_is(r, el, name_len, "chunked");
+	if (f->final_chunked)
+		f->chunked_codings++;
+	return STRICT_OK;
+}
+
+/* Content-Length = 1*DIGIT (RFC 9110 8.6); this reader takes no list. */
+static enum strict_result content_length(struct rd *r, size_t v, size_t len, struct fields *f)
+{
+	uint64_t n = 0;
+	if (len == 0)
+		return bad(r, "an empty Content-Length");
+	for (size_t i = v; i < v + len; i++) {
+		if (r->p[i] < '0' || r->p[i] > '9')
+			return bad(r, "a Content-Length that is not 1*DIGIT");
+		if (n > (UINT64_MAX - 9) / 10)
+			return bad(r, "a Content-Length too large");
+		n = n * 10 + (uint64_t)(r->p[i] - '0');
+	}
+	f->content_length = n;
+	return STRICT_OK;
+}
+
+static enum strict_result field(struct rd *r, size_t end, struct fields *f)
+{
+	size_t name_len, v, v_len, at, el, el_len;
+	enum strict_result res = field_line(r, end, &name_len, &v, &v_len);
+	if (res != STRICT_OK)
+		return res;
+	size_t name = r->at;
+	if (name_is(r, name, name_len, "Host")) {
+		f->host++;
+	} else if (name_is(r, name, name_len, "Content-Length")) {
+		f->cl++;
+		return content_length(r, v, v_len, f);
+	} else if (name_is(r, name, name_len, "Transfer-Encoding")) {
+		f->te++;
+		for (at = v; list_next(r, &at, v + v_len, &el, &el_len);)
+			if ((res = coding(r, el, el_len, f)) != STRICT_OK)
+				return res;
+	} else if (name_is(r, name, name_len, "Connection")) {
+		for (at = v; list_next(r, &at, v + v_len, &el, &el_len);) {
+			f->conn_close |= name_is(r, el, el_len, "close");
+			f->conn_keep_alive |= name_is(r, el, el_len, "keep-alive");
+		}
+	}
+	return STRICT_OK;
+}
+
+/* request-line = method SP request-target SP HTTP-version (RFC 9112 3): a
+ * target of visible characters, HTTP/1.x.  Runs of SP count as one (the
+ * section's MAY: the proxy writes the line anew in any case). */
+static enum strict_result request_line(struct rd *r, size_t end, int *minor)
+{
+	size_t i = r->at;
+	while (i < end && tchar(r->p[i]))
+		i++;
+	if (i == r->at || i == end || r->p[i] != ' ')
+		return bad(r, "a method that is not a token followed by SP");
+	while (i < end && r->p[i] == ' ')
+		i++;
+	size_t t = i;
+	while (i < end && (vchar(r->p[i]) || obs_text(r->p[i])))   /* see strict.h */
+		i++;
+	if (i == t || i == end || r->p[i] != ' ')
+		return bad(r, "a request-target that is not visible characters followed by SP");
+	while (i < end && r->p[i] == ' ')
+		i++;
+	if (end - i != 8 || memcmp(r->p + i, "HTTP/", 5) != 0 || r->p[i + 6] != '.' ||
+	    r->p[i + 5] < '0' || r->p[i + 5] > '9' || r->p[i + 7] < '0' || r->p[i + 7] > '9')
+		return bad(r, "an HTTP-version that is not HTTP/DIGIT.DIGIT at the end of the line");
+	if (r->p[i + 5] != '1')
+		return bad(r, "a major version other than 1");
+	*minor = r->p[i + 7] - '0';
+	return STRICT_OK;
+}
+
+/* ---- the chunked body (RFC 9112 7.1) -------------------------------------- */
+
+static void skip_ows(struct rd *r, size_t end)
+{
+	while (r->at < end && ows(r->p[r->at]))
+		r->at++;
+}
+
+/* chunk-ext (RFC 9112 7.1.1), from r->at to end (the CR of the chunk-size
+ * line).  Only its end matters to framing, and the proxy re-chunks bodies
+ * without extensions (as nginx, it skips them to the CRLF): this reader
+ * asks for a ";" first (or BWS and ";") and no control bytes, not for the
+ * name=value grammar. */
+static enum strict_result chunk_ext(struct rd *r, size_t end)
+{
+	skip_ows(r, end);
+	if (r->at == end)
+		return STRICT_OK;
+	if (r->p[r->at] != ';')
+		return bad(r, "junk after the chunk size");
+	for (; r->at < end; r->at++)
+		if (!(vchar(r->p[r->at]) || obs_text(r->p[r->at]) || ows(r->p[r->at])))
+			return bad(r, "a control character in a chunk extension");
+	return STRICT_OK;
+}
+
+static enum strict_result chunked(struct rd *r)
+{
+	size_t end, name_len, v, v_len;
+	enum strict_result res;
+	for (;;) {
+		/* chunk-size [ chunk-ext ] CRLF */
+		uint64_t size = 0;
+		size_t digits = 0;
+		for (; r->at < r->n && hex(r->p[r->at]) >= 0; r->at++, digits++) {
+			if (size >= (uint64_t)1 << 56)
+				return bad(r, "a chunk size over 2^60");   /* any size is valid; none this large is sane */
+			size = size * 16 + (uint64_t)hex(r->p[r->at]);
+		}
+		if (r->at == r->n)
+			return STRICT_MORE;
+		if (digits == 0)
+			return bad(r, "a chunk size that is not 1*HEXDIG");
+		if ((res = line(r, &end)) != STRICT_OK)
+			return res;
+		if ((res = chunk_ext(r, end)) != STRICT_OK)
+			return res;
+		r->at = end + 2;
+		if (size == 0)
+			break;
+		/* chunk-data CRLF */
+		if (r->n - r->at < size)
+			return STRICT_MORE;
+		r->at += (size_t)size;
+		if (r->n - r->at < 2)
+			return r->n - r->at == 1 && r->p[r->at] != '\r' ? bad(r, "chunk data not followed by CRLF") : STRICT_MORE;
+		if (r->p[r->at] != '\r' || r->p[r->at + 1] != '\n')
+			return bad(r, "chunk data not followed by CRLF");
+		r->at += 2;
+	}
+	/* trailer-section = *( field-line CRLF ), then CRLF */
+	for (;;) {
+		if ((res = line(r, &end)) != STRICT_OK)
+			return res;
+		if (end == r->at) {
+			r->at = end + 2;
+			return STRICT_OK;
+		}
+		if ((res = field_line(r, end, &name_len, &v, &v_len)) != STRICT_OK)
+			return res;
+		r->at = end + 2;
+	}
+}
+
+enum strict_result strict_chunked(const char *p, size_t n, size_t *len, const char **why)
+{
+	struct rd r = { .p = (const unsigned char *)p, .n = n };
+	enum strict_result res = chunked(&r);
+	*len = r.at;
+	*why = r.why;
+	return res;
+}
+
+/* ---- the request ----------------------------------------------------------- */
+
+enum strict_result strict_request(const char *p, size_t n, struct strict_req *req)
+{
+	struct rd r = { .p = (const unsigned char *)p, .n = n };
+	struct fields f = { 0 };
+	size_t end;
+	enum strict_result res;
+
+	memset(req, 0, sizeof(*req));
+	/* RFC 9112 2.2: empty lines before the request-line are ignored. */
+	while (r.n - r.at >= 2 && r.p[r.at] == '\r' && r.p[r.at + 1] == '\n')
+		r.at += 2;
+	if ((res = line(&r, &end)) != STRICT_OK)
+		goto out;
+	if ((res = request_line(&r, end, &req->minor)) != STRICT_OK)
+		goto out;
+	r.at = end + 2;
+	for (;;) {
+		if ((res = line(&r, &end)) != STRICT_OK)
+			goto out;
+		if (end == r.at)
+			break;
+		if ((res = field(&r, end, &f)) != STRICT_OK)
+			goto out;
+		r.at = end + 2;
+	}
+	r.at = end + 2;
+	req->head_len = r.at;
+
+	/* RFC 9112 3.2: Host exactly once in HTTP/1.1, never twice. */
+	if (f.host > 1 || (f.host == 0 && req->minor >= 1)) {
+		res = bad(&r, f.host ? "two Host fields" : "an HTTP/1.1 request without Host");
+		goto out;
+	}
+	/* RFC 9112 6.1 and 6.3: the framing, one way only. */
+	if (f.te > 0 && req->minor == 0) {
+		res = bad(&r, "Transfer-Encoding in an HTTP/1.0 request");
+		goto out;
+	}
+	if (f.te > 0 && f.cl > 0) {
+		res = bad(&r, "both Transfer-Encoding and Content-Length");
+		goto out;
+	}
+	if (f.cl > 1) {
+		res = bad(&r, "more than one Content-Length");
+		goto out;
+	}
+	if (f.te > 0 && (!f.final_chunked || f.chunked_codings != 1)) {
+		res = bad(&r, "a Transfer-Encoding whose final coding is not a single chunked");
+		goto out;
+	}
+	req->keep_alive = !f.conn_close && (req->minor >= 1 || f.conn_keep_alive);
+	if (f.te > 0) {
+		req->chunked = true;
+		size_t body;
+		res = strict_chunked(p + r.at, n - r.at, &body, &r.why);
+		r.at += body;
+	} else if (f.cl > 0) {
+		req->content_length = f.content_length;
+		if (n - r.at < f.content_length) {
+			res = STRICT_MORE;
+		} else {
+			r.at += (size_t)f.content_length;
+			res = STRICT_OK;
+		}
+	} else {
+		res = STRICT_OK;   /* RFC 9112 6.3 item 7: a request without either has no body */
+	}
+out:
+	req->len = r.at;
+	req->why = r.why;
+	return res;
+}
