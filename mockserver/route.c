@@ -80,12 +80,12 @@ void route_parse(const char *target, struct route *r)
 {
 	memset(r, 0, sizeof(*r));
 	const char *t = target;
-	/* Absolute form, as a forward proxy would send it: skip scheme://authority. */
+	/* Absolute form, as a forward proxy would send it: skip scheme://authority.
+	 * Without a path ("http://h?x=1") the path is "/" and the query stays. */
 	const char *scheme = strstr(t, "://");
-	if (t[0] != '/' && scheme != NULL && (size_t)(scheme - t) <= 5) {
-		const char *slash = strchr(scheme + 3, '/');
-		t = slash ? slash : "/";
-	}
+	bool absolute = t[0] != '/' && scheme != NULL && (size_t)(scheme - t) <= 5;
+	if (absolute)
+		t = scheme + 3 + strcspn(scheme + 3, "/?#");
 	size_t path_len = strcspn(t, "?#");
 	const char *q = "";
 	size_t qlen = 0;
@@ -99,7 +99,7 @@ void route_parse(const char *target, struct route *r)
 
 	const char *rest;
 	size_t rl;
-	if (is(t, path_len, "/"))
+	if (is(t, path_len, "/") || (absolute && path_len == 0))
 		r->ep = EP_HELLO;
 	else if (after(t, path_len, "/status/", &rest, &rl))
 		r->ep = parse_num(rest, rl, 200, 599, &r->n) ? EP_STATUS : (bad(r, "status must be 200-599"), EP_BAD);

@@ -80,6 +80,23 @@ TEST(absolute_form_targets_route_by_their_path)
 	CHECK_INT(r.ep, EP_HELLO);
 }
 
+/* Found by fuzzing (tests/fuzz/corpus/mockserver_route/regress-no-path):
+ * without a path, the path pointed to a string outside the target (and
+ * the query was dropped). */
+TEST(an_absolute_form_target_without_a_path_routes_to_hello_within_the_target)
+{
+	struct route r;
+	const char *t = "http://example.com?size=3";
+	route_parse(t, &r);
+	CHECK_INT(r.ep, EP_HELLO);
+	CHECK(r.path >= t && r.path <= t + strlen(t));
+	route_parse("http://h.example?bytes=4&ms=0", &r);
+	CHECK_INT(r.ep, EP_HELLO);
+	route_parse("http://h.example/drip?bytes=4&ms=0", &r);
+	CHECK_INT(r.ep, EP_DRIP);
+	CHECK_INT(r.n, 4);
+}
+
 TEST(unknown_paths_and_near_misses_are_not_found)
 {
 	struct route r;
@@ -179,6 +196,7 @@ int main(void)
 	RUN(chunked_reads_its_size_from_the_query);
 	RUN(drip_has_defaults_and_reads_bytes_and_ms);
 	RUN(absolute_form_targets_route_by_their_path);
+	RUN(an_absolute_form_target_without_a_path_routes_to_hello_within_the_target);
 	RUN(unknown_paths_and_near_misses_are_not_found);
 	RUN(every_plain_endpoint_is_found);
 	RUN(raw_file_names_must_be_plain);
