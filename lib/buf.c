@@ -11,6 +11,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+char buf_nothing[1];
+
 void buf_free(struct buf *b)
 {
 	free(b->data);

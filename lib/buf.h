@@ -23,7 +23,10 @@ struct buf {
 
 #define BUF_INIT { NULL, 0, 0, 0 }
 
-static inline char *buf_begin(const struct buf *b) { return b->data + b->off; }
+/* The first byte held.  A buffer that never held any has no storage: its
+ * begin is an empty string, never NULL + 0 (undefined behaviour). */
+extern char buf_nothing[1];
+static inline char *buf_begin(const struct buf *b) { return b->data ? b->data + b->off : buf_nothing; }
 static inline size_t buf_len(const struct buf *b) { return b->len; }
 
 /* Frees the storage; the buffer is empty and reusable afterwards. */

@@ -153,6 +153,18 @@ TEST(buffers_append_consume_and_grow)
 	buf_free(&b);
 }
 
+/* Found by fuzzing mockserver (an /echo without a body: corpus
+ * mockserver_conn/from-tests-15): buf_begin was NULL + 0. */
+TEST(a_buffer_that_never_held_bytes_begins_with_an_empty_string)
+{
+	struct buf b = BUF_INIT, out = BUF_INIT;
+	CHECK(buf_begin(&b) != NULL);
+	CHECK(buf_json_str(&out, buf_begin(&b), buf_len(&b)) == 0);
+	CHECK(buf_len(&out) == 2 && memcmp(buf_begin(&out), "\"\"", 2) == 0);
+	buf_free(&out);
+	CHECK(buf_begin(&out) != NULL);
+}
+
 TEST(strings_and_numbers_are_appended_without_printf)
 {
 	struct buf b = BUF_INIT;
@@ -184,6 +196,7 @@ int main(void)
 	RUN(a_writable_fd_fires_for_write_and_masks_can_change);
 	RUN(many_fds_and_timers_grow_the_tables);
 	RUN(buffers_append_consume_and_grow);
+	RUN(a_buffer_that_never_held_bytes_begins_with_an_empty_string);
 	RUN(strings_and_numbers_are_appended_without_printf);
 	RUN(json_strings_are_escaped);
 	return t_done();
