@@ -23,10 +23,20 @@ static bool is_host_char(unsigned char c)
 	       (c != '\0' && strchr("-._~%!$&'()*+,;=", c) != NULL);
 }
 
+/* An error message quotes what the user gave, which may hold any byte:
+ * control bytes become '?', so the message stays one line on a terminal. */
+static int printable(char err[URL_ERRLEN])
+{
+	for (char *c = err; *c; c++)
+		if ((unsigned char)*c < ' ' || *c == 0x7f)
+			*c = '?';
+	return -1;
+}
+
 static int fail(char err[URL_ERRLEN], const char *s, const char *why)
 {
 	snprintf(err, URL_ERRLEN, "%.160s: %s", s, why);
-	return -1;
+	return printable(err);
 }
 
 int url_parse(const char *s, struct url *u, char err[URL_ERRLEN])
@@ -142,21 +152,21 @@ int header_check(const char *h, char err[URL_ERRLEN])
 	size_t n = strcspn(h, ":");
 	if (h[n] != ':' || n == 0) {
 		snprintf(err, URL_ERRLEN, "'%.160s': expected 'Name: value'", h);
-		return -1;
+		return printable(err);
 	}
 	for (size_t i = 0; i < n; i++)
 		if (!is_tchar((unsigned char)h[i])) {
 			snprintf(err, URL_ERRLEN, "'%.160s': invalid character in the header name", h);
-			return -1;
+			return printable(err);
 		}
 	if (strpbrk(h + n + 1, "\r\n") != NULL) {
 		snprintf(err, URL_ERRLEN, "'%.160s': CR or LF in the header value", h);
-		return -1;
+		return printable(err);
 	}
 	if ((n == 14 && strncasecmp(h, "Content-Length", n) == 0) ||
 	    (n == 17 && strncasecmp(h, "Transfer-Encoding", n) == 0)) {
 		snprintf(err, URL_ERRLEN, "'%.160s': loadgen sets the body's framing itself (use --body)", h);
-		return -1;
+		return printable(err);
 	}
 	return 0;
 }

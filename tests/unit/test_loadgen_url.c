@@ -73,6 +73,16 @@ TEST(malformed_urls_are_refused)
 	}
 }
 
+/* Found by fuzzing (tests/fuzz/corpus/loadgen_url/regress-control-bytes):
+ * the message quoted the URL or header with its control bytes. */
+TEST(an_error_shows_control_bytes_as_question_marks)
+{
+	CHECK(parse("h://x\033[2J\n") < 0);
+	CHECK_STR(err, "h://x?[2J?: unsupported scheme (only http:// is)");
+	CHECK(header_check("X: a\r\nInjected: 1", err) < 0);
+	CHECK_STR(err, "'X: a??Injected: 1': CR or LF in the header value");
+}
+
 TEST(a_numeric_host_resolves_without_dns)
 {
 	CHECK(parse("http://127.0.0.5:81/") == 0);
@@ -150,6 +160,7 @@ int main(void)
 	RUN(the_fragment_is_not_sent);
 	RUN(https_is_refused_with_the_reason);
 	RUN(malformed_urls_are_refused);
+	RUN(an_error_shows_control_bytes_as_question_marks);
 	RUN(a_numeric_host_resolves_without_dns);
 	RUN(header_arguments_are_checked);
 	RUN(method_names_are_tokens);
