@@ -163,6 +163,11 @@ int header_check(const char *h, char err[URL_ERRLEN])
 		snprintf(err, URL_ERRLEN, "'%.160s': CR or LF in the header value", h);
 		return printable(err);
 	}
+	for (const char *v = h + n + 1; *v; v++)   /* RFC 9110 5.5: VCHAR, obs-text, SP, HTAB */
+		if (((unsigned char)*v < ' ' && *v != '\t') || *v == 0x7f) {
+			snprintf(err, URL_ERRLEN, "'%.160s': a control character in the header value", h);
+			return printable(err);
+		}
 	if ((n == 14 && strncasecmp(h, "Content-Length", n) == 0) ||
 	    (n == 17 && strncasecmp(h, "Transfer-Encoding", n) == 0)) {
 		snprintf(err, URL_ERRLEN, "'%.160s': loadgen sets the body's framing itself (use --body)", h);

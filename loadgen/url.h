@@ -41,9 +41,9 @@ struct req_spec {
 	bool keepalive;              /* false: send Connection: close     */
 };
 
-/* Checks a -H argument: "Name: value", a token name, no CR, LF or NUL in
- * the value; Content-Length and Transfer-Encoding are refused (loadgen
- * frames the body itself).  Returns 0, or -1 with the reason in err. */
+/* Checks a -H argument: "Name: value", a token name, no control byte but
+ * HTAB in the value; Content-Length and Transfer-Encoding are refused
+ * (loadgen frames the body itself).  Returns 0, or -1 with the reason in err. */
 int header_check(const char *h, char err[URL_ERRLEN]);
 /* Checks a method name (an HTTP token such as GET or PURGE). */
 bool method_ok(const char *m);

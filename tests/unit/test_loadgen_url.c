@@ -99,6 +99,10 @@ TEST(header_arguments_are_checked)
 	CHECK(header_check(": v", err) < 0);
 	CHECK(header_check("Bad Name: v", err) < 0);
 	CHECK(header_check("X: a\r\nInjected: 1", err) < 0);
+	CHECK(header_check("X: tab\tis fine, caf\xe9 too", err) == 0);
+	/* found by fuzzing (corpus/loadgen_url/regress-header-ctl) */
+	CHECK(header_check("X: a\033[2Jb", err) < 0);
+	CHECK_STR(err, "'X: a?[2Jb': a control character in the header value");
 	CHECK(header_check("content-length: 5", err) < 0);
 	CHECK(header_check("Transfer-Encoding: chunked", err) < 0);
 }
