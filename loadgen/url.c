@@ -87,6 +87,8 @@ int url_parse(const char *s, struct url *u, char err[URL_ERRLEN])
 	}
 	if (hlen == 0)
 		return fail(err, s, "the host is missing");
+	if (hlen >= sizeof(u->host))
+		return fail(err, s, "the host is too long");
 	memcpy(u->host, host, hlen);
 	u->host[hlen] = '\0';
 	u->port = 80;

@@ -83,6 +83,20 @@ TEST(an_error_shows_control_bytes_as_question_marks)
 	CHECK_STR(err, "'X: a??Injected: 1': CR or LF in the header value");
 }
 
+/* Found by fuzzing (tests/fuzz/corpus/loadgen_url/regress-long-host): a
+ * host of 256 to 271 bytes fit the authority but overflowed u.host. */
+TEST(a_host_longer_than_255_bytes_is_refused)
+{
+	char url[400];
+	snprintf(url, sizeof(url), "http://%0260d:80/", 0);
+	CHECK(parse(url) < 0);
+	CHECK(strstr(err, "the host is too long") != NULL);
+	snprintf(url, sizeof(url), "http://%0255d/", 0);
+	CHECK(parse(url) == 0);
+	CHECK_INT(strlen(u.host), 255);
+	url_free(&u);
+}
+
 TEST(a_numeric_host_resolves_without_dns)
 {
 	CHECK(parse("http://127.0.0.5:81/") == 0);
@@ -165,6 +179,7 @@ int main(void)
 	RUN(https_is_refused_with_the_reason);
 	RUN(malformed_urls_are_refused);
 	RUN(an_error_shows_control_bytes_as_question_marks);
+	RUN(a_host_longer_than_255_bytes_is_refused);
 	RUN(a_numeric_host_resolves_without_dns);
 	RUN(header_arguments_are_checked);
 	RUN(method_names_are_tokens);
