@@ -155,7 +155,7 @@ FUZZ_OBJ     := build/fuzz/obj
 FUZZ_SRC     := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN     := $(patsubst tests/fuzz/fuzz_%.c,build/fuzz/%,$(FUZZ_SRC))
 FUZZ_HELPERS := $(patsubst %.c,$(FUZZ_OBJ)/%.o,$(filter-out tests/fuzz/fuzz_%,$(wildcard tests/fuzz/*.c)))
-FUZZ_BASE    := $(FUZZ_HELPERS) $(patsubst %.c,$(FUZZ_OBJ)/%.o,$(wildcard lib/*.c)) \
+FUZZ_BASE    := $(patsubst %.c,$(FUZZ_OBJ)/%.o,$(wildcard lib/*.c)) \
                 $(patsubst %,$(FUZZ_OBJ)/llhttp/%.o,llhttp api http)
 fuzz_tool    = $(firstword $(filter $(TOOLS),$(subst _, ,$(1))))
 fuzz_tool_obj = $(patsubst %.c,$(FUZZ_OBJ)/%.o,$(filter-out %/main.c,$(wildcard $(1)/*.c)))
@@ -167,13 +167,19 @@ fuzz-build: $(FUZZ_BIN)
 fuzz: deps-check fuzz-build
 	FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/run $(FUZZ)
 
+# The helpers (splits, the strict reader, ...) go in an archive: each
+# harness links only those it uses.
 define fuzz_rule
 build/fuzz/$(1): $(FUZZ_OBJ)/tests/fuzz/fuzz_$(1).o $(FUZZ_BASE) \
-    $(if $(call fuzz_tool,$(1)),$(call fuzz_tool_obj,$(call fuzz_tool,$(1))))
+    $(if $(call fuzz_tool,$(1)),$(call fuzz_tool_obj,$(call fuzz_tool,$(1)))) $(FUZZ_OBJ)/helpers.a
 	$$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer -o $$@ $$^ $$(LDLIBS) \
 	    $(if $(call fuzz_tool,$(1)),$$(LIBS_$(call fuzz_tool,$(1))))
 endef
 $(foreach f,$(FUZZ_BIN),$(eval $(call fuzz_rule,$(notdir $(f)))))
+
+$(FUZZ_OBJ)/helpers.a: $(FUZZ_HELPERS)
+	rm -f $@
+	ar rcs $@ $^
 
 $(FUZZ_OBJ)/%.o: %.c
 	@mkdir -p $(@D)
