@@ -1,0 +1,74 @@
+#!/usr/bin/env bats
+# fuzz.bats - the short fuzz CI runs: each libFuzzer harness (tests/fuzz/)
+# replays its corpus, regression inputs included, then fuzzes for
+# FUZZ_CI_SECONDS (5) from it; any crash, sanitizer report, leak or
+# disagreement fails the test, and its input is kept in build/fuzz/findings/.
+# The long runs are `make fuzz FUZZ_SECONDS=...` (README).
+
+load helpers
+
+setup_file() {
+	make -C "$TOP" -s fuzz-build >"$BATS_FILE_TMPDIR/build.log" 2>&1 || {
+		echo "# make fuzz-build failed:" >&3
+		tail -n 30 "$BATS_FILE_TMPDIR/build.log" | sed 's/^/#   /' >&3
+		return 1
+	}
+}
+
+# run_harness NAME: its corpus, then a few seconds of fuzzing.
+run_harness() {
+	FUZZ_WORK="$BATS_FILE_TMPDIR/corpus" FUZZ_SECONDS="${FUZZ_CI_SECONDS:-5}" run "$TOP/tests/fuzz/run" "$1"
+	[ "$status" -eq 0 ] || printf "%s\n" "$output" | tail -n 40 | sed "s/^/# /" >&3
+	assert_success
+	assert_output --partial "$1"
+}
+
+@test "every harness in tests/fuzz has a test here" {
+	local src name missing=()
+	for src in "$TOP"/tests/fuzz/fuzz_*.c; do
+		name=${src##*/fuzz_}
+		name=${name%.c}
+		grep -q "run_harness $name\$" "$BATS_TEST_FILENAME" || missing+=("$name")
+	done
+	assert_equal "${missing[*]}" ""
+}
+
+@test "lib/http reads requests the same whichever way TCP cuts them" {
+	run_harness lib_http_request
+}
+
+@test "lib/http reads responses the same whichever way TCP cuts them" {
+	run_harness lib_http_response
+}
+
+@test "the proxy's head scanner agrees with a line-by-line reading" {
+	run_harness proxy_head_scan
+}
+
+@test "the proxy's chunk scanner ends a chunked body where RFC 9112 does" {
+	run_harness proxy_chunk_scan
+}
+
+@test "the proxy ends each request where a strict RFC 9112 reader does, or refuses it" {
+	run_harness proxy_framing
+}
+
+@test "any proxy config file gets a configuration or one line of error" {
+	run_harness proxy_config
+}
+
+@test "any proxy command line gets a configuration or one line of error" {
+	run_harness proxy_args
+}
+
+@test "a mockserver connection survives any bytes and answers in HTTP" {
+	run_harness mockserver_conn
+}
+
+@test "mockserver's target routing stays inside the target" {
+	run_harness mockserver_route
+}
+
+@test "loadgen builds a valid request from any URL and headers it accepts" {
+	run_harness loadgen_url
+}
