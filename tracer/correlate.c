@@ -201,7 +201,7 @@ static bool forwarded_for(const struct http_msg *m, char *out, size_t size)
 static bool names_have(const struct buf *names, const char *name)
 {
 	size_t nlen = strlen(name);
-	const char *p = names->data, *end = p + names->len;
+	const char *p = buf_begin(names), *end = p + buf_len(names);   /* never NULL + 0 */
 	while (p && p < end) {
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
 		if (nl == NULL)
@@ -226,7 +226,7 @@ static void header_diff(struct request *r, const struct http_msg *m)
 		    buf_puts(&seen, n) < 0 || buf_append(&seen, "\n", 1) < 0)
 			oom();
 	}
-	const char *p = r->names.data, *end = p + r->names.len;
+	const char *p = buf_begin(&r->names), *end = p + buf_len(&r->names);   /* never NULL + 0 */
 	while (p && p < end) {
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
 		if (nl == NULL)
