@@ -72,3 +72,11 @@ run_harness() {
 @test "loadgen builds a valid request from any URL and headers it accepts" {
 	run_harness loadgen_url
 }
+
+@test "the tracer reads any capture file without crashing" {
+	run_harness tracer_pcap
+}
+
+@test "the tracer reassembles reordered, repeated and lost segments without crashing" {
+	run_harness tracer_tcp
+}
