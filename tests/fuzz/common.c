@@ -56,6 +56,48 @@ const char *split_name(enum split_mode mode)
 	return "?";
 }
 
+static struct scan_outcome scan_pieces(scan_init_fn *init, scan_step_fn *step, void *state, const uint8_t *data,
+                                       size_t size, enum split_mode mode, const char *what)
+{
+	struct scan_outcome o = { 0, 0, NULL };
+	struct splits sp;
+	size_t off = 0;
+	init(state);
+	splits_init(&sp, mode, data, size);
+	while (off < size) {
+		size_t n = splits_next(&sp, size - off), used = 0;
+		o.r = step(state, (const char *)data + off, n, &used, &o.error);
+		if (o.r > 0) {
+			FUZZ_CHECK(used >= 1 && used <= n, "%s says done after %zu of %zu bytes", what, used, n);
+			o.end = off + used;
+			o.error = NULL;
+			return o;
+		}
+		if (o.r < 0) {
+			FUZZ_CHECK(o.error != NULL, "%s refused without a reason", what);
+			return o;                 /* a refusal says why, not where */
+		}
+		FUZZ_CHECK(used == n, "%s wants more but used %zu of %zu bytes", what, used, n);
+		off += n;
+	}
+	o.error = NULL;
+	return o;
+}
+
+struct scan_outcome scan_three_ways(scan_init_fn *init, scan_step_fn *step, void *state, const uint8_t *data,
+                                    size_t size, const char *what)
+{
+	struct scan_outcome o[SPLIT_MODES];
+	for (enum split_mode m = 0; m < SPLIT_MODES; m++)
+		o[m] = scan_pieces(init, step, state, data, size, m, what);
+	for (enum split_mode m = 1; m < SPLIT_MODES; m++)
+		FUZZ_CHECK(o[m].r == o[0].r && o[m].end == o[0].end &&
+		           (o[m].error == o[0].error || (o[m].error && o[0].error && strcmp(o[m].error, o[0].error) == 0)),
+		           "%s fed %s: %d at %zu (%s); fed whole: %d at %zu (%s)", what, split_name(m), o[m].r, o[m].end,
+		           o[m].error ? o[m].error : "-", o[0].r, o[0].end, o[0].error ? o[0].error : "-");
+	return o[0];
+}
+
 void fuzz_fail(const char *fmt, ...)
 {
 	va_list ap;

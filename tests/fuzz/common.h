@@ -31,6 +31,23 @@ void splits_init(struct splits *sp, enum split_mode mode, const uint8_t *data, s
 size_t splits_next(struct splits *sp, size_t left);
 const char *split_name(enum split_mode mode);
 
+/* A byte scanner fed in pieces (head_scan, chunk_scan): step returns 1 when
+ * it found the end (*used: bytes of the piece up to it), 0 when it needs
+ * more (all used), -1 with *error when it refuses. */
+typedef void scan_init_fn(void *state);
+typedef int scan_step_fn(void *state, const char *p, size_t n, size_t *used, const char **error);
+struct scan_outcome {
+	int r;                /* the last step's result; 0: still wants more      */
+	size_t end;           /* r == 1: where the end is, from the data's start  */
+	const char *error;    /* r == -1                                          */
+};
+/* Scans data cut whole, one byte at a time and in random pieces, each time
+ * from a fresh state, checks that the scanner keeps its promises about
+ * *used, and reports a finding unless the three outcomes are the same;
+ * returns it.  what names the scanner in findings. */
+struct scan_outcome scan_three_ways(scan_init_fn *init, scan_step_fn *step, void *state, const uint8_t *data,
+                                    size_t size, const char *what);
+
 /* FNV-1a, 64 bits. */
 uint64_t fuzz_hash(const void *p, size_t n);
 

@@ -12,9 +12,6 @@
 #include "proxy_config.h"
 
 #include "common.h"
-#include "../../proxy/proxy.h"
-
-__attribute__((weak)) struct proxy P;   /* as in fuzz_proxy_config.c */
 
 #define MAX_ARGS 64
 

@@ -8,62 +8,36 @@
  * reader refuses in trailer lines: llhttp parses those behind it, and the
  * framing harness checks the pair.)
  */
-#include <string.h>
-
 #include "common.h"
 #include "strict.h"
 #include "../../proxy/proxy.h"
 
-struct outcome {
-	int r;
-	size_t end;
-	const char *error;
-};
-
-static struct outcome scan(const uint8_t *data, size_t size, enum split_mode mode)
+static void init(void *st)
 {
-	struct chunk_scan cs;
-	struct splits sp;
-	struct outcome o = { 0 };
-	size_t off = 0;
-	chunk_scan_init(&cs);
-	splits_init(&sp, mode, data, size);
-	while (off < size) {
-		size_t n = splits_next(&sp, size - off), used = 0;
-		o.r = chunk_scan(&cs, (const char *)data + off, n, &used);
-		if (o.r != 0) {
-			FUZZ_CHECK(o.r < 0 || (used >= 1 && used <= n), "chunk_scan used %zu of %zu", used, n);
-			o.end = o.r > 0 ? off + used : 0;   /* a refusal says why, not where */
-			o.error = cs.error;
-			FUZZ_CHECK(o.r > 0 || o.error != NULL, "chunk_scan refused without a reason");
-			return o;
-		}
-		FUZZ_CHECK(used == n, "chunk_scan wants more but used %zu of %zu", used, n);
-		off += n;
-	}
-	return o;
+	chunk_scan_init(st);
+}
+
+static int step(void *st, const char *p, size_t n, size_t *used, const char **error)
+{
+	struct chunk_scan *cs = st;
+	int r = chunk_scan(cs, p, n, used);
+	*error = cs->error;
+	return r;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct outcome o[SPLIT_MODES];
-	for (enum split_mode m = 0; m < SPLIT_MODES; m++)
-		o[m] = scan(data, size, m);
-	for (enum split_mode m = 1; m < SPLIT_MODES; m++)
-		FUZZ_CHECK(o[m].r == o[0].r && o[m].end == o[0].end &&
-		           (o[m].error == o[0].error || strcmp(o[m].error, o[0].error) == 0),
-		           "chunk_scan fed %s: %d at %zu (%s); fed whole: %d at %zu (%s)", split_name(m), o[m].r,
-		           o[m].end, o[m].error ? o[m].error : "-", o[0].r, o[0].end, o[0].error ? o[0].error : "-");
-
+	struct chunk_scan cs;
+	struct scan_outcome o = scan_three_ways(init, step, &cs, data, size, "chunk_scan");
 	size_t len = 0;
 	const char *why = NULL;
 	enum strict_result s = strict_chunked((const char *)data, size, &len, &why);
 	if (s == STRICT_OK) {
-		FUZZ_CHECK(o[0].r != -1, "chunk_scan refuses a valid chunked body (%s)", o[0].error);
-		FUZZ_CHECK(o[0].r == 1, "chunk_scan wants more after a valid chunked body of %zu bytes", len);
-		FUZZ_CHECK(o[0].end == len, "chunk_scan ends the body at %zu, RFC 9112 at %zu", o[0].end, len);
+		FUZZ_CHECK(o.r != -1, "chunk_scan refuses a valid chunked body (%s)", o.error);
+		FUZZ_CHECK(o.r == 1, "chunk_scan wants more after a valid chunked body of %zu bytes", len);
+		FUZZ_CHECK(o.end == len, "chunk_scan ends the body at %zu, RFC 9112 at %zu", o.end, len);
 	} else if (s == STRICT_MORE) {
-		FUZZ_CHECK(o[0].r != 1, "chunk_scan ends the body at %zu; RFC 9112 needs more", o[0].end);
+		FUZZ_CHECK(o.r != 1, "chunk_scan ends the body at %zu; RFC 9112 needs more", o.end);
 	}
 	return 0;
 }

@@ -8,11 +8,6 @@
 #include "proxy_config.h"
 
 #include "common.h"
-#include "../../proxy/proxy.h"
-
-/* The proxy's process state, for the modules that name it (as in the unit
- * tests: a stand-in wherever the proxy keeps its own). */
-__attribute__((weak)) struct proxy P;
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

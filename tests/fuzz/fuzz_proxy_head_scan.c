@@ -6,40 +6,20 @@
  * line-by-line reference reading written here: where the head ends, or
  * that it is refused.
  */
-#include <stdio.h>
-#include <string.h>
-
 #include "common.h"
 #include "../../proxy/proxy.h"
 
-struct outcome {
-	int r;              /* head_scan's: 1 end seen, 0 more needed, -1 refused */
-	size_t end;         /* r == 1: bytes up to and including the empty line  */
-	const char *error;
-};
-
-static struct outcome scan(const uint8_t *data, size_t size, enum split_mode mode)
+static void init(void *st)
 {
-	struct head_scan h;
-	struct splits sp;
-	struct outcome o = { 0 };
-	size_t off = 0;
-	head_scan_init(&h);
-	splits_init(&sp, mode, data, size);
-	while (off < size) {
-		size_t n = splits_next(&sp, size - off), used = 0;
-		o.r = head_scan(&h, (const char *)data + off, n, &used);
-		if (o.r != 0) {
-			FUZZ_CHECK(o.r < 0 || (used >= 1 && used <= n), "head_scan used %zu of %zu", used, n);
-			o.end = o.r > 0 ? off + used : 0;   /* a refusal says why, not where */
-			o.error = h.error;
-			FUZZ_CHECK(o.r > 0 || o.error != NULL, "head_scan refused without a reason");
-			return o;
-		}
-		FUZZ_CHECK(used == n, "head_scan wants more but used %zu of %zu", used, n);
-		off += n;
-	}
-	return o;
+	head_scan_init(st);
+}
+
+static int step(void *st, const char *p, size_t n, size_t *used, const char **error)
+{
+	struct head_scan *h = st;
+	int r = head_scan(h, p, n, used);
+	*error = h->error;
+	return r;
 }
 
 /* The reference: lines of the head, each checked whole (RFC 9112 2.2, 5.2). */
@@ -75,18 +55,11 @@ static int reference(const uint8_t *p, size_t n, size_t *end)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct outcome o[SPLIT_MODES];
-	for (enum split_mode m = 0; m < SPLIT_MODES; m++)
-		o[m] = scan(data, size, m);
-	for (enum split_mode m = 1; m < SPLIT_MODES; m++)
-		FUZZ_CHECK(o[m].r == o[0].r && o[m].end == o[0].end &&
-		           (o[m].error == o[0].error || strcmp(o[m].error, o[0].error) == 0),
-		           "head_scan fed %s: %d at %zu (%s); fed whole: %d at %zu (%s)", split_name(m), o[m].r,
-		           o[m].end, o[m].error ? o[m].error : "-", o[0].r, o[0].end, o[0].error ? o[0].error : "-");
+	struct head_scan h;
+	struct scan_outcome o = scan_three_ways(init, step, &h, data, size, "head_scan");
 	size_t end = 0;
 	int want = reference(data, size, &end);
-	FUZZ_CHECK(want == o[0].r && (want != 1 || end == o[0].end),
-	           "head_scan says %d (end %zu, %s), the reference %d (end %zu)", o[0].r, o[0].end,
-	           o[0].error ? o[0].error : "-", want, end);
+	FUZZ_CHECK(want == o.r && (want != 1 || end == o.end), "head_scan says %d (end %zu, %s), the reference %d (end %zu)",
+	           o.r, o.end, o.error ? o.error : "-", want, end);
 	return 0;
 }
