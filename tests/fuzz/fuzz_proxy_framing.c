@@ -11,7 +11,8 @@
  * after a message the reader has ended.  The proxy may refuse what the
  * reader accepts (CONNECT, its limits, codings it does not speak).  And the
  * proxy decides the same whether the bytes come whole, one at a time or in
- * random pieces.
+ * random pieces (the same verdict at the same byte; a refusal's status may
+ * name another of the head's problems first: see transcript.c).
  *
  * Phase 2 (after the proxy's restructuring): feed a struct client through
  * client_process itself instead of this model of it.
@@ -159,8 +160,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		nd[m] = proxy_read(data, size, m, d[m]);
 	for (enum split_mode m = 1; m < SPLIT_MODES; m++) {
 		FUZZ_CHECK(nd[m] == nd[0], "fed %s the proxy reads %zu messages, fed whole %zu", split_name(m), nd[m], nd[0]);
+		/* (Not the status of a refusal: see transcript.c on which of two
+		 * problems is named first.) */
 		for (size_t i = 0; i < nd[0]; i++)
-			FUZZ_CHECK(d[m][i].v == d[0][i].v && d[m][i].end == d[0][i].end && d[m][i].status == d[0][i].status,
+			FUZZ_CHECK(d[m][i].v == d[0][i].v && d[m][i].end == d[0][i].end,
 			           "message %zu fed %s: %s at %zu (%d %s); fed whole: %s at %zu (%d %s)", i + 1,
 			           split_name(m), verdict_name(d[m][i].v), d[m][i].end, d[m][i].status,
 			           d[m][i].why ? d[m][i].why : "", verdict_name(d[0][i].v), d[0][i].end, d[0][i].status,

@@ -149,7 +149,11 @@ void http_transcript(llhttp_type_t type, const uint8_t *data, size_t size, enum 
 		FUZZ_CHECK(m.error[0] != '\0', "an error without a reason");
 		FUZZ_CHECK(m.limit_status == 0 || m.limit_status == 431 || m.limit_status == 414,
 		           "limit_status %d", m.limit_status);
-		say(&r, "\nerror %s limit=%d %s", llhttp_errno_name(e), m.limit_status, m.error);
+		/* Not which error: a head both too long and malformed is refused
+		 * either way, but llhttp checks bytes as it scans them and the glue
+		 * checks sizes as spans arrive, so the first one named depends on
+		 * how the bytes were cut (400 whole, 414 or 431 byte by byte). */
+		say(&r, "\nerror");
 	}
 	http_msg_free(&m);
 }

@@ -2,7 +2,7 @@
  * transcript.h - feeds a byte stream through lib/http (the llhttp glue) and
  * writes down everything the glue told its hooks: each head (start line,
  * headers, framing flags), the body's length and hash, chunk sizes, message
- * ends, the error that stopped it.  Two feeds of the same bytes, cut into
+ * ends, whether an error stopped it.  Two feeds of the same bytes, cut into
  * different reads, must write the same transcript.
  *
  * On the way it checks the glue's promises (http.h): every name, value and
