@@ -158,7 +158,8 @@ FUZZ_HELPERS := $(patsubst %.c,$(FUZZ_OBJ)/%.o,$(filter-out tests/fuzz/fuzz_%,$(
 FUZZ_BASE    := $(patsubst %.c,$(FUZZ_OBJ)/%.o,$(wildcard lib/*.c)) \
                 $(patsubst %,$(FUZZ_OBJ)/llhttp/%.o,llhttp api http)
 fuzz_tool    = $(firstword $(filter $(TOOLS),$(subst _, ,$(1))))
-fuzz_tool_obj = $(patsubst %.c,$(FUZZ_OBJ)/%.o,$(filter-out %/main.c,$(wildcard $(1)/*.c)))
+fuzz_tool_obj = $(patsubst %.c,$(FUZZ_OBJ)/%.o,$(filter-out %/main.c,$(wildcard $(1)/*.c))) \
+                $(patsubst $(BUILD)/%,$(FUZZ_OBJ)/%,$(EXTRA_$(1)))
 
 .PHONY: fuzz fuzz-build soak
 fuzz-build: $(FUZZ_BIN)
@@ -184,6 +185,12 @@ $(FUZZ_OBJ)/helpers.a: $(FUZZ_HELPERS)
 $(FUZZ_OBJ)/%.o: %.c
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_CFLAGS) $(WARN) -c -o $@ $<
+
+# A tool's generated sources (EXTRA_TOOL: the proxy's dashboard files) come
+# from the normal build's gen/.
+$(FUZZ_OBJ)/gen/%.o: $(BUILD)/gen/%.c
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(CPPFLAGS) -Iproxy $(FUZZ_CFLAGS) $(WARN) -c -o $@ $<
 
 $(FUZZ_OBJ)/llhttp/%.o: $(LLHTTP_DIR)/%.c
 	@mkdir -p $(@D)
