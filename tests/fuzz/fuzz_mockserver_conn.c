@@ -41,14 +41,33 @@ struct client {
 
 static unsigned char pattern[PATTERN_LEN];
 static int raw_dirfd = -1;
+static char raw_top[] = "/tmp/l7lab-fuzz-raw.XXXXXX";
+
+/* At exit, the folder goes (after a crash it stays, with the input). */
+static void remove_raw_dir(void)
+{
+	static const char *const names[] = { "raw/ok.http", "raw/cl-te.http", "raw/big.http", "raw/link", "secret" };
+	char path[64];
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", raw_top, names[i]);
+		unlink(path);
+	}
+	snprintf(path, sizeof(path), "%s/raw/dir", raw_top);
+	rmdir(path);
+	snprintf(path, sizeof(path), "%s/raw", raw_top);
+	rmdir(path);
+	rmdir(raw_top);
+}
 
 /* --raw-dir: a good response, a directory, a symlink to a secret kept
  * beside the folder, and a file over the 1 MiB limit. */
 static void make_raw_dir(void)
 {
-	char top[] = "/tmp/l7lab-fuzz-raw.XXXXXX", path[64];
-	if (mkdtemp(top) == NULL)
+	char path[64];
+	const char *top = raw_top;
+	if (mkdtemp(raw_top) == NULL)
 		fuzz_fail("mkdtemp failed");
+	atexit(remove_raw_dir);
 	struct { const char *name, *text; } files[] = {
 		{ "secret", SECRET "\n" },
 		{ "raw/ok.http", "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok" },
@@ -79,7 +98,6 @@ static void make_raw_dir(void)
 	raw_dirfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (raw_dirfd < 0)
 		fuzz_fail("cannot open the raw dir");
-	/* The folder stays for the process's life: small, in /tmp, named. */
 }
 
 /* The client's one callback, called at every turn of the loop (its socket
