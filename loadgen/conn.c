@@ -348,10 +348,14 @@ static void on_io(ev_loop *loop, int fd, void *arg, int mask)
 	case CONN_IDLE:
 		if (mask & EV_READ)
 			conn_read(c);   /* the server closed, or sent what nobody asked */
-		if ((mask & EV_WRITE) && c->fd >= 0 && c->state == CONN_IDLE) {
+		if (w->open_loop || c->state != CONN_IDLE || (c->fd >= 0 && !(mask & EV_WRITE)))
+			break;
+		/* Closed loop: the turn for the next request, on this connection
+		 * or, if the server just closed it, on a new one (else this
+		 * connection would sit out the rest of the run). */
+		if (c->fd >= 0)
 			ev_set_mask(loop, c->fd, EV_READ);
-			conn_next(c);
-		}
+		conn_next(c);
 		break;
 	default:
 		abort();
