@@ -440,7 +440,8 @@ static void ep_stats(struct conn *c)
 }
 
 /* Sends the bytes of --raw-dir/FILE as they are, with nothing added, and
- * closes: the response is whatever the file says, however malformed. */
+ * closes (with an RST for ?close=reset): the response is whatever the file
+ * says, however malformed, cut off however a server may cut it off. */
 static void ep_raw(struct conn *c)
 {
 	struct backend *be = c->be;
@@ -486,8 +487,9 @@ static void ep_raw(struct conn *c)
 		want -= (size_t)n;
 	}
 	close(fd);
-	log_request(c, 0, st.st_size, " raw");
+	log_request(c, 0, st.st_size, c->route.reset ? " raw, then reset" : " raw");
 	c->why = "raw response sent";
+	c->reset_on_close = c->route.reset;
 	conn_set_state(c, CS_CLOSING);
 }
 

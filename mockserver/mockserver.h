@@ -72,6 +72,7 @@ struct route {
 	size_t path_len;
 	const char *file;          /* /raw/FILE                                        */
 	size_t file_len;
+	bool reset;                /* /raw/FILE?close=reset: end with an RST           */
 	const char *why;           /* EP_BAD: a short reason for the 400               */
 };
 

@@ -153,12 +153,18 @@ void route_parse(const char *target, struct route *r)
 	else if (is(t, path_len, "/health"))
 		r->ep = EP_HEALTH;
 	else if (after(t, path_len, "/raw/", &rest, &rl)) {
-		if (raw_name_ok(rest, rl)) {
+		const char *v;
+		size_t vl;
+		bool how = query_get(q, qlen, "close", &v, &vl);
+		if (!raw_name_ok(rest, rl)) {
+			bad(r, "FILE must be a plain file name");
+		} else if (how && !(vl == 3 && memcmp(v, "fin", 3) == 0) && !(vl == 5 && memcmp(v, "reset", 5) == 0)) {
+			bad(r, "close must be fin or reset");
+		} else {
 			r->ep = EP_RAW;
 			r->file = rest;
 			r->file_len = rl;
-		} else {
-			bad(r, "FILE must be a plain file name");
+			r->reset = how && vl == 5;
 		}
 	}
 }
