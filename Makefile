@@ -8,12 +8,18 @@
 #   make bench      benchmarks against the tools people pick instead (not CI)
 #   make waf-eval   the WAF's rule sets measured on tests/waf's corpus
 #   make deps       install what is missing (Debian 12 packages)
-#   make install    the bats library (bats_load_library l7lab) into BATSLIBDIR
+#   make install    the tools, man pages and bash completion under PREFIX
+#                   (/usr/local; DESTDIR for staging), and the bats library
+#                   (bats_load_library l7lab) into BATSLIBDIR; make uninstall
 #   make fuzz       build the libFuzzer harnesses (tests/fuzz) into build/fuzz/
 #                   and run each for FUZZ_SECONDS (20); FUZZ=NAME runs one;
 #                   fails on any crash, sanitizer report or disagreement
 #   make soak       SOAK_SECONDS (600) of loadgen through the ASan proxy to
 #                   faulty backends; prints its figures (not in CI)
+#
+# make, demo, test and bench first install the Debian packages they need
+# (bin/install-deps), then build in a second make: this one may have looked
+# for llhttp's sources before the packages put them there.
 #
 # Each tool is the .c files of its folder; TOOL/main.c holds main(), so unit
 # tests (tests/unit/test_TOOL_*.c) can link the rest of the tool.  llhttp's C
@@ -22,9 +28,17 @@
 # reads its rule sets from proxy/waf/; bin/wafeval (tests/tools/wafeval.c)
 # measures them on the labelled corpus in tests/waf/.
 
+VERSION      := 0.1
 LLHTTP_DIR   ?= /usr/share/llhttp
 LLHTTP_INC   ?= /usr/share/include/llhttp
 TOOLS        := mockserver proxy loadgen tracer
+INSTALL_DEPS ?= bin/install-deps
+
+PREFIX       ?= /usr/local
+BATSLIBDIR   ?= /usr/lib/bats
+BINDIR_INST  := $(PREFIX)/bin
+MANDIR       := $(PREFIX)/share/man
+COMPDIR      := $(PREFIX)/share/bash-completion/completions
 
 CC           ?= cc
 WARN         := -Wall -Wextra -Werror -Wshadow -Wconversion -Wno-sign-conversion
@@ -49,6 +63,12 @@ LLHTTP_OBJ   := $(patsubst %,$(BUILD)/llhttp/%.o,llhttp api http)
 BUILT_TOOLS  := $(foreach t,$(TOOLS),$(if $(wildcard $(t)/main.c),$(t)))
 UNIT_SRC     := $(wildcard tests/unit/test_*.c)
 UNIT_BIN     := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
+# Small peers the bats tests need and no package has (tests/tools/*.c).
+# (wafeval, a tool of its own, is built into bin/ below.)
+TEST_TOOLS   := $(filter-out %/wafeval,$(patsubst tests/tools/%.c,$(BUILD)/tests/tools/%,$(wildcard tests/tools/*.c)))
+# Man pages with the version in their footer (build/man/manN/NAME.N).
+MAN_SRC      := $(wildcard $(addsuffix /*.1,$(TOOLS)) $(addsuffix /*.5,$(TOOLS)))
+MAN_OUT      := $(foreach m,$(MAN_SRC),build/man/man$(subst .,,$(suffix $(m)))/$(notdir $(m)))
 
 tool_obj     = $(patsubst %.c,$(BUILD)/%.o,$(wildcard $(1)/*.c)) $(EXTRA_$(1))
 LIBS_tracer  := -lpcap
@@ -61,11 +81,14 @@ EXTRA_proxy  := $(BUILD)/gen/admin_assets.o
 $(BUILD)/proxy/waf.o: CPPFLAGS += $(shell pkg-config --cflags modsecurity 2>/dev/null) \
     -DWAF_RULES_DIR='"$(CURDIR)/proxy/waf"'
 
-.PHONY: all tools unit asan test demo bench waf-eval deps deps-check clean install install-bats
-all: deps-check tools unit
+.PHONY: all tools unit man asan test demo bench waf-eval deps install install-bats uninstall clean
+all:
+	@$(INSTALL_DEPS) --build
+	@$(MAKE) --no-print-directory tools unit man
 
 tools: $(addprefix $(BINDIR)/,$(BUILT_TOOLS)) $(BINDIR)/wafeval
-unit: $(UNIT_BIN)
+unit: $(UNIT_BIN) $(TEST_TOOLS)
+man: $(MAN_OUT)
 
 define tool_rule
 $(BINDIR)/$(1): $(call tool_obj,$(1)) $(LIB_OBJ) $(LLHTTP_OBJ)
@@ -89,6 +112,9 @@ $(BUILD)/tests/$(1): $(BUILD)/tests/unit/$(1).o $(LIB_OBJ) $(LLHTTP_OBJ) \
 endef
 $(foreach u,$(UNIT_SRC),$(eval $(call unit_rule,$(basename $(notdir $(u))))))
 
+$(TEST_TOOLS): $(BUILD)/tests/tools/%: $(BUILD)/tests/tools/%.o $(LIB_OBJ) $(LLHTTP_OBJ)
+	$(CC) $(CFLAGS) $(SANFLAGS) -o $@ $^ $(LDFLAGS) $(LDLIBS)
+
 $(BUILD)/%.o: %.c
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -c -o $@ $<
@@ -100,45 +126,74 @@ $(BUILD)/gen/admin_assets.c: proxy/admin/embed.sh $(ADMIN_FILES)
 $(BUILD)/gen/admin_assets.o: $(BUILD)/gen/admin_assets.c
 	$(CC) $(CPPFLAGS) -Iproxy $(ALL_CFLAGS) -c -o $@ $<
 
+# The one place the version is written; --version and the man pages read it.
+$(BUILD)/lib/cli.o: CPPFLAGS += -DL7LAB_VERSION='"$(VERSION)"'
+$(BUILD)/lib/cli.o: Makefile
+
 # llhttp is generated code: build it with its own (quieter) warnings.
 $(BUILD)/llhttp/%.o: $(LLHTTP_DIR)/%.c
 	@mkdir -p $(@D)
 	$(CC) -I$(LLHTTP_INC) $(CSTD) $(CFLAGS) $(SANFLAGS) -w -c -o $@ $<
+$(LLHTTP_DIR)/%.c:
+	@echo "make: $@ is missing: llhttp comes from Debian's node-llhttp (make deps)" >&2; exit 2
+
+# .TH NAME SECTION DATE l7lab ... gets "l7lab VERSION" as its footer.
+define man_rule
+build/man/man$(subst .,,$(suffix $(1)))/$(notdir $(1)): $(1) Makefile
+	@mkdir -p $$(@D)
+	sed '1,/^\.TH /s/^\(\.TH [^ ]* [^ ]* [^ ]*\) l7lab /\1 "l7lab $(VERSION)" /' $$< >$$@
+endef
+$(foreach m,$(MAN_SRC),$(eval $(call man_rule,$(m))))
 
 asan:
 	$(MAKE) SAN=1 tools unit
 
-waf-eval: deps-check tools
+waf-eval:
+	@$(INSTALL_DEPS) --build
+	@$(MAKE) --no-print-directory tools
 	tests/waf/steps
 
-# Installs missing packages when something the build needs is absent.
-deps-check:
-	@bin/install-deps
 deps:
-	bin/install-deps
+	$(INSTALL_DEPS)
 
 TEST_BUILD   ?= san
-test: deps-check
-	$(MAKE) tools unit
-	$(MAKE) SAN=1 tools unit
+test:
+	@$(INSTALL_DEPS) --test
+	@$(MAKE) --no-print-directory tools unit man
+	@$(MAKE) --no-print-directory SAN=1 tools unit
 	tests/run --build $(TEST_BUILD)
 
-demo: deps-check tools
+demo:
+	@$(INSTALL_DEPS) --demo
+	@$(MAKE) --no-print-directory tools
 	labs/demo.sh
 
-bench: deps-check tools
-	bin/install-deps --bench
+bench:
+	@$(INSTALL_DEPS) --bench
+	@$(MAKE) --no-print-directory tools
 	tests/bench/run
+
+install: tools man install-bats
+	install -d $(DESTDIR)$(BINDIR_INST) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(COMPDIR)
+	install -m 755 $(addprefix bin/,$(BUILT_TOOLS)) $(DESTDIR)$(BINDIR_INST)/
+	install -m 644 $(filter %.1,$(MAN_OUT)) $(DESTDIR)$(MANDIR)/man1/
+	install -m 644 $(filter %.5,$(MAN_OUT)) $(DESTDIR)$(MANDIR)/man5/
+	for t in $(BUILT_TOOLS); do install -m 644 bin/completion.bash $(DESTDIR)$(COMPDIR)/$$t || exit 1; done
 
 # The bats library where bats-core's bats_load_library finds it (Debian's
 # bats-support and bats-assert live there too); it finds the tools in
 # $(PREFIX)/bin.  In place, tests load tests/l7lab.bash directly.
-PREFIX       ?= /usr/local
-BATSLIBDIR   ?= /usr/lib/bats
-install: install-bats
 install-bats:
 	install -d $(DESTDIR)$(BATSLIBDIR)/l7lab
 	sed 's|^L7_INSTALLED_BIN=$$|L7_INSTALLED_BIN=$(PREFIX)/bin|' tests/l7lab.bash >$(DESTDIR)$(BATSLIBDIR)/l7lab/load.bash
+
+uninstall:
+	rm -f $(addprefix $(DESTDIR)$(BINDIR_INST)/,$(BUILT_TOOLS)) \
+	      $(addprefix $(DESTDIR)$(MANDIR)/man1/,$(notdir $(filter %.1,$(MAN_OUT)))) \
+	      $(addprefix $(DESTDIR)$(MANDIR)/man5/,$(notdir $(filter %.5,$(MAN_OUT)))) \
+	      $(addprefix $(DESTDIR)$(COMPDIR)/,$(BUILT_TOOLS)) \
+	      $(DESTDIR)$(BATSLIBDIR)/l7lab/load.bash
+	-rmdir $(DESTDIR)$(BATSLIBDIR)/l7lab 2>/dev/null
 
 clean:
 	rm -rf build $(addprefix bin/,$(TOOLS) wafeval) labs/student/proxy

@@ -5,7 +5,9 @@
 #include "cli.h"
 
 #include <errno.h>
+#include <getopt.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,16 +47,21 @@ static int number_and_unit(const char *s, double *v, const char **unit)
 	return 0;
 }
 
-int parse_duration_us(const char *s, const char *default_unit, uint64_t *out_us)
+int parse_duration_us(const char *s, uint64_t *out_us, char err[CLI_ERRLEN])
 {
 	double v;
 	const char *unit;
-	if (number_and_unit(s, &v, &unit) < 0)
+	if (number_and_unit(s, &v, &unit) < 0) {
+		snprintf(err, CLI_ERRLEN, "'%.40s' is not a duration (examples: 500ms, 10s, 2m)", s ? s : "");
 		return -1;
-	if (*unit == '\0')
-		unit = default_unit;
+	}
 	double scale;
-	if (strcmp(unit, "us") == 0)
+	if (*unit == '\0' && v == 0)
+		scale = 1;              /* 0 is 0 in any unit */
+	else if (*unit == '\0') {
+		snprintf(err, CLI_ERRLEN, "'%.40s' needs a unit: %.40sms or %.40ss", s, s, s);
+		return -1;
+	} else if (strcmp(unit, "us") == 0)
 		scale = 1;
 	else if (strcmp(unit, "ms") == 0)
 		scale = 1e3;
@@ -64,11 +71,15 @@ int parse_duration_us(const char *s, const char *default_unit, uint64_t *out_us)
 		scale = 60e6;
 	else if (strcmp(unit, "h") == 0)
 		scale = 3600e6;
-	else
+	else {
+		snprintf(err, CLI_ERRLEN, "'%.40s' is not a duration (units: us, ms, s, m, h)", s);
 		return -1;
+	}
 	double us = v * scale;
-	if (us > 86400e6)
+	if (us > 86400e6) {
+		snprintf(err, CLI_ERRLEN, "'%.40s' is longer than a day", s);
 		return -1;
+	}
 	*out_us = (uint64_t)llround(us);
 	return 0;
 }
@@ -124,6 +135,55 @@ void usage_error(const char *fmt, ...)
 	exit(2);
 }
 
+#ifndef L7LAB_VERSION
+#error "L7LAB_VERSION is defined by the Makefile (VERSION)"
+#endif
+const char l7lab_version[] = L7LAB_VERSION;
+
+void cli_version(void)
+{
+	printf("%s (l7lab) %s\n", log_prog(), l7lab_version);
+	exit(fflush(stdout) == 0 ? 0 : 2);
+}
+
+void cli_unknown_option(const char *arg)
+{
+	usage_error("unknown option '%s'", arg);
+}
+
+void cli_missing_value(const char *opt)
+{
+	usage_error("%s needs a value", opt);
+}
+
+void cli_no_value(const char *opt)
+{
+	usage_error("%s takes no value", opt);
+}
+
+void cli_getopt_error(int ch, char **argv, const struct option *longopts)
+{
+	/* A long option always moves optind past itself; a short one in a
+	 * cluster ("-vx") may not, so short ones are named from optopt. */
+	const char *arg = argv[optind - 1];
+	bool is_long = arg[0] == '-' && arg[1] == '-';
+	if (ch == ':') {
+		if (is_long)
+			cli_missing_value(arg);
+		usage_error("-%c needs a value", optopt);
+	}
+	if (is_long && optopt == 0)
+		cli_unknown_option(arg);
+	const char *eq = is_long ? strchr(arg, '=') : NULL;
+	for (const struct option *o = longopts; eq != NULL && o->name != NULL; o++)
+		if (o->val == optopt && strlen(o->name) == (size_t)(eq - arg - 2) &&
+		    strncmp(o->name, arg + 2, (size_t)(eq - arg - 2)) == 0)
+			usage_error("%.*s takes no value", (int)(eq - arg), arg);
+	if (optopt > 0 && optopt < 256)
+		usage_error("unknown option '-%c'", optopt);
+	cli_unknown_option(arg);
+}
+
 uint64_t cli_uint(const char *flag, const char *s, uint64_t min, uint64_t max)
 {
 	uint64_t v;
@@ -133,18 +193,18 @@ uint64_t cli_uint(const char *flag, const char *s, uint64_t min, uint64_t max)
 	return v;
 }
 
-uint64_t cli_duration_us(const char *flag, const char *s, const char *default_unit)
+uint64_t cli_duration_us(const char *flag, const char *s)
 {
 	uint64_t v;
-	if (parse_duration_us(s, default_unit, &v) < 0)
-		usage_error("%s: '%s' is not a duration (examples: 500ms, 10s, 2m; a bare number is in %s)",
-		            flag, s ? s : "", default_unit);
+	char err[CLI_ERRLEN];
+	if (parse_duration_us(s, &v, err) < 0)
+		usage_error("%s: %s", flag, err);
 	return v;
 }
 
-uint64_t cli_duration_ms(const char *flag, const char *s, const char *default_unit)
+uint64_t cli_duration_ms(const char *flag, const char *s)
 {
-	return (cli_duration_us(flag, s, default_unit) + 999) / 1000;
+	return (cli_duration_us(flag, s) + 999) / 1000;
 }
 
 uint64_t cli_size(const char *flag, const char *s)

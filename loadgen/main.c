@@ -61,9 +61,10 @@ static void usage(FILE *out)
 	    "      --hdr FILE          write the latency percentiles in HdrHistogram format\n"
 	    "      --timeline FILE     write per-second counts as CSV\n"
 	    "  -v, --verbose           log connection errors (-vv: every state change)\n"
-	    "  -h, --help              show this help\n"
+	    "  -h, --help, --version\n"
 	    "\n"
-	    "Durations take units: 500ms, 10s, 2m (a bare number is in seconds).\n"
+	    "Durations take a unit: 500ms, 10s, 2m.  A host name's addresses are tried in\n"
+	    "turn at start, as curl does; the first that accepts a connection is loaded.\n"
 	    "Exit status: 0 when the run completed, 2 on bad usage or an unreachable target.\n");
 }
 
@@ -133,7 +134,7 @@ static bool token_ok(const char *s)
 
 static void parse_args(int argc, char **argv, struct options *o)
 {
-	enum { O_WARMUP = 256, O_BODY, O_TIMEOUT, O_NOKA, O_BYHDR, O_SOURCE, O_SLOW, O_JSON, O_HDR, O_TIMELINE };
+	enum { O_WARMUP = 256, O_BODY, O_TIMEOUT, O_NOKA, O_BYHDR, O_SOURCE, O_SLOW, O_JSON, O_HDR, O_TIMELINE, O_VERSION };
 	static const struct option longopts[] = {
 		{ "connections", required_argument, NULL, 'c' },
 		{ "requests", required_argument, NULL, 'n' },
@@ -154,6 +155,7 @@ static void parse_args(int argc, char **argv, struct options *o)
 		{ "timeline", required_argument, NULL, O_TIMELINE },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, O_VERSION },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct config *cfg = &o->cfg;
@@ -176,12 +178,12 @@ static void parse_args(int argc, char **argv, struct options *o)
 		case 'c': cfg->conns = cli_uint("-c", optarg, 1, MAX_CONNS); break;
 		case 'n': cfg->requests = cli_uint("-n", optarg, 1, UINT64_MAX / 2); break;
 		case 'd':
-			cfg->duration_us = cli_duration_us("-d", optarg, "s");
+			cfg->duration_us = cli_duration_us("-d", optarg);
 			if (cfg->duration_us == 0)
 				usage_error("-d: the duration must be above 0");
 			o->duration_set = true;
 			break;
-		case O_WARMUP: cfg->warmup_us = cli_duration_us("--warmup", optarg, "s"); break;
+		case O_WARMUP: cfg->warmup_us = cli_duration_us("--warmup", optarg); break;
 		case 'r': cfg->rate = parse_rate(optarg); break;
 		case 't': cfg->threads = cli_uint("-t", optarg, 1, MAX_THREADS); break;
 		case 'm':
@@ -196,7 +198,7 @@ static void parse_args(int argc, char **argv, struct options *o)
 			break;
 		case O_BODY: o->body_path = optarg; break;
 		case O_TIMEOUT:
-			cfg->timeout_us = cli_duration_us("--timeout", optarg, "s");
+			cfg->timeout_us = cli_duration_us("--timeout", optarg);
 			if (cfg->timeout_us < 1000 || cfg->timeout_us > 3600000000u)
 				usage_error("--timeout: '%s' must be from 1ms to 1h", optarg);
 			break;
@@ -212,12 +214,9 @@ static void parse_args(int argc, char **argv, struct options *o)
 		case O_HDR: o->hdr_path = optarg; break;
 		case O_TIMELINE: o->timeline_path = optarg; cfg->timeline = true; break;
 		case 'v': log_verbose++; break;
-		case 'h': usage(stdout); exit(0);
-		case ':': usage_error("%s needs a value", argv[optind - 1]);
-		default:
-			if (optopt)
-				usage_error("unknown option '-%c'", optopt);
-			usage_error("unknown option '%s'", argv[optind - 1]);
+		case 'h': usage(stdout); exit(fflush(stdout) == 0 ? 0 : 2);
+		case O_VERSION: cli_version();
+		default: cli_getopt_error(ch, argv, longopts);
 		}
 	}
 	if (optind == argc)
@@ -258,6 +257,54 @@ static char *read_body(const char *path, size_t *len)
 	return b.data;      /* NULL for an empty body */
 }
 
+/* A blocking connect with a timeout, to say at once (exit 2) that a target
+ * or a --source address will not do, instead of counting errors for 10 s.
+ * Returns 0, or -1 with the reason in err. */
+static int probe(const struct addr *to, const struct addr *src, uint64_t timeout_us, char err[NET_ERRLEN])
+{
+	char name[ADDR_STRLEN];
+	int fd = net_connect(to, src, err);
+	if (fd < 0)
+		return -1;
+	struct pollfd p = { .fd = fd, .events = POLLOUT };
+	int ms = (int)(timeout_us / 1000 > 10000 ? 10000 : timeout_us / 1000);
+	int n;
+	while ((n = poll(&p, 1, ms)) < 0 && errno == EINTR)
+		;
+	int e = n < 0 ? errno : n == 0 ? 0 : net_connect_result(fd);
+	close(fd);
+	if (n < 0)
+		snprintf(err, NET_ERRLEN, "poll: %s", strerror(e));
+	else if (n == 0)
+		snprintf(err, NET_ERRLEN, "connect %s: no answer within %d ms", addr_format(to, name), ms);
+	else if (e != 0)
+		snprintf(err, NET_ERRLEN, "connect %s: %s", addr_format(to, name), strerror(e));
+	return n > 0 && e == 0 ? 0 : -1;
+}
+
+/* STEP 1, once at start: a host name may have several addresses (localhost:
+ * ::1 and 127.0.0.1); like curl, try each in turn and load the first that
+ * accepts a connection.  None: one line naming each failure, exit 2. */
+static void pick_address(struct url *u, const struct addr *src, uint64_t timeout_us)
+{
+	char err[NET_ERRLEN];
+	struct buf why = BUF_INIT;
+	for (size_t i = 0; i < u->naddrs; i++) {
+		if (probe(&u->addrs[i], src, timeout_us, err) == 0) {
+			u->addr = u->addrs[i];
+			buf_free(&why);
+			return;
+		}
+		log_debug("%s: %s", u->host, err);
+		if (buf_printf(&why, "%s%s", i ? "; " : "", err) < 0)
+			fatal("out of memory");
+	}
+	if (u->naddrs == 1)
+		fatal("%s", err);
+	fatal("%s: no address of %s accepts a connection: %.*s", u->authority, u->host, (int)buf_len(&why),
+	      buf_begin(&why));
+}
+
 /* Parses and resolves the URLs, groups them by address, and builds every
  * request once. */
 static void setup_targets(struct options *o, const char *body, size_t body_len)
@@ -278,6 +325,7 @@ static void setup_targets(struct options *o, const char *body, size_t body_len)
 			fatal("%s", err);
 		if (url_resolve(u, err) < 0)
 			fatal("%s", err);
+		pick_address(u, cfg->nsources ? &cfg->sources[0] : NULL, cfg->timeout_us);
 		size_t t;
 		for (t = 0; t < cfg->ntargets; t++)
 			if (addr_equal(&cfg->targets[t].addr, &u->addr))
@@ -294,29 +342,6 @@ static void setup_targets(struct options *o, const char *body, size_t body_len)
 		if (request_build(u, &spec, &tg->reqs[tg->nreqs++]) < 0)
 			fatal("out of memory");
 	}
-}
-
-/* A blocking connect with a timeout, to say at once (exit 2) that a target
- * or a --source address will not do, instead of counting errors for 10 s. */
-static void probe(const struct addr *to, const struct addr *src, uint64_t timeout_us)
-{
-	char err[NET_ERRLEN], name[ADDR_STRLEN];
-	int fd = net_connect(to, src, err);
-	if (fd < 0)
-		fatal("%s", err);
-	struct pollfd p = { .fd = fd, .events = POLLOUT };
-	int ms = (int)(timeout_us / 1000 > 10000 ? 10000 : timeout_us / 1000);
-	int n;
-	while ((n = poll(&p, 1, ms)) < 0 && errno == EINTR)
-		;
-	if (n < 0)
-		fatal("poll: %s", strerror(errno));
-	if (n == 0)
-		fatal("connect %s: no answer within %d ms", addr_format(to, name), ms);
-	int e = net_connect_result(fd);
-	if (e != 0)
-		fatal("connect %s: %s", addr_format(to, name), strerror(e));
-	close(fd);
 }
 
 /* Enough file descriptors for every connection, or a clear refusal. */
@@ -410,10 +435,10 @@ int main(int argc, char **argv)
 	check_fd_limit(cfg);
 	FILE *hdr_out = open_output("--hdr", o.hdr_path);
 	FILE *timeline_out = open_output("--timeline", o.timeline_path);
-	for (size_t t = 0; t < cfg->ntargets; t++)
-		probe(&cfg->targets[t].addr, cfg->nsources ? &cfg->sources[0] : NULL, cfg->timeout_us);
+	char err[NET_ERRLEN];
 	for (size_t s = 1; s < cfg->nsources; s++)
-		probe(&cfg->targets[0].addr, &cfg->sources[s], cfg->timeout_us);
+		if (probe(&cfg->targets[0].addr, &cfg->sources[s], cfg->timeout_us, err) < 0)
+			fatal("%s", err);
 
 	ev_loop *loop = ev_new();
 	int done_pipe[2];
@@ -442,7 +467,9 @@ int main(int argc, char **argv)
 			break;
 		}
 	}
-	run.progress = isatty(STDOUT_FILENO) && !o.json;
+	/* A terminal that cannot erase a line (TERM=dumb) gets no progress line. */
+	const char *term = getenv("TERM");
+	run.progress = isatty(STDOUT_FILENO) && !o.json && !(term != NULL && strcmp(term, "dumb") == 0);
 	run.start_ns = run.last_ns = ev_update_time(loop);
 	ev_timer_init(&run.progress_timer);
 	if (run.progress)

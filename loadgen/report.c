@@ -215,8 +215,9 @@ static void print_sources(const struct report *r, FILE *out)
 	char ip[ADDR_STRLEN], n[32], e[32], a[32], b[32];
 	for (size_t i = 0; i < st->nsources; i++) {
 		const struct source_stat *s = &st->sources[i];
-		fprintf(out, "  %-13s %-15s %12s requests  %s errors  ", i == 0 ? "by source" : "",
-		        addr_format_ip(&r->cfg->sources[i], ip), fmt_count(s->requests, n), fmt_count(s->errors, e));
+		fprintf(out, "  %-13s %-15s %12s request%s  %s error%s  ", i == 0 ? "by source" : "",
+		        addr_format_ip(&r->cfg->sources[i], ip), fmt_count(s->requests, n), s->requests == 1 ? " " : "s",
+		        fmt_count(s->errors, e), s->errors == 1 ? "" : "s");
 		if (s->lat.total > 0)
 			fprintf(out, "p50 %s  p99 %s ms  ", fmt_ms((double)hist_percentile(&s->lat, 50), a),
 			        fmt_ms((double)hist_percentile(&s->lat, 99), b));
@@ -288,9 +289,9 @@ int report_text(const struct report *r, FILE *out)
 	fprintf(out, "%s\n", r->interrupted ? " · interrupted" : "");
 
 	double secs = r->duration_s > 0 ? r->duration_s : 1e-9;
-	fprintf(out, "  requests      %s   %s/s   %s/s   %s connections opened\n", fmt_count(st->requests, n),
+	fprintf(out, "  requests      %s   %s/s   %s/s   %s connection%s opened\n", fmt_count(st->requests, n),
 	        fmt_count((uint64_t)llround((double)st->requests / secs), a), fmt_bytes((double)st->bytes / secs, b),
-	        fmt_count(st->conns_opened, c));
+	        fmt_count(st->conns_opened, c), st->conns_opened == 1 ? "" : "s");
 	fputs("  errors        ", out);
 	print_errors(out, st);
 	fputs("\n  status        ", out);

@@ -5,6 +5,7 @@
 #include "url.h"
 
 #include <errno.h>
+#include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -123,20 +124,46 @@ int url_parse(const char *s, struct url *u, char err[URL_ERRLEN])
 
 int url_resolve(struct url *u, char err[URL_ERRLEN])
 {
-	char hostport[300], nerr[NET_ERRLEN];
-	bool v6 = strchr(u->host, ':') != NULL;
-	snprintf(hostport, sizeof(hostport), v6 ? "[%s]:%u" : "%s:%u", u->host, u->port);
-	if (addr_parse(hostport, -1, &u->addr, nerr) < 0) {
-		snprintf(err, URL_ERRLEN, "%s", nerr);
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_family = AF_UNSPEC }, *res;
+	int rc = getaddrinfo(u->host, NULL, &hints, &res);
+	if (rc != 0) {
+		snprintf(err, URL_ERRLEN, "%.200s: cannot resolve: %s", u->host, gai_strerror(rc));
 		return -1;
 	}
+	size_t n = 0;
+	for (struct addrinfo *ai = res; ai != NULL; ai = ai->ai_next)
+		n++;
+	u->addrs = calloc(n, sizeof(*u->addrs));
+	if (u->addrs == NULL) {
+		freeaddrinfo(res);
+		return fail(err, u->host, strerror(errno));
+	}
+	for (struct addrinfo *ai = res; ai != NULL; ai = ai->ai_next) {
+		struct addr a = { .len = ai->ai_addrlen };
+		if (ai->ai_addrlen > sizeof(a.ss) || (ai->ai_family != AF_INET && ai->ai_family != AF_INET6))
+			continue;
+		memcpy(&a.ss, ai->ai_addr, ai->ai_addrlen);
+		addr_set_port(&a, u->port);
+		bool seen = false;
+		for (size_t i = 0; i < u->naddrs; i++)
+			seen = seen || addr_equal(&u->addrs[i], &a);
+		if (!seen)
+			u->addrs[u->naddrs++] = a;
+	}
+	freeaddrinfo(res);
+	if (u->naddrs == 0)
+		return fail(err, u->host, "cannot resolve: no IPv4 or IPv6 address");
+	u->addr = u->addrs[0];
 	return 0;
 }
 
 void url_free(struct url *u)
 {
 	free(u->target);
+	free(u->addrs);
 	u->target = NULL;
+	u->addrs = NULL;
+	u->naddrs = 0;
 }
 
 bool method_ok(const char *m)

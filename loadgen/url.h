@@ -19,7 +19,9 @@ struct url {
 	char authority[272];  /* the Host header: host[:port] as written   */
 	uint16_t port;        /* 80 when not given                         */
 	char *target;         /* path and query ("/" at least); malloc'd   */
-	struct addr addr;     /* filled by url_resolve                     */
+	struct addr *addrs;   /* every address of host, by url_resolve     */
+	size_t naddrs;
+	struct addr addr;     /* the one in use (the first, until probed)  */
 };
 
 /* Parses http://HOST[:PORT][/PATH][?QUERY][#FRAGMENT] (the fragment is
@@ -27,7 +29,8 @@ struct url {
  * ports and spaces or control bytes are refused with the reason in err.
  * Does not resolve.  Returns 0, or -1 (u holds nothing to free then). */
 int url_parse(const char *s, struct url *u, char err[URL_ERRLEN]);
-/* Resolves u->host (blocking: at start only) into u->addr. */
+/* Resolves u->host (blocking: at start only) into all its addresses, in
+ * getaddrinfo's order (u->addrs; u->addr is the first).  0, or -1 with err. */
 int url_resolve(struct url *u, char err[URL_ERRLEN]);
 void url_free(struct url *u);
 

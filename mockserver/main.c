@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,23 +32,24 @@ static const char usage_text[] =
 	"\n"
 	"  --listen ADDRESS:PORT      listen here (127.0.0.1:9001, [::1]:0; default 127.0.0.1:9001)\n"
 	"  --name NAME                X-Backend name (default: the bound ADDRESS:PORT)\n"
-	"  --delay MS[:JITTER]        answer every request MS (+ up to JITTER) ms late\n"
+	"  --delay D[:JITTER]         answer every request D (+ up to JITTER) late\n"
 	"  --fail-rate P              answer --fail-status with probability P (0.1 or 10%)\n"
 	"  --fail-status CODE         status of injected failures (default 500)\n"
 	"  --drop-rate P              close without answering with probability P\n"
 	"  --reset-rate P             close with a TCP RST with probability P\n"
 	"  --max-requests-per-conn N  close each connection after N requests\n"
-	"  --idle-timeout MS          close idle connections (default 5s; 0 never)\n"
-	"  --unhealthy-after MS       answer 503 to everything from MS after start\n"
-	"  --unhealthy-for MS         ... for MS, then recover (from start if alone)\n"
+	"  --idle-timeout D           close idle connections (default 5s; 0 never)\n"
+	"  --unhealthy-after D        answer 503 to everything from D after start\n"
+	"  --unhealthy-for D          ... for D, then recover (from start if alone)\n"
 	"  --seed N                   seed the fault dice (reproducible runs)\n"
 	"  --max-header SIZE          request line + headers limit, else 431 (default 16k)\n"
 	"  --max-body SIZE            /echo body limit, else 413 (default 1M)\n"
 	"  --raw-dir DIR              where /raw/FILE reads its files\n"
-	"  --grace MS                 on SIGTERM, time to finish responses (default 2s)\n"
+	"  --grace D                  on SIGTERM, time to finish responses (default 2s)\n"
 	"  -v, --verbose              one line per request on stderr (-vv: connections)\n"
-	"  -h, --help                 this help\n"
+	"  -h, --help, --version\n"
 	"\n"
+	"Durations take a unit: 250ms, 1.5s, 2m (0 alone is fine).\n"
 	"Endpoints: /  /status/CODE  /delay/MS  /echo  /bytes/N  /chunked/N?size=K\n"
 	"  /drip?bytes=N&ms=T  /leak  /headers/N  /close  /drop  /reset  /hang\n"
 	"  /stats  /health  /raw/FILE\n"
@@ -64,18 +66,18 @@ static const struct opts default_opts = {
 	.max_body = 1024 * 1024,
 };
 
-/* "MS" or "MS:JITTER", each a duration (bare numbers are milliseconds). */
+/* "D" or "D:JITTER", each a duration (250ms, 1.5s). */
 static void parse_delay(const char *s, struct opts *o)
 {
 	char first[64];
 	const char *colon = strchr(s, ':');
 	size_t n = colon ? (size_t)(colon - s) : strlen(s);
 	if (n >= sizeof(first))
-		usage_error("--delay: '%s' is not MS[:JITTER]", s);
+		usage_error("--delay: '%s' is not D[:JITTER]", s);
 	memcpy(first, s, n);
 	first[n] = '\0';
-	o->delay_ms = cli_duration_ms("--delay", first, "ms");
-	o->jitter_ms = colon ? cli_duration_ms("--delay", colon + 1, "ms") : 0;
+	o->delay_ms = cli_duration_ms("--delay", first);
+	o->jitter_ms = colon ? cli_duration_ms("--delay", colon + 1) : 0;
 }
 
 static bool name_ok(const char *s)
@@ -92,73 +94,76 @@ static bool name_ok(const char *s)
 	return true;
 }
 
-/* The value of a flag: "--flag=VALUE" or "--flag VALUE". */
-static const char *flag_value(int argc, char **argv, int *i, const char *eq)
+/* A new listener; the flags that follow apply to it. */
+static void add_listener(struct server *srv, const char *addr, const struct opts *defaults, const char **names)
 {
-	if (eq != NULL)
-		return eq + 1;
-	if (*i + 1 >= argc)
-		usage_error("%s: missing value", argv[*i]);
-	return argv[++*i];
+	struct backend *be = realloc(srv->be, (srv->nbe + 1) * sizeof(*be));
+	if (be == NULL)
+		fatal("out of memory");
+	srv->be = be;
+	be = &srv->be[srv->nbe];
+	memset(be, 0, sizeof(*be));
+	cli_addr("--listen", addr, -1, &be->addr);
+	be->o = *defaults;
+	be->fd = -1;
+	be->raw_dirfd = -1;
+	names[srv->nbe++] = NULL;
 }
 
-/* Fills srv->be from argv.  Exits 2 with one line on bad input. */
+enum {
+	O_LISTEN = 256, O_NAME, O_DELAY, O_FAIL_RATE, O_FAIL_STATUS, O_DROP_RATE, O_RESET_RATE,
+	O_MAX_REQUESTS, O_IDLE_TIMEOUT, O_UNHEALTHY_AFTER, O_UNHEALTHY_FOR, O_SEED, O_MAX_HEADER,
+	O_MAX_BODY, O_RAW_DIR, O_GRACE, O_VERSION,
+};
+
+static const struct option longopts[] = {
+	{ "listen", required_argument, NULL, O_LISTEN },
+	{ "name", required_argument, NULL, O_NAME },
+	{ "delay", required_argument, NULL, O_DELAY },
+	{ "fail-rate", required_argument, NULL, O_FAIL_RATE },
+	{ "fail-status", required_argument, NULL, O_FAIL_STATUS },
+	{ "drop-rate", required_argument, NULL, O_DROP_RATE },
+	{ "reset-rate", required_argument, NULL, O_RESET_RATE },
+	{ "max-requests-per-conn", required_argument, NULL, O_MAX_REQUESTS },
+	{ "idle-timeout", required_argument, NULL, O_IDLE_TIMEOUT },
+	{ "unhealthy-after", required_argument, NULL, O_UNHEALTHY_AFTER },
+	{ "unhealthy-for", required_argument, NULL, O_UNHEALTHY_FOR },
+	{ "seed", required_argument, NULL, O_SEED },
+	{ "max-header", required_argument, NULL, O_MAX_HEADER },
+	{ "max-body", required_argument, NULL, O_MAX_BODY },
+	{ "raw-dir", required_argument, NULL, O_RAW_DIR },
+	{ "grace", required_argument, NULL, O_GRACE },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, O_VERSION },
+	{ NULL, 0, NULL, 0 },
+};
+
+/* Fills srv->be from argv, in order: flags before the first --listen are
+ * defaults, later ones apply to the listener before them.  Exits 2 with one
+ * line on bad input. */
 static void parse_flags(struct server *srv, int argc, char **argv, const char **names)
 {
 	struct opts defaults = default_opts;
-	for (int i = 1; i < argc; i++) {
-		char flag[64];
-		const char *arg = argv[i], *eq = NULL;
-		if (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0) {
-			fputs(usage_text, stdout);
-			exit(0);
-		}
-		if (strcmp(arg, "-v") == 0 || strcmp(arg, "--verbose") == 0) {
-			log_verbose++;
-			continue;
-		}
-		if (strcmp(arg, "-vv") == 0) {
-			log_verbose += 2;
-			continue;
-		}
-		if (strncmp(arg, "--", 2) != 0)
-			usage_error("unexpected argument '%s'", arg);
-		eq = strchr(arg, '=');
-		size_t flen = eq ? (size_t)(eq - arg) : strlen(arg);
-		if (flen >= sizeof(flag))
-			usage_error("unknown flag '%.40s...'", arg);
-		memcpy(flag, arg, flen);
-		flag[flen] = '\0';
-
+	int ch;
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, ":vh", longopts, NULL)) != -1) {
 		struct backend *cur = srv->nbe ? &srv->be[srv->nbe - 1] : NULL;
 		struct opts *o = cur ? &cur->o : &defaults;
-		if (strcmp(flag, "--listen") == 0) {
-			const char *v = flag_value(argc, argv, &i, eq);
-			struct backend *be = realloc(srv->be, (srv->nbe + 1) * sizeof(*be));
-			if (be == NULL)
-				fatal("out of memory");
-			srv->be = be;
-			be = &srv->be[srv->nbe];
-			memset(be, 0, sizeof(*be));
-			cli_addr("--listen", v, -1, &be->addr);
-			be->o = defaults;
-			be->fd = -1;
-			be->raw_dirfd = -1;
-			names[srv->nbe++] = NULL;
-			continue;
-		}
-		static const char *const valued[] = {
-			"--name", "--delay", "--fail-rate", "--fail-status", "--drop-rate", "--reset-rate",
-			"--max-requests-per-conn", "--idle-timeout", "--unhealthy-after", "--unhealthy-for",
-			"--seed", "--max-header", "--max-body", "--raw-dir", "--grace", NULL,
-		};
-		size_t known = 0;
-		while (valued[known] != NULL && strcmp(valued[known], flag) != 0)
-			known++;
-		if (valued[known] == NULL)
-			usage_error("unknown flag '%s'", flag);
-		const char *v = flag_value(argc, argv, &i, eq);
-		if (strcmp(flag, "--name") == 0) {
+		const char *v = optarg;
+		switch (ch) {
+		case 'h':
+			fputs(usage_text, stdout);
+			exit(fflush(stdout) == 0 ? 0 : 2);
+		case O_VERSION:
+			cli_version();
+		case 'v':
+			log_verbose++;
+			break;
+		case O_LISTEN:
+			add_listener(srv, v, &defaults, names);
+			break;
+		case O_NAME:
 			if (cur == NULL)
 				usage_error("--name: put it after the --listen it names");
 			if (!name_ok(v))
@@ -167,56 +172,46 @@ static void parse_flags(struct server *srv, int argc, char **argv, const char **
 				if (names[k] && strcmp(names[k], v) == 0)
 					usage_error("--name: '%s' is used twice", v);
 			names[srv->nbe - 1] = v;
-		} else if (strcmp(flag, "--delay") == 0) {
-			parse_delay(v, o);
-		} else if (strcmp(flag, "--fail-rate") == 0) {
-			o->fail_rate = cli_prob(flag, v);
-		} else if (strcmp(flag, "--fail-status") == 0) {
-			o->fail_status = (int)cli_uint(flag, v, 200, 599);
-		} else if (strcmp(flag, "--drop-rate") == 0) {
-			o->drop_rate = cli_prob(flag, v);
-		} else if (strcmp(flag, "--reset-rate") == 0) {
-			o->reset_rate = cli_prob(flag, v);
-		} else if (strcmp(flag, "--max-requests-per-conn") == 0) {
-			o->max_requests = cli_uint(flag, v, 1, UINT64_MAX / 2);
-		} else if (strcmp(flag, "--idle-timeout") == 0) {
-			o->idle_ms = cli_duration_ms(flag, v, "ms");
-		} else if (strcmp(flag, "--unhealthy-after") == 0) {
-			o->unhealthy_after_ms = cli_duration_ms(flag, v, "ms");
+			break;
+		case O_DELAY: parse_delay(v, o); break;
+		case O_FAIL_RATE: o->fail_rate = cli_prob("--fail-rate", v); break;
+		case O_FAIL_STATUS: o->fail_status = (int)cli_uint("--fail-status", v, 200, 599); break;
+		case O_DROP_RATE: o->drop_rate = cli_prob("--drop-rate", v); break;
+		case O_RESET_RATE: o->reset_rate = cli_prob("--reset-rate", v); break;
+		case O_MAX_REQUESTS: o->max_requests = cli_uint("--max-requests-per-conn", v, 1, UINT64_MAX / 2); break;
+		case O_IDLE_TIMEOUT: o->idle_ms = cli_duration_ms("--idle-timeout", v); break;
+		case O_UNHEALTHY_AFTER:
+			o->unhealthy_after_ms = cli_duration_ms("--unhealthy-after", v);
 			o->has_after = true;
-		} else if (strcmp(flag, "--unhealthy-for") == 0) {
-			o->unhealthy_for_ms = cli_duration_ms(flag, v, "ms");
+			break;
+		case O_UNHEALTHY_FOR:
+			o->unhealthy_for_ms = cli_duration_ms("--unhealthy-for", v);
 			o->has_for = true;
-		} else if (strcmp(flag, "--seed") == 0) {
-			o->seed = cli_uint(flag, v, 0, UINT64_MAX);
+			break;
+		case O_SEED:
+			o->seed = cli_uint("--seed", v, 0, UINT64_MAX);
 			o->seeded = true;
-		} else if (strcmp(flag, "--max-header") == 0) {
-			o->max_header = cli_size(flag, v);
+			break;
+		case O_MAX_HEADER:
+			o->max_header = cli_size("--max-header", v);
 			if (o->max_header < 64 || o->max_header > 1024 * 1024)
 				usage_error("--max-header: '%s' must be from 64 bytes to 1M", v);
-		} else if (strcmp(flag, "--max-body") == 0) {
-			o->max_body = cli_size(flag, v);
+			break;
+		case O_MAX_BODY:
+			o->max_body = cli_size("--max-body", v);
 			if (o->max_body > 64 * 1024 * 1024)
 				usage_error("--max-body: '%s' must be at most 64M", v);
-		} else if (strcmp(flag, "--raw-dir") == 0) {
-			o->raw_dir = v;
-		} else if (strcmp(flag, "--grace") == 0) {
-			srv->grace_ms = cli_duration_ms(flag, v, "ms");
-		} else {
-			usage_error("unknown flag '%s'", flag);
+			break;
+		case O_RAW_DIR: o->raw_dir = v; break;
+		case O_GRACE: srv->grace_ms = cli_duration_ms("--grace", v); break;
+		default:
+			cli_getopt_error(ch, argv, longopts);
 		}
 	}
-	if (srv->nbe == 0) {        /* no --listen: one backend on the default port */
-		srv->be = calloc(1, sizeof(*srv->be));
-		if (srv->be == NULL)
-			fatal("out of memory");
-		cli_addr("--listen", "127.0.0.1:9001", -1, &srv->be[0].addr);
-		srv->be[0].o = defaults;
-		srv->be[0].fd = -1;
-		srv->be[0].raw_dirfd = -1;
-		names[0] = NULL;
-		srv->nbe = 1;
-	}
+	if (optind < argc)
+		usage_error("unexpected argument '%s'", argv[optind]);
+	if (srv->nbe == 0)          /* no --listen: one backend on the default port */
+		add_listener(srv, "127.0.0.1:9001", &defaults, names);
 }
 
 /* ---- listeners ------------------------------------------------------------ */

@@ -22,10 +22,6 @@
 #include "lb.h"
 #include "log.h"
 
-#ifndef L7LAB_VERSION
-#define L7LAB_VERSION "0.1"
-#endif
-
 #define DEFAULT_POOL "default"
 #define MAX_WEIGHT   1000
 #define MAX_WORDS    8          /* the longest line: pool NAME balance ALGO { */
@@ -421,6 +417,15 @@ static int set_retry_on(struct parse *p, char *v)
 	return 0;
 }
 
+/* log-format text|json */
+static int set_log_format(struct parse *p, char *v)
+{
+	if (strcmp(v, "text") != 0 && strcmp(v, "json") != 0)
+		return fail(p, "'%s' is not a log format (text or json)", v);
+	p->cfg->log_json = strcmp(v, "json") == 0;
+	return 0;
+}
+
 static int set_verbose(struct parse *p, char *v)
 {
 	uint64_t n;
@@ -474,6 +479,7 @@ static const struct directive directives[] = {
 	{ "admin",            "ADDR:PORT",                 T_FN, 0, 0, 0, set_admin },
 	{ "name",             "NAME",                      T_FN, 0, 0, 0, set_name },
 	{ "access-log",       "FILE", T_STR,   FIELD(access_log), 0, 0, NULL },
+	{ "log-format",       "text|json",                 T_FN, 0, 0, 0, set_log_format },
 	{ "events",           "FILE", T_STR,   FIELD(events), 0, 0, NULL },
 	{ "pace",             "DURATION", T_MS, FIELD(pace_ms), 0, 60000, NULL },
 	{ "verbose",          "N",                         T_FN, 0, 0, 0, set_verbose },
@@ -494,6 +500,7 @@ static int apply(struct parse *p, const struct directive *d, char *v)
 {
 	char *field = (char *)p->cfg + d->off;
 	uint64_t n = 0, us;
+	char e[CLI_ERRLEN];
 
 	switch (d->type) {
 	case T_FN:
@@ -520,8 +527,8 @@ static int apply(struct parse *p, const struct directive *d, char *v)
 			            (unsigned long long)d->min, (unsigned long long)d->max);
 		break;
 	case T_MS:
-		if (parse_duration_us(v, "ms", &us) < 0)
-			return fail(p, "'%s' is not a duration (examples: 500ms, 10s, 2m; a bare number is in ms)", v);
+		if (parse_duration_us(v, &us, e) < 0)
+			return fail(p, "%s", e);
 		n = (us + 999) / 1000;
 		if (n < d->min || n > d->max)
 			return fail(p, "'%s' is out of range (%llums to %llus)", v,
@@ -680,7 +687,7 @@ static void usage(FILE *out)
 "  --max-header SIZE              request line and headers (16k; over it: 431)\n"
 "  --max-target SIZE              request target (8k; over it: 414)\n"
 "  --max-body SIZE                request body (0: no limit; over it: 413)\n"
-"Timeouts (DURATION: 500ms, 10s, 2m; a bare number is in ms):\n"
+"Timeouts (DURATION: 500ms, 10s, 2m: the unit is required):\n"
 "  --timeout-header DURATION      client request headers (10s)\n"
 "  --timeout-idle DURATION        client keep-alive idle (60s)\n"
 "  --timeout-connect DURATION     connecting to a server (3s; then 504)\n"
@@ -700,9 +707,10 @@ static void usage(FILE *out)
 "Observability:\n"
 "  --name NAME                    in Via and Forwarded by= (l7lab)\n"
 "  --access-log FILE              one line per request (default: stderr)\n"
+"  --log-format text|json         the access log's lines: text (default) or JSON\n"
 "  --events FILE                  JSON lines, one per step event ('-': stdout)\n"
 "  --pace DURATION                wait before each step, for live demos (0)\n"
-"  -v, -vv, --verbose N           debug messages\n"
+"  -v, --verbose                  debug messages (-vv: more)\n"
 "  --quiet                        no access log\n"
 "  --seed N                       seed for random and ewma (default: the clock)\n"
 "  --admin ADDR:PORT              serve /stats (JSON), /metrics (Prometheus) and\n"
@@ -712,6 +720,8 @@ static void usage(FILE *out)
 "  --check                        check the configuration, print it resolved, exit\n"
 "  -h, --help, --version\n"
 "\n"
+"SIGHUP reopens the --access-log and --events files (after logrotate);\n"
+"SIGUSR1 prints each server's counters on stderr.\n"
 "Exit status: 0 after SIGINT/SIGTERM or --check, 2 for a bad flag or file.\n"
 "See proxy(1) and proxy.conf(5).\n");
 }
@@ -752,16 +762,19 @@ int config_parse_args(struct config *cfg, int argc, char **argv, char *err, size
 		p.where = where;
 
 		if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0 || strcmp(a, "--version") == 0) {
-			if (a[2] == 'v')
-				printf("proxy (l7lab) %s\n", L7LAB_VERSION);
-			else
-				usage(stdout);
+			bool version = a[2] == 'v';
 			free(where);
 			free(v);
 			config_free(cfg);
+			if (version)
+				cli_version();
+			usage(stdout);
 			exit(fflush(stdout) == 0 ? 0 : 2);
 		} else if (a[0] == '-' && a[1] == 'v' && strspn(a + 1, "v") == strlen(a + 1)) {
 			cfg->verbose += (int)strlen(a + 1);
+			continue;
+		} else if (strcmp(a, "--verbose") == 0) {   /* as in the other tools; --verbose=N sets N */
+			cfg->verbose++;
 			continue;
 		} else if (strcmp(a, "--check") == 0) {
 			cfg->check_only = true;
@@ -770,18 +783,23 @@ int config_parse_args(struct config *cfg, int argc, char **argv, char *err, size
 		bool config = strcmp(where, "-c") == 0 || strcmp(where, "--config") == 0;
 		const struct directive *d = NULL;
 		if (!config && (strncmp(a, "--", 2) != 0 || (d = find_directive(a + 2, len - 2)) == NULL)) {
-			snprintf(err, errlen, a[0] == '-' ? "unknown flag '%s'" : "unexpected argument '%s' (flags start with --)",
-			         where);
+			snprintf(err, errlen, a[0] == '-' ? "unknown option '%s'" : "unexpected argument '%s'", where);
 			rc = -1;
 			break;
 		}
 		if (d != NULL && d->arg == NULL) {
-			rc = eq ? fail(&p, "takes no value") : apply(&p, d, NULL);
+			if (eq != NULL) {
+				snprintf(err, errlen, "%s takes no value", where);
+				rc = -1;
+			} else {
+				rc = apply(&p, d, NULL);
+			}
 			continue;
 		}
 		const char *val = eq ? eq + 1 : i + 1 < argc ? argv[++i] : NULL;
 		if (val == NULL) {
-			rc = fail(&p, "expected %s", config ? "FILE" : d->arg);
+			snprintf(err, errlen, "%s needs a value", where);
+			rc = -1;
 			break;
 		}
 		free(v);
@@ -934,6 +952,8 @@ void config_print(const struct config *cfg, FILE *out)
 		}
 	if (sep[0] == ',')
 		fputc('\n', out);
+	if (cfg->log_json)
+		fprintf(out, "log-format json\n");
 	if (cfg->verbose > 0)
 		fprintf(out, "verbose %d\n", cfg->verbose > 3 ? 3 : cfg->verbose);
 	if (cfg->seed_set)

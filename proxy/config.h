@@ -141,9 +141,10 @@ struct config {
 	/* observability */
 	char *name;                 /* --name, for Via and Forwarded by=; default "l7lab" */
 	char *access_log;           /* --access-log FILE; NULL = stderr              */
+	bool log_json;              /* --log-format json: one JSON object a line     */
 	char *events;               /* --events FILE ("-" = stdout); NULL = none     */
 	uint64_t pace_ms;           /* --pace MS, default 0                          */
-	int verbose;                /* -v count                                      */
+	int verbose;                /* -v count, --verbose, or verbose N in a file   */
 	bool quiet;                 /* --quiet: no access log                        */
 	uint64_t seed;              /* --seed for LB_RANDOM, default from the clock  */
 	bool seed_set;              /* --seed was given (config_print shows it)      */

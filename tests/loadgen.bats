@@ -202,7 +202,7 @@ stat() {
 }
 
 @test "--slow connections closed by an idle timeout are reported as closed" {
-	start_bg idle "$L7_BIN/mockserver" --listen 127.0.0.1:0 --name idle --idle-timeout 200
+	start_bg idle "$L7_BIN/mockserver" --listen 127.0.0.1:0 --name idle --idle-timeout 200ms
 	run lg -c 1 -d 1.5s --slow 2:1 "http://$(addr_of idle)/"
 	assert_success
 	assert_line --regexp '^  slow          2 connections sending their request at 1 B/s'
@@ -213,4 +213,56 @@ stat() {
 	run lg -c 1 -d 1.5s --slow 1:2000 --json "$(b1)/"
 	assert_success
 	jq -e '.slow.outcomes.completed >= 1 and .slow.completed_status["200"] >= 1' <<<"$output"
+}
+
+@test "one connection is one connection in the summary, two are connections" {
+	run lg -c 1 -n 3 "$(b1)/"
+	assert_line --regexp '^  requests      3   .*   1 connection opened$'
+	run lg -c 2 -n 4 "$(b1)/"
+	assert_line --regexp '^  requests      4   .*   2 connections opened$'
+}
+
+# dual CMD...: CMD where the name dual.test is both ::1 and 127.0.0.1 (its
+# own /etc/hosts, in a mount namespace of its own: needs root).
+dual() {
+	printf '::1 dual.test\n127.0.0.1 dual.test\n' >"$BATS_TEST_TMPDIR/hosts"
+	unshare -m sh -c 'mount --bind "$0" /etc/hosts && exec "$@"' "$BATS_TEST_TMPDIR/hosts" "$@"
+}
+
+need_dual() {
+	have_ipv6_loopback || skip "::1 is not available here"
+	dual true 2>/dev/null || skip "cannot give a command its own /etc/hosts here (root and unshare -m)"
+}
+
+@test "a host name's addresses are tried in turn, as curl does" {
+	need_dual
+	# One server on [::1], one on 127.0.0.1: dual.test reaches each on its
+	# port, whichever address the resolver lists first.
+	start_bg six "$L7_BIN/mockserver" --listen '[::1]:0' --name six
+	start_bg four "$L7_BIN/mockserver" --listen '127.0.0.1:0' --name four
+	run dual "$L7_BIN/loadgen" -c 1 -n 2 --json "http://dual.test:$(port_of six)/"
+	assert_success
+	assert_equal "$(jq '.by_header.six' <<<"$output")" 2
+	run dual "$L7_BIN/loadgen" -c 1 -n 2 --json "http://dual.test:$(port_of four)/"
+	assert_success
+	assert_equal "$(jq '.by_header.four' <<<"$output")" 2
+}
+
+@test "when no address of a host name answers, each failure is named" {
+	need_dual
+	local port; port=$(dead_addr 127.0.0.1)
+	port=${port##*:}
+	run dual "$L7_BIN/loadgen" -n 1 "http://dual.test:$port/"
+	assert_failure 2
+	assert_equal "${#lines[@]}" 1
+	assert_output --regexp "^loadgen: dual.test:$port: no address of dual.test accepts a connection: connect [^;]*: Connection refused; connect [^;]*: Connection refused\$"
+}
+
+@test "on a terminal the progress line is left out when TERM=dumb" {
+	command -v script >/dev/null || skip "script (bsdutils) is not installed"
+	run env TERM=dumb script -qec "$L7_BIN/loadgen -c 1 -n 50 $(b1)/" /dev/null
+	assert_success
+	refute_output --partial $'\e'
+	run env TERM=xterm script -qec "$L7_BIN/loadgen -c 1 -n 50 $(b1)/" /dev/null
+	assert_output --partial $'\e[K'
 }

@@ -23,7 +23,7 @@ raw() {
 @test "an unknown flag exits 2 with one clear line" {
 	run "$L7_BIN/mockserver" --bogus
 	assert_equal "$status" 2
-	assert_line --index 0 "mockserver: unknown flag '--bogus'"
+	assert_line --index 0 "mockserver: unknown option '--bogus'"
 }
 
 @test "a bad flag value exits 2" {
@@ -109,7 +109,9 @@ raw() {
 	wait "$curl_pid"
 	run cat "$BATS_TEST_TMPDIR/body"
 	assert_output "hello from m after 400 ms"
-	stop_bg m || fail "mockserver did not exit 0"
+	# It ends by itself: a second SIGTERM could reach it after it gave the
+	# signals back to the system, while ASan checks for leaks (exit 143).
+	wait_exit m || fail "mockserver exited with status $?"
 }
 
 @test "SIGINT also exits 0" {

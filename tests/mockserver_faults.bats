@@ -16,13 +16,13 @@ codes() {
 }
 
 @test "--delay MS delays every response" {
-	start_bg m "$L7_BIN/mockserver" --listen 127.0.0.1:0 --delay 250
+	start_bg m "$L7_BIN/mockserver" --listen 127.0.0.1:0 --delay 250ms
 	run curl -s -o /dev/null -w '%{time_total}' "http://$(addr_of m)/"
 	awk -v t="$output" 'BEGIN { exit !(t >= 0.25 && t < 3) }'
 }
 
 @test "--delay MS:JITTER adds up to JITTER more" {
-	start_bg m "$L7_BIN/mockserver" --listen 127.0.0.1:0 --delay 100:200 --seed 3
+	start_bg m "$L7_BIN/mockserver" --listen 127.0.0.1:0 --delay 100ms:200ms --seed 3
 	run bash -c "for i in 1 2 3 4 5 6; do curl -s -o /dev/null -w '%{time_total}\n' http://$(addr_of m)/; done"
 	awk '$1 < 0.1 || $1 > 2 { bad = 1 } { lo = (NR == 1 || $1 < lo) ? $1 : lo; hi = $1 > hi ? $1 : hi }
 	     END { exit bad || hi - lo < 0.01 }' <<<"$output"
@@ -91,16 +91,16 @@ codes() {
 	awk '$1 == "real" { exit !($2 >= 0.25 && $2 < 4) }' <<<"$output"
 }
 
-@test "--unhealthy-after MS turns every answer into 503" {
-	start_bg m "$L7_BIN/mockserver" --listen 127.0.0.1:0 --unhealthy-after 400
+@test "--unhealthy-after D turns every answer into 503" {
+	start_bg m "$L7_BIN/mockserver" --listen 127.0.0.1:0 --unhealthy-after 400ms
 	local u="http://$(addr_of m)"
 	run curl -s -o /dev/null -w '%{http_code}' "$u/health"
 	assert_output 200
 	wait_until bash -c "[ \"\$(curl -s -o /dev/null -w '%{http_code}' $u/)\" = 503 ]"
 }
 
-@test "--unhealthy-for MS answers 503 from the start, then recovers" {
-	start_bg m "$L7_BIN/mockserver" --listen 127.0.0.1:0 --unhealthy-for 500
+@test "--unhealthy-for D answers 503 from the start, then recovers" {
+	start_bg m "$L7_BIN/mockserver" --listen 127.0.0.1:0 --unhealthy-for 500ms
 	local u="http://$(addr_of m)"
 	run curl -s -o /dev/null -w '%{http_code}' "$u/health"
 	assert_output 503
@@ -108,7 +108,7 @@ codes() {
 }
 
 @test "--unhealthy-after with --unhealthy-for is a window of 503s" {
-	start_bg m "$L7_BIN/mockserver" --listen 127.0.0.1:0 --unhealthy-after 200 --unhealthy-for 300
+	start_bg m "$L7_BIN/mockserver" --listen 127.0.0.1:0 --unhealthy-after 200ms --unhealthy-for 300ms
 	local u="http://$(addr_of m)"
 	wait_until bash -c "[ \"\$(curl -s -o /dev/null -w '%{http_code}' $u/health)\" = 503 ]"
 	wait_until bash -c "[ \"\$(curl -s -o /dev/null -w '%{http_code}' $u/health)\" = 200 ]"

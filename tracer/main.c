@@ -55,7 +55,7 @@ static void usage(FILE *f)
 	"  --snaplen N           bytes captured per packet (default 262144)\n"
 	"  --buffer SIZE         the kernel's capture buffer (default 64M)\n"
 	"  -v                    say why a stream stopped being parsed as HTTP\n"
-	"  -h, --help            this text\n"
+	"  -h, --help, --version\n"
 	"\n"
 	"Without --json, --summary or --mermaid it prints a timeline grouped by request.\n"
 	"It stops at the end of the file, after -c or --duration, or on SIGINT/SIGTERM,\n"
@@ -247,7 +247,7 @@ static int read_live(struct run *run, uint64_t duration_us)
 
 enum {
 	OPT_PROXY = 256, OPT_BACKENDS, OPT_NAME, OPT_JSON, OPT_SUMMARY, OPT_MERMAID, OPT_EVENTS,
-	OPT_STEP, OPT_DURATION, OPT_COLOR, OPT_SNAPLEN, OPT_BUFFER,
+	OPT_STEP, OPT_DURATION, OPT_COLOR, OPT_SNAPLEN, OPT_BUFFER, OPT_VERSION,
 };
 
 int main(int argc, char **argv)
@@ -272,6 +272,7 @@ int main(int argc, char **argv)
 		{ "buffer", required_argument, NULL, OPT_BUFFER },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, OPT_VERSION },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct trace t;
@@ -303,15 +304,12 @@ int main(int argc, char **argv)
 		case OPT_MERMAID: t.mode = OUT_MERMAID; nmodes++; break;
 		case OPT_EVENTS: evfile = optarg; break;
 		case OPT_STEP: t.step_mode = true; break;
-		case OPT_DURATION: duration_us = cli_duration_us("--duration", optarg, "s"); break;
+		case OPT_DURATION: duration_us = cli_duration_us("--duration", optarg); break;
 		case OPT_COLOR: color = optarg; break;
 		case OPT_SNAPLEN: snaplen = cli_uint("--snaplen", optarg, 64, 262144); break;
 		case OPT_BUFFER: bufsize = cli_size("--buffer", optarg); break;
-		case ':': usage_error("%s needs a value", argv[optind - 1]);
-		default:
-			if (optopt)
-				usage_error("unknown option '-%c'", optopt);
-			usage_error("unknown option '%s'", argv[optind - 1]);
+		case OPT_VERSION: cli_version();
+		default: cli_getopt_error(ch, argv, opts);
 		}
 	}
 	if (optind < argc)

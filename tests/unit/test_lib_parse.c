@@ -75,23 +75,37 @@ TEST(bad_cidr_ranges_are_refused)
 	CHECK(cidr_parse("", &c, err) < 0);
 }
 
-TEST(durations_take_units_and_a_default_unit)
+TEST(durations_take_units)
 {
 	uint64_t us;
-	CHECK(parse_duration_us("250ms", "s", &us) == 0 && us == 250000);
-	CHECK(parse_duration_us("10s", "ms", &us) == 0 && us == 10000000);
-	CHECK(parse_duration_us("1.5s", "ms", &us) == 0 && us == 1500000);
-	CHECK(parse_duration_us("2m", "ms", &us) == 0 && us == 120000000);
-	CHECK(parse_duration_us("100us", "ms", &us) == 0 && us == 100);
-	CHECK(parse_duration_us("5", "ms", &us) == 0 && us == 5000);
-	CHECK(parse_duration_us("5", "s", &us) == 0 && us == 5000000);
-	CHECK(parse_duration_us("-1s", "s", &us) < 0);
-	CHECK(parse_duration_us("1e3", "s", &us) < 0);
-	CHECK(parse_duration_us("10 s", "s", &us) < 0);
-	CHECK(parse_duration_us("10x", "s", &us) < 0);
-	CHECK(parse_duration_us("2d", "s", &us) < 0);
-	CHECK(parse_duration_us("", "s", &us) < 0);
-	CHECK(parse_duration_us("25h", "s", &us) < 0);
+	char err[CLI_ERRLEN];
+	CHECK(parse_duration_us("250ms", &us, err) == 0 && us == 250000);
+	CHECK(parse_duration_us("10s", &us, err) == 0 && us == 10000000);
+	CHECK(parse_duration_us("1.5s", &us, err) == 0 && us == 1500000);
+	CHECK(parse_duration_us("2m", &us, err) == 0 && us == 120000000);
+	CHECK(parse_duration_us("1h", &us, err) == 0 && us == 3600000000u);
+	CHECK(parse_duration_us("100us", &us, err) == 0 && us == 100);
+	CHECK(parse_duration_us("-1s", &us, err) < 0);
+	CHECK(parse_duration_us("1e3", &us, err) < 0);
+	CHECK(parse_duration_us("10 s", &us, err) < 0);
+	CHECK(parse_duration_us("10x", &us, err) < 0);
+	CHECK(parse_duration_us("10q", &us, err) < 0);
+	CHECK_STR(err, "'10q' is not a duration (units: us, ms, s, m, h)");
+	CHECK(parse_duration_us("2d", &us, err) < 0);
+	CHECK(parse_duration_us("", &us, err) < 0);
+	CHECK(parse_duration_us("25h", &us, err) < 0);
+	CHECK_STR(err, "'25h' is longer than a day");
+}
+
+TEST(a_bare_number_is_not_a_duration_except_zero)
+{
+	uint64_t us = 1;
+	char err[CLI_ERRLEN];
+	CHECK(parse_duration_us("5", &us, err) < 0);
+	CHECK_STR(err, "'5' needs a unit: 5ms or 5s");
+	CHECK(parse_duration_us("0.5", &us, err) < 0);
+	CHECK(parse_duration_us("0", &us, err) == 0 && us == 0);
+	CHECK(parse_duration_us("0ms", &us, err) == 0 && us == 0);
 }
 
 TEST(sizes_take_binary_units)
@@ -135,7 +149,8 @@ int main(void)
 	RUN(bad_addresses_say_what_was_expected);
 	RUN(cidr_ranges_match_the_addresses_inside_them);
 	RUN(bad_cidr_ranges_are_refused);
-	RUN(durations_take_units_and_a_default_unit);
+	RUN(durations_take_units);
+	RUN(a_bare_number_is_not_a_duration_except_zero);
 	RUN(sizes_take_binary_units);
 	RUN(whole_numbers_are_range_checked);
 	RUN(probabilities_are_fractions_or_percentages);

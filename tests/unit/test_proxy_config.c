@@ -165,9 +165,9 @@ TEST(every_scalar_flag_sets_its_field)
 	CHECK_INT(args(&cfg, "--listen", "127.0.0.1:0", "--backend", "127.0.0.1:9001",
 	               "--max-conns", "50", "--max-header", "8k", "--max-target", "1024", "--max-body", "1M",
 	               "--timeout-header", "2s", "--timeout-idle", "1.5s", "--timeout-connect", "250ms",
-	               "--timeout-server", "5000", "--timeout-pool", "1m", "--server-keepalive", "0",
+	               "--timeout-server", "5000ms", "--timeout-pool", "1m", "--server-keepalive", "0",
 	               "--source", "127.0.0.2", "--name", "edge-1", "--access-log", "/tmp/a.log",
-	               "--events", "-", "--pace", "200", "--quiet", "--seed", "42", "-vv",
+	               "--events", "-", "--pace", "200ms", "--quiet", "--seed", "42", "-vv",
 	               "--allow", "127.0.0.0/8", "--deny", "127.0.0.9", "--check", NULL), 0);
 	CHECK_INT(cfg.max_conns, 50);
 	CHECK_INT(cfg.max_header, 8192);
@@ -317,7 +317,7 @@ TEST(the_printed_configuration_reads_back_the_same)
 	size_t len;
 	write_file("lab.conf", lab);
 	CHECK_INT(args(&cfg, "-c", "lab.conf", "--allow", "10.0.0.0/8", "--deny", "::1", "--quiet",
-	               "--events", "ev.json", "--source", "127.0.0.2", "--verbose", "1", NULL), 0);
+	               "--events", "ev.json", "--source", "127.0.0.2", "--verbose", "--log-format", "json", NULL), 0);
 	FILE *f = open_memstream(&one, &len);
 	config_print(&cfg, f);
 	fclose(f);
@@ -381,7 +381,9 @@ TEST(each_file_error_names_the_line_and_what_was_expected)
 	CHECK_STR(file_error(BASE "listen 127.0.0.1:99999\n"),
 	          "lab.conf:3: 127.0.0.1:99999: invalid port '99999' (expected 0-65535)");
 	CHECK_STR(file_error(BASE "timeout-server 5x\n"),
-	          "lab.conf:3: '5x' is not a duration (examples: 500ms, 10s, 2m; a bare number is in ms)");
+	          "lab.conf:3: '5x' is not a duration (examples: 500ms, 10s, 2m)");
+	CHECK_STR(file_error(BASE "timeout-server 5\n"), "lab.conf:3: '5' needs a unit: 5ms or 5s");
+	CHECK_STR(file_error(BASE "log-format xml\n"), "lab.conf:3: 'xml' is not a log format (text or json)");
 	CHECK_STR(file_error(BASE "timeout-idle 0\n"), "lab.conf:3: '0' is out of range (1ms to 86400s)");
 	CHECK_STR(file_error(BASE "max-header 10\n"), "lab.conf:3: '10' is out of range (64 to 67108864 bytes)");
 	CHECK_STR(file_error(BASE "max-body lots\n"), "lab.conf:3: 'lots' is not a size (examples: 512, 16k, 1M)");
@@ -451,16 +453,17 @@ TEST(a_garbage_file_is_an_error_not_a_crash)
 TEST(file_errors_return_minus_2_and_flag_errors_minus_1)
 {
 	CHECK_STR(args_error(-2, "-c", "missing.conf", NULL), "open missing.conf: No such file or directory");
-	CHECK_STR(args_error(-1, "--lisen", "127.0.0.1:0", NULL), "unknown flag '--lisen'");
-	CHECK_STR(args_error(-1, "-x", NULL), "unknown flag '-x'");
+	CHECK_STR(args_error(-1, "--lisen", "127.0.0.1:0", NULL), "unknown option '--lisen'");
+	CHECK_STR(args_error(-1, "-x", NULL), "unknown option '-x'");
 	/* found by fuzzing (corpus/proxy_args/regress-flag-newline) */
-	CHECK_STR(args_error(-1, "--bogus\nproxy: all \033[32mgood", NULL), "unknown flag '--bogus?proxy: all ?[32mgood'");
-	CHECK_STR(args_error(-1, "127.0.0.1:0", NULL), "unexpected argument '127.0.0.1:0' (flags start with --)");
-	CHECK_STR(args_error(-1, "--listen", NULL), "--listen: expected ADDR:PORT");
-	CHECK_STR(args_error(-1, "-c", NULL), "-c: expected FILE");
-	CHECK_STR(args_error(-1, "--quiet=yes", NULL), "--quiet: takes no value");
+	CHECK_STR(args_error(-1, "--bogus\nproxy: all \033[32mgood", NULL), "unknown option '--bogus?proxy: all ?[32mgood'");
+	CHECK_STR(args_error(-1, "127.0.0.1:0", NULL), "unexpected argument '127.0.0.1:0'");
+	CHECK_STR(args_error(-1, "--listen", NULL), "--listen needs a value");
+	CHECK_STR(args_error(-1, "-c", NULL), "-c needs a value");
+	CHECK_STR(args_error(-1, "--quiet=yes", NULL), "--quiet takes no value");
 	CHECK_STR(args_error(-1, "--timeout-connect=soon", NULL),
-	          "--timeout-connect: 'soon' is not a duration (examples: 500ms, 10s, 2m; a bare number is in ms)");
+	          "--timeout-connect: 'soon' is not a duration (examples: 500ms, 10s, 2m)");
+	CHECK_STR(args_error(-1, "--timeout-connect", "3", NULL), "--timeout-connect: '3' needs a unit: 3ms or 3s");
 	CHECK_STR(args_error(-1, "--backend", "b1=127.0.0.1:1*x", NULL), "--backend: weight 'x': expected a whole number from 1 to 1000");
 	CHECK_STR(args_error(-1, "--backend", "127.0.0.1", NULL), "--backend: 127.0.0.1: expected ADDRESS:PORT (the port is missing)");
 	CHECK_STR(args_error(-1, "--pool", "api", NULL), "--pool: expected NAME=SERVER[,SERVER...], not 'api'");
@@ -469,7 +472,8 @@ TEST(file_errors_return_minus_2_and_flag_errors_minus_1)
 	CHECK_STR(args_error(-1, "--route", "path:/a=api", "--listen", "127.0.0.1:0", "--backend", "127.0.0.1:1", NULL),
 	          "--route: route path:/a: no pool named 'api'");
 	CHECK_STR(args_error(-1, "--seed", "-1", NULL), "--seed: '-1' is not a whole number");
-	CHECK_STR(args_error(-1, "--verbose", "9", NULL), "--verbose: '9' is not a whole number from 0 to 3");
+	CHECK_STR(args_error(-1, "--verbose=9", NULL), "--verbose: '9' is not a whole number from 0 to 3");
+	CHECK_STR(args_error(-1, "--verbose", "2", NULL), "unexpected argument '2'");
 	CHECK_STR(args_error(-1, "--listen", "127.0.0.1:0", NULL), "no servers: give --backend ADDR:PORT, --pool, or -c FILE");
 	CHECK_STR(args_error(-1, "--backend", "127.0.0.1:1", NULL), "nothing to listen on: give --listen ADDR:PORT");
 }
