@@ -15,6 +15,10 @@ bats_load_library bats-file
 export L7_BIN
 TOP=$(cd "$BATS_TEST_DIRNAME/.." && pwd)
 export TOP
+# Small peers built from tests/tools/*.c (tcphole); tests/run points this at
+# the build it tests.
+: "${L7_TEST_TOOLS:=$TOP/build/rel/tests/tools}"
+export L7_TEST_TOOLS
 
 # The folder where start_bg keeps NAME.out, NAME.err and NAME.pid.  Servers
 # started in setup_file live for the file; in a test, for the test.
@@ -26,19 +30,25 @@ _bg_dir() {
 	fi
 }
 
-# start_bg NAME CMD [ARGS...]: start CMD in the background, stdout to
-# NAME.out and stderr to NAME.err in the background folder, and wait until
-# it prints its "listening" lines (as many as it has --listen and --admin
-# flags).
+# spawn NAME CMD [ARGS...]: start CMD in the background, stdout to NAME.out
+# and stderr to NAME.err in the background folder; stop_all stops it.
+spawn() {
+	local name=$1; shift
+	local dir; dir=$(_bg_dir)
+	"$@" >"$dir/$name.out" 2>"$dir/$name.err" 3>&- </dev/null &
+	echo $! >"$dir/$name.pid"
+	echo "$name" >>"$dir/.bg-names"
+}
+
+# start_bg NAME CMD [ARGS...]: spawn CMD and wait until it prints its
+# "listening" lines (as many as it has --listen and --admin flags).
 start_bg() {
 	local name=$1; shift
 	local dir; dir=$(_bg_dir)
 	local want=0 a
 	for a in "$@"; do [ "$a" = --listen ] || [ "$a" = --admin ] && want=$((want + 1)); done
 	[ "$want" -gt 0 ] || want=1
-	"$@" >"$dir/$name.out" 2>"$dir/$name.err" 3>&- </dev/null &
-	echo $! >"$dir/$name.pid"
-	echo "$name" >>"$dir/.bg-names"
+	spawn "$name" "$@"
 	wait_for_lines "$dir/$name.out" '^listening ' "$want" "$(cat "$dir/$name.pid")" || {
 		echo "# $name did not start listening; its stderr:" >&3
 		sed 's/^/#   /' "$dir/$name.err" >&3
@@ -86,7 +96,7 @@ pid_of() { cat "$(_find_bg "$1")/$1.pid"; }
 out_of() { echo "$(_find_bg "$1")/$1.out"; }
 err_of() { echo "$(_find_bg "$1")/$1.err"; }
 _find_bg() {
-	if [ -n "${BATS_TEST_TMPDIR:-}" ] && [ -f "$BATS_TEST_TMPDIR/$1.pid" ]; then
+	if [ -n "${BATS_TEST_TMPDIR:-}" ] && [ -f "$BATS_TEST_TMPDIR/$1.out" ]; then
 		echo "$BATS_TEST_TMPDIR"
 	else
 		echo "$BATS_FILE_TMPDIR"
@@ -127,6 +137,24 @@ stop_bg() {
 		echo "# $1 (pid $pid) exited with status $rc; its stderr:" >&3
 		tail -n 30 "$dir/$1.err" | sed 's/^/#   /' >&3
 	fi
+	return "$rc"
+}
+
+# wait_exit NAME: wait (5 s at most) for NAME to end by itself, without
+# another signal; returns its exit status (124 if it is still running).
+# Call it directly, not through run (a subshell cannot wait for it).
+wait_exit() {
+	local dir; dir=$(_find_bg "$1")
+	local pid; pid=$(cat "$dir/$1.pid" 2>/dev/null) || return 0
+	local i rc=0
+	for ((i = 0; i < 500; i++)); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.01
+	done
+	kill -0 "$pid" 2>/dev/null && return 124
+	rm -f "$dir/$1.pid"
+	wait "$pid" || rc=$?
+	[ "$rc" -eq 127 ] && rc=0   # not our child: status unknown
 	return "$rc"
 }
 
@@ -247,4 +275,40 @@ browser_eval() {
 # uncaught exceptions and failed loads included.
 browser_errors() {
 	_webdriver POST /se/log '{"type":"browser"}' | jq -r '.value[] | select(.level == "SEVERE") | .message'
+}
+
+# dead_addr IP: IP:PORT with nothing listening there (a mockserver bound
+# the port, then exited), for servers that refuse connections.
+dead_addr() {
+	local out pid addr
+	out=$(mktemp)
+	"$L7_BIN/mockserver" --listen "$1:0" >"$out" 2>&1 3>&- </dev/null &
+	pid=$!
+	wait_for_lines "$out" '^listening ' 1 "$pid"
+	addr=$(awk '$1 == "listening" { print $3 }' "$out")
+	kill -TERM "$pid" 2>/dev/null
+	wait "$pid"
+	rm -f "$out"
+	[ -n "$addr" ] && echo "$addr"
+}
+
+# read_response FD: one HTTP/1.1 response from FD, its head and then
+# Content-Length bytes of body, read no further (5 s at most per read).
+read_response() {
+	local fd=$1 line len=0
+	while IFS= read -r -t 5 line <&"$fd"; do
+		printf '%s\n' "$line"
+		case "$line" in
+		[Cc]ontent-[Ll]ength:*) len=${line#*:}; len=${len//[!0-9]/} ;;
+		$'\r' | '') break ;;
+		esac
+	done
+	if [ "$len" -gt 0 ]; then
+		LC_ALL=C read -r -t 5 -N "$len" line <&"$fd" && printf '%s' "$line"
+	fi
+}
+
+# have_ipv6_loopback: ::1 is configured (some containers have no IPv6).
+have_ipv6_loopback() {
+	grep -q '^00000000000000000000000000000001 ' /proc/net/if_inet6 2>/dev/null
 }

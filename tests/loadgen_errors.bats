@@ -12,6 +12,7 @@ setup_file() {
 	printf 'this is not HTTP at all\r\n\r\n' >"$raw/garbage.http"
 	printf 'HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly part of it' >"$raw/short.http"
 	printf 'HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\nConnection: close\r\n\r\n' >"$raw/proxy502.http"
+	printf 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nka' >"$raw/ka.http"
 	start_bg_file m "$L7_BIN/mockserver" --raw-dir "$raw" --listen 127.0.0.1:0 --name b1 \
 		--listen 127.0.0.1:0 --name q \
 		--listen 127.0.0.1:0 --name f --fail-rate 0.2 --fail-status 503 --drop-rate 0.1 --reset-rate 0.1 --seed 7
@@ -69,14 +70,7 @@ b1() { echo "http://$(addr_of m b1)"; }
 }
 
 @test "a connection the server's full accept queue never takes counts as connect timeout" {
-	start_bg full python3 -c '
-import signal, socket, sys, time
-signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-s = socket.socket()
-s.bind(("127.0.0.1", 0))
-s.listen(0)
-print("listening full 127.0.0.1:%d" % s.getsockname()[1], flush=True)
-time.sleep(60)'
+	start_bg full "$L7_TEST_TOOLS/tcphole" 127.0.0.1   # loadgen's check at start takes its one place
 	run lg -c 2 -n 4 --timeout 300ms --json "http://$(addr_of full)/"
 	assert_success
 	assert_equal "$(jq .errors.connect_timeout <<<"$output")" 4
@@ -84,13 +78,23 @@ time.sleep(60)'
 
 @test "connections refused during the run are counted and the run goes on" {
 	start_bg dying "$L7_BIN/mockserver" --grace 0 --listen 127.0.0.1:0 --name dying
-	local out="$BATS_TEST_TMPDIR/lg.json"
-	lg -c 2 -d 1.5s --json "http://$(addr_of dying)/" >"$out" 3>&- &
-	local pid=$!
+	# -d 60s never ends by itself here: loadgen is stopped (SIGINT: report
+	# and exit 0) once it has logged (-v) a refused connection.
+	spawn lg "$L7_BIN/loadgen" -v -c 2 -d 60s --json "http://$(addr_of dying)/"
 	wait_until bash -c "curl -s http://$(addr_of dying)/stats | jq -e '.dying.requests > 100' >/dev/null"
 	stop_bg dying || fail "mockserver did not exit 0"
-	wait "$pid"
-	jq -e '.requests > 100 and .errors.connect_refused > 0' "$out"
+	wait_for_lines "$(err_of lg)" 'connect_refused' 1 "$(pid_of lg)"
+	kill -INT "$(pid_of lg)"
+	wait_exit lg || fail "loadgen exited with status $?"
+	jq -e '.requests > 100 and .errors.connect_refused > 0 and .interrupted' "$(out_of lg)"
+}
+
+@test "a server that closes a kept-alive connection gets the next request on a new one" {
+	# ka.http promises keep-alive, then the server closes while loadgen
+	# waits for its next turn: the run goes on instead of stalling.
+	run timeout 10 "$L7_BIN/loadgen" -c 1 -n 5 --json "$(b1)/raw/ka.http"
+	assert_success
+	jq -e '.requests >= 1 and .requests + .errors_total == 5 and .connections_opened >= 2' <<<"$output"
 }
 
 @test "a 5xx without the by-header header counts as made by the proxy" {

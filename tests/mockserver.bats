@@ -281,9 +281,7 @@ Connection: keep-alive"
 }
 
 @test "IPv6: a listener on [::1] answers" {
-	if ! python3 -c 'import socket; s = socket.socket(socket.AF_INET6); s.bind(("::1", 0))' 2>/dev/null; then
-		skip "::1 is not available here"
-	fi
+	have_ipv6_loopback || skip "::1 is not available here"
 	start_bg v6 "$L7_BIN/mockserver" --listen '[::1]:0' --name six
 	run addr_of v6
 	assert_output --regexp '^\[::1\]:[0-9]+$'

@@ -17,6 +17,7 @@ setup_file() {
 	printf 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nka' >"$RAW_DIR/ka.http"
 	printf 'HTTP/1.1 200 OK\r\n\r\nuntil close' >"$RAW_DIR/eof.http"
 	printf 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhelloXX0\r\n\r\n' >"$RAW_DIR/chunk-crlf.http"
+	{ printf 'HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n'; head -c 5000 /dev/zero | tr '\0' x; } >"$RAW_DIR/half.http"
 	start_bg_file mock "$L7_BIN/mockserver" --raw-dir "$RAW_DIR" \
 		--listen 127.0.0.11:0 --name b1 --listen 127.0.0.12:0 --name quiet
 	export B1=$(addr_of mock b1) QUIET=$(addr_of mock quiet)
@@ -48,25 +49,15 @@ proxy_with() { local n=$1; shift; start_bg "$n" "$L7_BIN/proxy" --listen 127.0.0
 }
 
 @test "a bad request after a good one on the same connection gets 400, logged alone" {
-	run python3 -c '
-import socket, sys
-h, p = sys.argv[1].rsplit(":", 1)
-s = socket.create_connection((h, int(p)))
-s.sendall(b"GET /status/202 HTTP/1.1\r\nHost: x\r\n\r\n")
-d = b""
-while b"status 202 from" not in d:
-    d += s.recv(4096)
-s.sendall(b"GET / HTTP/1.1\nHost: x\r\n\r\n")   # a second packet, after the answer
-r = b""
-while True:
-    x = s.recv(4096)
-    if not x:
-        break
-    r += x
-print(d.split(b"\r\n")[0].decode())
-print(r.split(b"\r\n")[0].decode())' "$P"
-	assert_line --index 0 "HTTP/1.1 202 Accepted"
-	assert_line --index 1 "HTTP/1.1 400 Bad Request"
+	exec 5<>"/dev/tcp/${P%:*}/${P##*:}"
+	printf 'GET /status/202 HTTP/1.1\r\nHost: x\r\n\r\n' >&5
+	local first second
+	first=$(read_response 5)
+	printf 'GET / HTTP/1.1\nHost: x\r\n\r\n' >&5   # a second packet, after the answer
+	second=$(timeout 3 cat <&5)
+	exec 5<&-
+	assert_equal "${first%%$'\r'*}" "HTTP/1.1 202 Accepted"
+	assert_equal "${second%%$'\r'*}" "HTTP/1.1 400 Bad Request"
 	wait_until grep -q '"-" 400 .*bare LF' "$(err_of proxy)"
 }
 
@@ -120,14 +111,7 @@ print(r.split(b"\r\n")[0].decode())' "$P"
 
 @test "a server that accepts no connection gets 504 after --timeout-connect" {
 	# A listener whose accept queue is full: the kernel drops further SYNs.
-	start_bg hole python3 -c '
-import signal, socket, sys, time
-signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(0)
-a = "127.0.0.1:%d" % s.getsockname()[1]
-fill = socket.create_connection(("127.0.0.1", s.getsockname()[1]))
-print("listening hole " + a, flush=True)
-time.sleep(30)'
+	start_bg hole "$L7_TEST_TOOLS/tcphole" --full 127.0.0.1
 	proxy_with ct --backend "$(addr_of hole)" --timeout-connect 200ms
 	run curl -s -m 5 -o /dev/null -w '%{http_code}' "http://$(addr_of ct)/"
 	assert_output 504
@@ -142,19 +126,8 @@ time.sleep(30)'
 
 @test "a server that resets mid-response cuts the client's response short" {
 	# Half a response, then a TCP RST (SO_LINGER 0).
-	start_bg rst python3 -c '
-import signal, socket, struct, sys
-signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(8)
-print("listening rst 127.0.0.1:%d" % s.getsockname()[1], flush=True)
-while True:
-    c, _ = s.accept()
-    c.recv(65536)
-    c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n" + b"x" * 5000)
-    c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-    c.close()'
-	proxy_with pr --backend "$(addr_of rst)"
-	run curl -s -o /dev/null -w '%{http_code} %{size_download}' "http://$(addr_of pr)/"
+	proxy_with pr --backend "b1=$B1"
+	run curl -s -o /dev/null -w '%{http_code} %{size_download}' "http://$(addr_of pr)/raw/half.http?close=reset"
 	assert_failure 18
 	assert_output --regexp '^200 [0-9]+$'
 	wait_until grep -q 'err="read .*: Connection reset by peer"' "$(err_of pr)"
@@ -331,11 +304,8 @@ smuggle() {
 @test "out of file descriptors, the proxy pauses accepting and recovers" {
 	start_bg fds sh -c 'ulimit -n 32 && exec "$0" "$@"' "$L7_BIN/proxy" --listen 127.0.0.2:0 --backend "b1=$B1"
 	local p; p=$(addr_of fds)
-	run python3 -c '
-import socket, sys
-h, p = sys.argv[1].rsplit(":", 1)
-socks = [socket.create_connection((h, int(p))) for _ in range(60)]
-print(len(socks))' "$p"
+	# 60 connections at once, held until the shell that opened them exits
+	run bash -c 'n=0; for i in {1..60}; do exec {fd}<>"/dev/tcp/$0/$1" && n=$((n + 1)); done; echo $n' "${p%:*}" "${p##*:}"
 	assert_output 60
 	wait_until grep -q 'accept: Too many open files; pausing' "$(err_of fds)"
 	run curl -s -m 5 -o /dev/null -w '%{http_code}' "http://$p/"

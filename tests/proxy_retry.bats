@@ -19,12 +19,6 @@ teardown_file() { stop_all_file; }
 
 teardown() { stop_all; }
 
-# dead_addr IP: an address nobody listens on (a port bound, then closed).
-dead_addr() {
-	python3 -c 'import socket, sys
-s = socket.socket(); s.bind((sys.argv[1], 0)); print("%s:%d" % s.getsockname()); s.close()' "$1"
-}
-
 # proxy_with NAME ARGS...: a proxy for one test, its events in NAME.jsonl.
 proxy_with() {
 	local n=$1; shift
@@ -113,7 +107,7 @@ events() { jq -r "$2" "$BATS_TEST_TMPDIR/$1.jsonl"; }
 
 @test "a server that answers again is marked up" {
 	# late answers 503 for its first 500 ms, then 200
-	start_bg late "$L7_BIN/mockserver" --listen 127.0.0.14:0 --name late --unhealthy-for 500
+	start_bg late "$L7_BIN/mockserver" --listen 127.0.0.14:0 --name late --unhealthy-for 500ms
 	proxy_with p --backend "late=$(addr_of late)" --backend "b2=$B2" --retry-on 503 --max-fails 1 --fail-timeout 50ms
 	run code p
 	assert_output 200
