@@ -1,15 +1,17 @@
 /*
  * logs.c - what the proxy tells people: one access-log line per request
- * with per-step timings (HAProxy style), and --events, one JSON object a
- * line per step of each request (the tracer reads these to show step 3,
- * which has no packets).  Lines collect in a buffer written once per turn
- * of the event loop, so logging costs no system call per request.
+ * with per-step timings (HAProxy style; --log-format json for machines),
+ * and --events, one JSON object a line per step of each request (the
+ * tracer reads these to show step 3, which has no packets).  Lines collect
+ * in a buffer written once per turn of the event loop, so logging costs no
+ * system call per request.  SIGHUP reopens both files (logs_reopen).
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -69,6 +71,27 @@ void logs_flush_soon(void)
 		ev_timer_arm(P.loop, &P.flush_timer, 0, on_flush, NULL);
 }
 
+/* Opens path anew for *fd (a file only, not stdout or stderr); on failure
+ * the old file stays in use and the reason goes to stderr. */
+static void reopen(int *fd, const char *path, const char *what)
+{
+	if (path == NULL || strcmp(path, "-") == 0 || *fd <= STDERR_FILENO)
+		return;
+	int nfd = open_out(path, what);
+	if (nfd < 0)
+		return;
+	close(*fd);
+	*fd = nfd;
+}
+
+void logs_reopen(void)
+{
+	on_flush(P.loop, NULL);     /* what is buffered belongs to the old files */
+	reopen(&P.log_fd, P.cfg->access_log, "--access-log");
+	reopen(&P.events_fd, P.cfg->events, "--events");
+	log_debug("SIGHUP: log files reopened");
+}
+
 void logs_close(void)
 {
 	ev_timer_stop(P.loop, &P.flush_timer);
@@ -94,21 +117,114 @@ static void put_escaped(struct buf *b, const char *s, bool space_ok)
 	}
 }
 
-static void put_ms(struct buf *b, const char *key, uint64_t a, uint64_t z)
+/* Unix time in seconds with microseconds, "1764158400.000063": exact in a
+ * JavaScript number and in jq, where integer nanoseconds above 2^53 are not. */
+static void put_unix_time(struct buf *b, uint64_t wall_ns)
 {
-	if (a == 0 || z == 0)
-		buf_printf(b, " %s=-", key);
-	else
-		buf_printf(b, " %s=%.3f", key, ms_between(a, z));
+	char frac[8];
+	unsigned long us = (unsigned long)(wall_ns / 1000 % 1000000);
+	frac[0] = '.';
+	for (int i = 6; i >= 1; i--, us /= 10)
+		frac[i] = (char)('0' + us % 10);
+	buf_put_uint(b, wall_ns / 1000000000u);
+	buf_append(b, frac, 7);
 }
 
+/* "2026-11-30T11:02:03.123Z" (UTC); the second's text is made once a second. */
+static void put_iso_time(struct buf *b, uint64_t wall_ns)
+{
+	static time_t cached_sec = -1;
+	static char cached[32];
+	time_t sec = (time_t)(wall_ns / 1000000000u);
+	if (sec != cached_sec) {
+		struct tm tm;
+		if (gmtime_r(&sec, &tm) == NULL || strftime(cached, sizeof(cached), "%Y-%m-%dT%H:%M:%S", &tm) == 0)
+			snprintf(cached, sizeof(cached), "%lld", (long long)sec);
+		cached_sec = sec;
+	}
+	unsigned ms = (unsigned)(wall_ns / 1000000 % 1000);
+	char frac[] = { '.', (char)('0' + ms / 100), (char)('0' + ms / 10 % 10), (char)('0' + ms % 10), 'Z', '\0' };
+	buf_cat(b, cached, frac, NULL);
+}
+
+/* One timing: " key=0.123" (ms) in text, ,"key":0.123 in JSON; - or null
+ * when the step did not happen. */
+static void put_ms(struct buf *b, bool json, const char *key, uint64_t a, uint64_t z)
+{
+	if (json)
+		buf_cat(b, ",\"", key, "\":", NULL);
+	else
+		buf_cat(b, " ", key, "=", NULL);
+	if (a == 0 || z == 0)
+		buf_puts(b, json ? "null" : "-");
+	else
+		buf_printf(b, "%.3f", ms_between(a, z));
+}
+
+/* ,"key":"value" or ,"key":null */
+static void put_json_str(struct buf *b, const char *key, const char *val)
+{
+	buf_cat(b, ",\"", key, "\":", NULL);
+	if (val == NULL)
+		buf_puts(b, "null");
+	else
+		buf_json_str(b, val, strlen(val));
+}
+
+/* --log-format json: the same facts as the text line, one object a line,
+ * with "t" as in --events. */
+static void log_access_json(struct client *c, struct buf *b)
+{
+	struct exchange *x = &c->x;
+	bool head = c->req.headers_done;
+	char proto[16];
+	snprintf(proto, sizeof(proto), "HTTP/%d.%d", head ? http_major(&c->req) : 0, head ? http_minor(&c->req) : 0);
+	buf_puts(b, "{\"t\":");
+	put_unix_time(b, ev_wall_ns());
+	put_json_str(b, "client", c->peer_s);
+	put_json_str(b, "method", head ? http_method(&c->req) : NULL);
+	put_json_str(b, "target", head ? http_target(&c->req) : NULL);
+	put_json_str(b, "proto", head ? proto : NULL);
+	buf_puts(b, ",\"status\":");
+	if (x->status != 0)
+		buf_put_uint(b, (unsigned)x->status);
+	else
+		buf_puts(b, "null");
+	buf_puts(b, ",\"bytes\":");
+	buf_put_uint(b, x->resp_bytes);
+	put_json_str(b, "pool", x->pool ? x->pool->name : NULL);
+	put_json_str(b, "server", x->server ? x->server->name : NULL);
+	put_json_str(b, "conn", x->t_connected == 0 ? NULL : x->reused ? "reused" : "new");
+	uint64_t end = x->t_end ? x->t_end : ev_mono_ns();
+	put_ms(b, true, "req_hdr", x->t_start, x->t_head);
+	put_ms(b, true, "decide", x->t_decide0, x->t_decided);
+	put_ms(b, true, "connect", x->t_connect0, x->t_connected);
+	put_ms(b, true, "ttfb", x->t_sent, x->t_resp);
+	put_ms(b, true, "total", x->t_start, end);
+	put_json_str(b, "id", x->id[0] ? x->id : NULL);
+	buf_puts(b, ",\"retries\":");
+	buf_put_uint(b, (unsigned)x->retries);
+	put_json_str(b, "err", x->err[0] ? x->err : NULL);
+	buf_puts(b, "}\n");
+}
+
+/* The text line: when, who, what, the answer, then key=value pairs (each
+ * key once, so a logfmt reader keeps them all):
+ *   2026-11-30T11:02:03.123Z 127.0.0.1:53412 "GET /a HTTP/1.1" 200 171B pool=default
+ *   server=b1 conn=new req_hdr=0.040 decide=0.041 connect=0.021 ttfb=0.061 total=0.207 id=... */
 void log_access(struct client *c)
 {
 	struct exchange *x = &c->x;
 	struct buf *b = &P.log;
 	if (P.log_fd < 0)
 		return;
-	buf_printf(b, "%s \"", c->peer_s);
+	if (P.cfg->log_json) {
+		log_access_json(c, b);
+		logs_flush_soon();
+		return;
+	}
+	put_iso_time(b, ev_wall_ns());
+	buf_printf(b, " %s \"", c->peer_s);
 	if (c->req.headers_done) {
 		buf_printf(b, "%s ", http_method(&c->req));
 		put_escaped(b, http_target(&c->req), false);
@@ -124,11 +240,11 @@ void log_access(struct client *c)
 	           x->pool ? x->pool->name : "-", x->server ? x->server->name : "-",
 	           x->t_connected == 0 ? "-" : x->reused ? "reused" : "new");
 	uint64_t end = x->t_end ? x->t_end : ev_mono_ns();
-	put_ms(b, "req_hdr", x->t_start, x->t_head);
-	put_ms(b, "decide", x->t_decide0, x->t_decided);
-	put_ms(b, "connect", x->t_connect0, x->t_connected);
-	put_ms(b, "server", x->t_sent, x->t_resp);
-	put_ms(b, "total", x->t_start, end);
+	put_ms(b, false, "req_hdr", x->t_start, x->t_head);
+	put_ms(b, false, "decide", x->t_decide0, x->t_decided);
+	put_ms(b, false, "connect", x->t_connect0, x->t_connected);
+	put_ms(b, false, "ttfb", x->t_sent, x->t_resp);
+	put_ms(b, false, "total", x->t_start, end);
 	buf_printf(b, " id=%s", x->id[0] ? x->id : "-");
 	if (x->retries > 0)   /* server= named the one that answered in the end */
 		buf_printf(b, " retries=%d", x->retries);
@@ -146,7 +262,9 @@ struct buf *event_begin(struct client *c, int step, const char *name)
 	struct buf *b = &P.events;
 	if (P.events_fd < 0)
 		return NULL;
-	buf_printf(b, "{\"t\":%llu,\"id\":", (unsigned long long)ev_wall_ns());
+	buf_puts(b, "{\"t\":");
+	put_unix_time(b, ev_wall_ns());
+	buf_puts(b, ",\"id\":");
 	buf_json_str(b, c->x.id, strlen(c->x.id));
 	buf_printf(b, ",\"step\":%d,\"event\":\"%s\",\"conn\":%lu,\"client\":\"%s\"", step, name, c->id, c->peer_s);
 	return b;
@@ -156,8 +274,9 @@ void event_deny(const char *peer)
 {
 	if (P.events_fd < 0)
 		return;
-	buf_printf(&P.events, "{\"t\":%llu,\"id\":\"\",\"step\":1,\"event\":\"deny\",\"client\":\"%s\"}\n",
-	           (unsigned long long)ev_wall_ns(), peer);
+	buf_puts(&P.events, "{\"t\":");
+	put_unix_time(&P.events, ev_wall_ns());
+	buf_printf(&P.events, ",\"id\":\"\",\"step\":1,\"event\":\"deny\",\"client\":\"%s\"}\n", peer);
 	logs_flush_soon();
 }
 

@@ -1,7 +1,8 @@
 /*
  * main.c - bin/proxy: read the configuration, open the listeners, run the
  * event loop until SIGINT or SIGTERM, then let in-flight requests finish
- * (at most STOP_MS) and exit 0.  The seven steps live in their own files;
+ * (at most STOP_MS) and exit 0.  SIGHUP reopens the log files (as for
+ * nginx's and rsyslog's logrotate scripts), SIGUSR1 prints counters.  The seven steps live in their own files;
  * see proxy.h for the map.
  */
 #include <errno.h>
@@ -62,6 +63,8 @@ static void on_signal(ev_loop *loop, int signo, void *arg)
 	(void)arg;
 	if (signo == SIGUSR1)
 		print_stats();
+	if (signo == SIGHUP)
+		logs_reopen();
 	if (signo != SIGINT && signo != SIGTERM)
 		return;
 	if (P.stopping) {

@@ -294,6 +294,9 @@ int client_error(struct client *c, int status, const char *why);
 
 /* logs.c */
 int logs_open(void);
+/* SIGHUP: writes what is buffered, then opens --access-log and --events
+ * anew (logrotate moved the old files away); stdout/stderr are kept. */
+void logs_reopen(void);
 void logs_close(void);
 void log_access(struct client *c);
 /* --events: event_begin writes {"t":..,"id":..,"step":N,"event":NAME,"client":..

@@ -226,7 +226,7 @@ proxy_with() { local n=$1; shift; start_bg "$n" "$L7_BIN/proxy" --listen 127.0.0
 	run curl -s -H 'X-Request-ID: log-test-1' "http://$P/status/200"
 	wait_until grep -q 'id=log-test-1' "$(err_of proxy)"
 	run grep 'id=log-test-1' "$(err_of proxy)"
-	assert_output --regexp '^127\.0\.0\.1:[0-9]+ "GET /status/200 HTTP/1\.1" 200 [0-9]+B pool=default server=b1 conn=(new|reused) req_hdr=[0-9.]+ decide=[0-9.]+ connect=[0-9.]+ server=[0-9.]+ total=[0-9.]+ id=log-test-1$'
+	assert_output --regexp '^20[0-9][0-9]-[01][0-9]-[0-3][0-9]T[0-2][0-9]:[0-5][0-9]:[0-6][0-9]\.[0-9]{3}Z 127\.0\.0\.1:[0-9]+ "GET /status/200 HTTP/1\.1" 200 [0-9]+B pool=default server=b1 conn=(new|reused) req_hdr=[0-9.]+ decide=[0-9.]+ connect=[0-9.]+ ttfb=[0-9.]+ total=[0-9.]+ id=log-test-1$'
 }
 
 @test "--events writes one JSON line per step, steps 1 to 7" {
