@@ -2,12 +2,18 @@
 # labs/demo.sh - the one-command classroom demo (`make demo`).
 #
 # Starts three mock backends (b1-b3 on 127.0.0.11-13:9001), the proxy
-# (127.0.0.2:8080, round robin, its own source address 127.0.0.2) and, as
-# root, the tracer live on lo.  Sends one request with curl, then three more
-# on one kept-alive connection (the last reuses the proxy's pooled backend
-# connection), and prints the annotated seven-step trace with the step-3
-# decisions, the time per step, and the proxy's access-log lines.  Stops everything it started, also on ^C.
-# Busy ports fall back to free ones.  Not root: the same, without the trace.
+# (127.0.0.2:8080, round robin, its own source address 127.0.0.2) and, if it
+# may capture (root or CAP_NET_RAW), the tracer live on lo.  Sends one
+# request with curl, then three more on one kept-alive connection (the last
+# reuses the proxy's pooled backend connection), and prints the annotated
+# seven-step trace with the step-3 decisions, the time per step, and the
+# proxy's access-log lines.  Stops everything it started, also on ^C.  Busy
+# ports fall back to free ones.
+#
+# Without the right to capture it shows the trace of the same four requests
+# from labs/captures/demo.pcapng, a capture this script recorded
+# (L7_DEMO_RECORD=DIR labs/demo.sh, as root, on the default ports, keeps the
+# capture and the proxy's events in DIR), and says how to get a live one.
 #
 # labs/demo.sh --topology: the same in the namespaces of `bin/lab topology
 # up` (root): curl on l7lab-client, the proxy and the tracer on l7lab-proxy
@@ -15,6 +21,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 : "${L7_BIN:=$PWD/bin}"
+recorded=labs/captures/demo.pcapng recorded_events=labs/captures/demo.events
 
 topo=
 case "${1:-}" in
@@ -51,9 +58,10 @@ trap 'exit 130' INT TERM HUP PIPE
 # wait_for FILE REGEX COUNT PID: until FILE has COUNT lines matching REGEX
 # (5 s at most); fails early if PID exits.
 wait_for() {
-	local i
+	local i n
 	for ((i = 0; i < 500; i++)); do
-		[ "$(grep -c -E "$2" "$1" 2>/dev/null)" -ge "$3" ] && return 0
+		n=$(grep -c -E "$2" "$1" 2>/dev/null) || true
+		[ "${n:-0}" -ge "$3" ] && return 0
 		kill -0 "$4" 2>/dev/null || return 1
 		sleep 0.01
 	done
@@ -121,22 +129,19 @@ else
 fi
 echo
 
-# ---- the tracer (live capture needs root) -------------------------------
+# ---- the tracer (live capture needs root or CAP_NET_RAW) ---------------
+# Live, one line per packet as it arrives, and every packet kept in a pcapng
+# file that is printed again, whole and grouped, at the end.
 tracing=0
-if [ "$(id -u)" = 0 ]; then
-	# Live, one line per packet as it arrives, and every packet kept in a
-	# pcapng file that is printed again, whole and grouped, at the end.
-	$(onp proxy) "$L7_BIN/tracer" -i "$([ -n "$topo" ] && echo any || echo lo)" --proxy "$paddr" --backends "$(IFS=,; echo "${baddr[*]}")" \
-		-l -w "$tmp/demo.pcapng" --color never >"$tmp/trace.out" 2>"$tmp/trace.err" </dev/null &
-	tpid=$!
-	pids+=("$tpid")
-	if wait_for "$tmp/trace.err" '^tracer: capturing' 1 "$tpid"; then
-		tracing=1
-	else
-		echo "${dim}(no live trace: $(head -n 1 "$tmp/trace.err"))${off}"
-	fi
+$(onp proxy) "$L7_BIN/tracer" -i "$([ -n "$topo" ] && echo any || echo lo)" --proxy "$paddr" --backends "$(IFS=,; echo "${baddr[*]}")" \
+	-l -w "$tmp/demo.pcapng" --color never >"$tmp/trace.out" 2>"$tmp/trace.err" </dev/null &
+tpid=$!
+pids+=("$tpid")
+if wait_for "$tmp/trace.err" '^tracer: capturing' 1 "$tpid"; then
+	tracing=1
 else
-	echo "${dim}(no live trace: capturing packets needs root; the access log tells the rest)${off}"
+	why=$(head -n 1 "$tmp/trace.err")
+	echo "${dim}(no live trace: ${why#tracer: }; for one, run this as root or once: sudo setcap cap_net_raw,cap_net_admin=eip $L7_BIN/tracer)${off}"
 fi
 
 # ---- the requests -------------------------------------------------------
@@ -149,22 +154,34 @@ echo
 # Four requests are logged once the proxy has answered them; the trace is
 # complete when both client connections have closed (the client's FINs).
 wait_for "$tmp/access.log" '"GET ' 4 "$proxy_pid" || true
+# trace PCAP EVENTS PROXY B1 B2 B3 [FLAGS...]: the capture, labelled.
+trace() {
+	local pcap=$1 events=$2 proxy=$3 b1=$4 b2=$5 b3=$6
+	shift 6
+	"$L7_BIN/tracer" -r "$pcap" --proxy "$proxy" --backends "$b1,$b2,$b3" \
+		--name "$b1=b1" --name "$b2=b2" --name "$b3=b3" \
+		--events "$events" --color "$([ -t 1 ] && echo always || echo never)" "$@"
+}
 if [ "$tracing" = 1 ]; then
 	wait_for "$tmp/trace.out" 'client closes' 2 "$tpid" || true
 	kill -INT "$tpid" 2>/dev/null || true
 	wait "$tpid" 2>/dev/null || true
-	trace() {
-		"$L7_BIN/tracer" -r "$tmp/demo.pcapng" --proxy "$paddr" --backends "$(IFS=,; echo "${baddr[*]}")" \
-			--name "${baddr[0]}=b1" --name "${baddr[1]}=b2" --name "${baddr[2]}=b3" \
-			--events "$tmp/events.jsonl" --color "$([ -t 1 ] && echo always || echo never)" "$@"
-	}
+	if [ -n "${L7_DEMO_RECORD:-}" ]; then
+		mkdir -p "$L7_DEMO_RECORD"
+		cp "$tmp/demo.pcapng" "$L7_DEMO_RECORD/demo.pcapng"
+		cp "$tmp/events.jsonl" "$L7_DEMO_RECORD/demo.events"
+	fi
+	show=("$tmp/demo.pcapng" "$tmp/events.jsonl" "$paddr" "${baddr[@]}")
 	say "What the tracer saw on $([ -n "$topo" ] && echo "the proxy's interfaces" || echo lo): every packet labelled with its step (1-7)"
-	trace 2>&1
-	echo
-	say "\$ tracer --summary: the time each request spent in each step"
-	trace --summary 2>/dev/null
-	echo
+else
+	show=("$recorded" "$recorded_events" 127.0.0.2:8080 127.0.0.11:9001 127.0.0.12:9001 127.0.0.13:9001)
+	say "What the tracer saw when these four requests were recorded ($recorded): every packet labelled with its step (1-7)"
 fi
+trace "${show[@]}" 2>&1
+echo
+say "\$ tracer --summary: the time each request spent in each step"
+trace "${show[@]}" --summary 2>/dev/null
+echo
 say "The proxy's access log: one line per request, the time spent in each step (ms)"
 sed 's/^/  /' "$tmp/access.log"
 echo
