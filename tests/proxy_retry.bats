@@ -106,11 +106,19 @@ events() { jq -r "$2" "$BATS_TEST_TMPDIR/$1.jsonl"; }
 }
 
 @test "a server that answers again is marked up" {
-	# late answers 503 for its first 500 ms, then 200
-	start_bg late "$L7_BIN/mockserver" --listen 127.0.0.14:0 --name late --unhealthy-for 500ms
+	# late answers 503 until a second SIGUSR1 heals it (not after a time,
+	# which a loaded machine may spend before the first request)
+	start_bg late "$L7_BIN/mockserver" --listen 127.0.0.14:0 --name late
+	health() { [ "$(curl -s -m 5 -o /dev/null -w '%{http_code}' "http://$(addr_of late)/health")" = "$1" ]; }
+	kill -USR1 "$(pid_of late)"
+	wait_until health 503
 	proxy_with p --backend "late=$(addr_of late)" --backend "b2=$B2" --retry-on 503 --max-fails 1 --fail-timeout 50ms
 	run code p
 	assert_output 200
+	down() { code p >/dev/null; grep -q '"event":"server-down"' "$BATS_TEST_TMPDIR/p.jsonl"; }
+	wait_until down
+	kill -USR1 "$(pid_of late)"
+	wait_until health 200
 	up() { code p >/dev/null; grep -q '"event":"server-up"' "$BATS_TEST_TMPDIR/p.jsonl"; }
 	wait_until up
 	run events p 'select(.event | startswith("server-")) | "\(.step) \(.event) \(.server_name)"'
