@@ -161,6 +161,18 @@ static void put_ms(struct buf *b, bool json, const char *key, uint64_t a, uint64
 		buf_printf(b, "%.3f", ms_between(a, z));
 }
 
+/* The time of each step: req_hdr (2), decide (3), connect (4), ttfb (5-6),
+ * total (to 7, or to now for a request still open). */
+static void put_timings(struct buf *b, bool json, const struct exchange *x)
+{
+	uint64_t end = x->t_end ? x->t_end : ev_mono_ns();
+	put_ms(b, json, "req_hdr", x->t_start, x->t_head);
+	put_ms(b, json, "decide", x->t_decide0, x->t_decided);
+	put_ms(b, json, "connect", x->t_connect0, x->t_connected);
+	put_ms(b, json, "ttfb", x->t_sent, x->t_resp);
+	put_ms(b, json, "total", x->t_start, end);
+}
+
 /* ,"key":"value" or ,"key":null */
 static void put_json_str(struct buf *b, const char *key, const char *val)
 {
@@ -195,12 +207,7 @@ static void log_access_json(struct client *c, struct buf *b)
 	put_json_str(b, "pool", x->pool ? x->pool->name : NULL);
 	put_json_str(b, "server", x->server ? x->server->name : NULL);
 	put_json_str(b, "conn", x->t_connected == 0 ? NULL : x->reused ? "reused" : "new");
-	uint64_t end = x->t_end ? x->t_end : ev_mono_ns();
-	put_ms(b, true, "req_hdr", x->t_start, x->t_head);
-	put_ms(b, true, "decide", x->t_decide0, x->t_decided);
-	put_ms(b, true, "connect", x->t_connect0, x->t_connected);
-	put_ms(b, true, "ttfb", x->t_sent, x->t_resp);
-	put_ms(b, true, "total", x->t_start, end);
+	put_timings(b, true, x);
 	put_json_str(b, "id", x->id[0] ? x->id : NULL);
 	buf_puts(b, ",\"retries\":");
 	buf_put_uint(b, (unsigned)x->retries);
@@ -239,12 +246,7 @@ void log_access(struct client *c)
 	buf_printf(b, " %lluB pool=%s server=%s conn=%s", (unsigned long long)x->resp_bytes,
 	           x->pool ? x->pool->name : "-", x->server ? x->server->name : "-",
 	           x->t_connected == 0 ? "-" : x->reused ? "reused" : "new");
-	uint64_t end = x->t_end ? x->t_end : ev_mono_ns();
-	put_ms(b, false, "req_hdr", x->t_start, x->t_head);
-	put_ms(b, false, "decide", x->t_decide0, x->t_decided);
-	put_ms(b, false, "connect", x->t_connect0, x->t_connected);
-	put_ms(b, false, "ttfb", x->t_sent, x->t_resp);
-	put_ms(b, false, "total", x->t_start, end);
+	put_timings(b, false, x);
 	buf_printf(b, " id=%s", x->id[0] ? x->id : "-");
 	if (x->retries > 0)   /* server= named the one that answered in the end */
 		buf_printf(b, " retries=%d", x->retries);
