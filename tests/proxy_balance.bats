@@ -9,7 +9,7 @@ load helpers
 
 setup_file() {
 	start_bg_file mock "$L7_BIN/mockserver" --listen 127.0.0.11:0 --name b1 --listen 127.0.0.12:0 --name b2 \
-		--listen 127.0.0.13:0 --name b3 --listen 127.0.0.15:0 --name slow --delay 200
+		--listen 127.0.0.13:0 --name b3 --listen 127.0.0.15:0 --name slow --delay 200ms
 	export B1=$(addr_of mock b1) B2=$(addr_of mock b2) B3=$(addr_of mock b3) SLOW=$(addr_of mock slow)
 }
 
