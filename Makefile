@@ -81,10 +81,14 @@ EXTRA_proxy  := $(BUILD)/gen/admin_assets.o
 $(BUILD)/proxy/waf.o: CPPFLAGS += $(shell pkg-config --cflags modsecurity 2>/dev/null) \
     -DWAF_RULES_DIR='"$(CURDIR)/proxy/waf"'
 
+# The second make uses every core unless make was given -j.
+NPROC        := $(shell nproc 2>/dev/null || echo 2)
+SUBMAKE       = $(MAKE) --no-print-directory $(if $(filter -j%,$(MAKEFLAGS)),,-j$(NPROC))
+
 .PHONY: all tools unit man asan test demo bench waf-eval deps install install-bats uninstall clean
 all:
 	@$(INSTALL_DEPS) --build
-	@$(MAKE) --no-print-directory tools unit man
+	@$(SUBMAKE) tools unit man
 
 tools: $(addprefix $(BINDIR)/,$(BUILT_TOOLS)) $(BINDIR)/wafeval
 unit: $(UNIT_BIN) $(TEST_TOOLS)
@@ -150,7 +154,7 @@ asan:
 
 waf-eval:
 	@$(INSTALL_DEPS) --build
-	@$(MAKE) --no-print-directory tools
+	@$(SUBMAKE) tools
 	tests/waf/steps
 
 deps:
@@ -159,18 +163,18 @@ deps:
 TEST_BUILD   ?= san
 test:
 	@$(INSTALL_DEPS) --test
-	@$(MAKE) --no-print-directory tools unit man
-	@$(MAKE) --no-print-directory SAN=1 tools unit
+	@$(SUBMAKE) tools unit man
+	@$(SUBMAKE) SAN=1 tools unit
 	tests/run --build $(TEST_BUILD)
 
 demo:
 	@$(INSTALL_DEPS) --demo
-	@$(MAKE) --no-print-directory tools
+	@$(SUBMAKE) tools
 	labs/demo.sh
 
 bench:
 	@$(INSTALL_DEPS) --bench
-	@$(MAKE) --no-print-directory tools
+	@$(SUBMAKE) tools
 	tests/bench/run
 
 install: tools man install-bats
