@@ -43,7 +43,6 @@ COMPDIR      := $(PREFIX)/share/bash-completion/completions
 CC           ?= cc
 WARN         := -Wall -Wextra -Werror -Wshadow -Wconversion -Wno-sign-conversion
 CSTD         := -std=c17 -D_GNU_SOURCE
-CFLAGS       ?= -O2 -g
 CPPFLAGS     += -Ilib -I$(LLHTTP_INC) -MMD -MP
 LDLIBS       += -lm
 
@@ -51,11 +50,14 @@ ifeq ($(SAN),1)
   BUILD      := build/san
   BINDIR     := build/san/bin
   SANFLAGS   := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+  # -O1, as ASan's authors advise: exact stack traces, half the build time.
+  CFLAGS     ?= -O1 -g
 else
   BUILD      := build/rel
   BINDIR     := bin
   SANFLAGS   :=
 endif
+CFLAGS       ?= -O2 -g
 
 ALL_CFLAGS   = $(CSTD) $(CFLAGS) $(SANFLAGS) $(WARN)
 LIB_OBJ      := $(patsubst %.c,$(BUILD)/%.o,$(wildcard lib/*.c))
