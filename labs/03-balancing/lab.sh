@@ -23,7 +23,7 @@ lab_check() {
 
 	part "2. One slow backend (b1 answers 200 ms late)"
 	l7_stop b1; l7_stop b2; l7_stop b3
-	backends --delay 200
+	backends --delay 200ms
 	local conf; conf=$(lab_conf "$LAB_DIR/leastconn.conf")
 	proxy -c "$conf" --balance roundrobin
 	lg -c 8 -n 240 "http://$P/"

@@ -41,7 +41,7 @@ lab_check() {
 
 	part "4. Response-time telemetry"
 	restart_backend b2
-	restart_backend b3 --delay 20:5
+	restart_backend b3 --delay 20ms:5ms
 	proxy $(three)
 	lg -c 6 -d 2s "http://$P/"
 	local b3ms b1ms
