@@ -33,7 +33,7 @@ mk() { env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make "$@"; }
 	run setpriv --reuid=65534 --regid=65534 --clear-groups env L7_BIN="$L7_BIN" "$TOP/labs/demo.sh"
 	assert_success
 	assert_line --regexp '^\(no live trace: .*setcap cap_net_raw.*\)$'
-	assert_line --partial "when these four requests were recorded (labs/demo.pcapng)"
+	assert_line --partial "when these four requests were recorded (labs/captures/demo.pcapng)"
 	assert_line --regexp '^request 4 '
 	assert_output --partial "The proxy's access log"
 }
@@ -51,8 +51,9 @@ mk() { env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make "$@"; }
 
 @test "make install puts the tools, their man pages and completion under PREFIX" {
 	local p=$BATS_TEST_TMPDIR/usr
-	run mk -C "$TOP" install PREFIX="$p"
+	run mk -C "$TOP" install PREFIX="$p" BATSLIBDIR="$p/lib/bats"
 	assert_success
+	assert_file_exists "$p/lib/bats/l7lab/load.bash"
 	local t
 	for t in proxy mockserver loadgen tracer; do
 		run "$p/bin/$t" --version
@@ -66,7 +67,7 @@ mk() { env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make "$@"; }
 	assert_output --regexp '^PROXY.CONF\(5\) '
 	run bash -c "source '$p/share/bash-completion/completions/loadgen' && complete -p loadgen"
 	assert_output "complete -o default -F _l7lab_complete loadgen"
-	run mk -C "$TOP" uninstall PREFIX="$p"
+	run mk -C "$TOP" uninstall PREFIX="$p" BATSLIBDIR="$p/lib/bats"
 	assert_success
 	run find "$p" -type f
 	assert_output ""
