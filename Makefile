@@ -87,13 +87,14 @@ $(BUILD)/proxy/waf.o: CPPFLAGS += $(shell pkg-config --cflags modsecurity 2>/dev
 NPROC        := $(shell nproc 2>/dev/null || echo 2)
 SUBMAKE       = $(MAKE) --no-print-directory $(if $(filter -j%,$(MAKEFLAGS)),,-j$(NPROC))
 
-.PHONY: all tools unit man asan test demo bench waf-eval deps install install-bats uninstall clean
+.PHONY: all tools unit testtools man asan test demo bench waf-eval deps install install-bats uninstall clean
 all:
 	@$(INSTALL_DEPS) --build
-	@$(SUBMAKE) tools unit man
+	+@$(SUBMAKE) tools unit man
 
 tools: $(addprefix $(BINDIR)/,$(BUILT_TOOLS)) $(BINDIR)/wafeval
 unit: $(UNIT_BIN) $(TEST_TOOLS)
+testtools: $(TEST_TOOLS)
 man: $(MAN_OUT)
 
 define tool_rule
@@ -156,7 +157,7 @@ asan:
 
 waf-eval:
 	@$(INSTALL_DEPS) --build
-	@$(SUBMAKE) tools
+	+@$(SUBMAKE) tools
 	tests/waf/steps
 
 deps:
@@ -165,18 +166,18 @@ deps:
 TEST_BUILD   ?= san
 test:
 	@$(INSTALL_DEPS) --test
-	@$(SUBMAKE) tools unit man
-	@$(SUBMAKE) SAN=1 tools unit
+	+@$(SUBMAKE) tools unit man
+	+@$(SUBMAKE) SAN=1 tools unit
 	tests/run --build $(TEST_BUILD)
 
 demo:
 	@$(INSTALL_DEPS) --demo
-	@$(SUBMAKE) tools
+	+@$(SUBMAKE) tools
 	labs/demo.sh
 
 bench:
 	@$(INSTALL_DEPS) --bench
-	@$(SUBMAKE) tools
+	+@$(SUBMAKE) tools testtools
 	tests/bench/run
 
 install: tools man install-bats

@@ -139,32 +139,9 @@ kill "$BG_PID" 2>/dev/null || true
 
 # ---- RSS with 10,000 idle keep-alive client connections -----------------
 # hold_idle HOST PORT N PID: open N connections, one request each, keep them
-# open; print the RSS of PID (KiB) while they are held.
+# open; print the RSS of PID (KiB) while they are held (tests/tools/holdconns).
 hold_idle() {
-	python3 - "$@" <<'PY'
-import socket, sys, time, resource
-host, port, n, pid = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
-resource.setrlimit(resource.RLIMIT_NOFILE, (n + 1000, n + 1000))
-socks = []
-req = b"GET / HTTP/1.1\r\nHost: bench\r\n\r\n"
-deadline = time.time() + 60
-for i in range(n):
-    s = socket.create_connection((host, port), timeout=10)
-    s.sendall(req)
-    socks.append(s)
-for s in socks:
-    got = b""
-    while b"\r\n\r\n" not in got and time.time() < deadline:
-        got += s.recv(4096)
-time.sleep(0.5)
-rss = 0
-for line in open(f"/proc/{pid}/status"):
-    if line.startswith("VmRSS:"):
-        rss = int(line.split()[1])
-print(rss)
-for s in socks:
-    s.close()
-PY
+	"$BENCH_TOP/build/rel/tests/tools/holdconns" "$1:$2" "$3" awk '$1 == "VmRSS:" { print $2 }' "/proc/$4/status"
 }
 # The target is absolute (10,000 idle clients in at most 60 MiB); HAProxy,
 # limited to 9,950 connections by the fd limit, is compared at 9,000.
