@@ -10,8 +10,10 @@ mk() { env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make "$@"; }
 
 @test "make demo works as the first command, llhttp's sources arriving with its packages" {
 	local src=$BATS_TEST_TMPDIR/src llhttp=$BATS_TEST_TMPDIR/llhttp deps=$BATS_TEST_TMPDIR/install-deps
+	# The repository as a clone has it: no build/, no built tools.
 	mkdir "$src"
-	cp -r "$TOP"/{Makefile,lib,proxy,mockserver,loadgen,tracer,labs} "$src"/
+	tar -C "$TOP" --exclude=./build --exclude=./.git -cf - . | tar -C "$src" -xf -
+	mk -s -C "$src" clean
 	# Stands in for bin/install-deps on a pristine machine: llhttp's sources
 	# appear only when it runs, after make has read the Makefile.
 	cat >"$deps" <<-EOF
