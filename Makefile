@@ -134,7 +134,7 @@ $(BUILD)/gen/admin_assets.o: $(BUILD)/gen/admin_assets.c
 	$(CC) $(CPPFLAGS) -Iproxy $(ALL_CFLAGS) -c -o $@ $<
 
 # The one place the version is written; --version and the man pages read it.
-$(BUILD)/lib/cli.o: CPPFLAGS += -DL7LAB_VERSION='"$(VERSION)"'
+$(BUILD)/lib/cli.o build/fuzz/obj/lib/cli.o: CPPFLAGS += -DL7LAB_VERSION='"$(VERSION)"'
 $(BUILD)/lib/cli.o: Makefile
 
 # llhttp is generated code: build it with its own (quieter) warnings.

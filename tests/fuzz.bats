@@ -1,8 +1,10 @@
 #!/usr/bin/env bats
 # fuzz.bats - the short fuzz CI runs: each libFuzzer harness (tests/fuzz/)
-# replays its corpus, regression inputs included, then fuzzes for
-# FUZZ_CI_SECONDS (5) from it; any crash, sanitizer report, leak or
-# disagreement fails the test, and its input is kept in build/fuzz/findings/.
+# replays its corpus, regression inputs included, then runs FUZZ_CI_RUNS
+# (10000) inputs from a fixed seed (FUZZ_CI_SEED, 1), so that CI finds the
+# same things on every run (at most FUZZ_CI_SECONDS, 60); any crash,
+# sanitizer report, leak or disagreement fails the test, and its input is
+# kept in build/fuzz/findings/.
 # The long runs are `make fuzz FUZZ_SECONDS=...` (README).
 
 load helpers
@@ -15,9 +17,10 @@ setup_file() {
 	}
 }
 
-# run_harness NAME: its corpus, then a few seconds of fuzzing.
+# run_harness NAME: its corpus, then a fixed number of inputs from a fixed seed.
 run_harness() {
-	FUZZ_WORK="$BATS_FILE_TMPDIR/corpus" FUZZ_SECONDS="${FUZZ_CI_SECONDS:-5}" run "$TOP/tests/fuzz/run" "$1"
+	FUZZ_WORK="$BATS_FILE_TMPDIR/corpus" FUZZ_SECONDS="${FUZZ_CI_SECONDS:-60}" \
+	FUZZ_ARGS="-seed=${FUZZ_CI_SEED:-1} -runs=${FUZZ_CI_RUNS:-10000}" run "$TOP/tests/fuzz/run" "$1"
 	[ "$status" -eq 0 ] || printf "%s\n" "$output" | tail -n 40 | sed "s/^/# /" >&3
 	assert_success
 	assert_output --partial "$1"
