@@ -230,6 +230,17 @@ TEST(rich_text_with_inline_styles_passes_but_not_with_script_in_it)
 	          WAF_BLOCKED);
 }
 
+TEST(links_math_and_numbers_in_prose_pass)
+{
+	CHECK_INT(judge(l7lab, "/go?next=https%3A%2F%2Fexample.com%2Fonline%3Fref%3Dhome", plain, NULL), WAF_PASS);
+	CHECK_INT(judge(l7lab, "/go?next=%2Fonboarding%3Fstep%3D2", plain, NULL), WAF_PASS);
+	CHECK_INT(judge(l7lab, "/go?next=http%3A%2F%2Fx%2F%3Fa%3D1%2Bonmouseover%3Dalert(1)", plain, NULL), WAF_BLOCKED);
+	CHECK_INT(judge(l7lab, "/search?q=sin(x)%5E2+%2B+cos(x)%5E2+%3D+1", plain, NULL), WAF_PASS);
+	CHECK_INT(judge(l7lab, "/search?q=00+AND+3", plain, NULL), WAF_PASS);
+	CHECK_INT(judge(l7lab, "/search?q=Version+2.1+fixes+the+crash+on+startup%3B+update+from+the+settings+page.",
+	                plain, NULL), WAF_PASS);
+}
+
 /* One sample per rule of l7lab.conf: a rule an edit breaks (a regex
  * ModSecurity silently fails to compile) shows here. */
 TEST(every_l7lab_rule_blocks_its_sample)
@@ -241,13 +252,25 @@ TEST(every_l7lab_rule_blocks_its_sample)
 		{ "/?q=1%20and%20%60id%60%3D1", 11110 },
 		{ "/?q=%27%3B%20COPY%20x%20TO%20PROGRAM%20%27id%27--", 11110 },
 		{ "/?q=exec%20master..xp_cmdshell%20%27ping%20x%27", 11110 },
+		{ "/?q=1%20and%20not%20false", 11120 },
+		{ "/?q=1%20and%201", 11120 },
+		{ "/?q=1%20WHERE%201%3D1", 11120 },
+		{ "/?q=AND%20ISNULL(1%2F0)", 11120 },
+		{ "/?q=case%201%20when%202%20then%202%20end", 11120 },
+		{ "/?q=1%20LIMIT%201%20INTO%20%40%2C%40", 11120 },
 		{ "/?q=%3Cscript%3Ealert(1)%3C%2Fscript%3E", 11200 },
 		{ "/?q=%27%3Balert(1)%3B%2F%2F", 11210 },
 		{ "/?q=%7B%7Bconstructor.constructor(%27alert(1)%27)()%7D%7D", 11210 },
 		{ "/?q=%3Cx%20%27%3D%22foo%22%3E%3Cx%20foo%3D%27%3E%3Cimg%20src%3Dx%20onerror%3Dalert(1)%2F%2F%27%3E", 11210 },
 		{ "/?q=%3Cimg%20src%3D%271%27%20onerror%2F%3Dalert(0)%20%2F%3E", 11210 },
 		{ "/?q=%3CIMG%20SRC%3D%22jav%26%23x0D%3Bascript%3Aalert(1)%3B%22%3E", 11210 },
-		{ "/?q=javascript:alert(document.domain)", 941170 },
+		{ "/?q=java%250ascript:alert(1)", 11210 },
+		{ "/?q=data:text%2Fhtml%3Bbase64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg%3D%3D", 11210 },
+		{ "/?q=%3Ca%20href%3D%22javascript%26colon%3Balert(1)%22%3Ex%3C%2Fa%3E", 11200 },
+		{ "/?q=%2BADw-script%2BAD4-alert(1)%2BADw-%2Fscript%2BAD4-", 11210 },
+		{ "/?q=%3Cx%20v-on%3Aclick%3D%22alert(1)%22%3Ex%3C%2Fx%3E", 11210 },
+		{ "/?q=%3Cscrscriptipt%3Ealert(1)%3C%2Fscrscriptipt%3E", 11210 },
+		{ "/?q=see%20javascript:alert(document.domain)", 941170 },
 		{ "/?q=window%5B%22alert%22%5D(document%5B%22cookie%22%5D)", 941370 },
 		{ "/?q=(!%5B%5D%2B%5B%5D)%5B%2B!%2B%5B%5D%5D", 941360 },
 	};
@@ -370,6 +393,7 @@ int main(void)
 	RUN(a_double_encoded_value_is_decoded_twice);
 	RUN(a_value_in_the_referer_query_is_inspected);
 	RUN(prose_with_and_between_numbers_passes);
+	RUN(links_math_and_numbers_in_prose_pass);
 	RUN(rich_text_with_inline_styles_passes_but_not_with_script_in_it);
 	RUN(every_l7lab_rule_blocks_its_sample);
 	RUN(paranoia_2_also_inspects_other_headers_and_unparsed_bodies);
