@@ -148,13 +148,19 @@ static int cb_value(llhttp_t *p, const char *at, size_t len)
 	return add_span(m, at, len);
 }
 
-/* An empty value never called cb_value: point it at an empty string. */
+/* An empty value never called cb_value: point it at an empty string.
+ * Blanks after the value are not part of it (RFC 9110 5.5): llhttp keeps
+ * them, so "Host: a  " would route one way and reach the server another. */
 static int cb_value_complete(llhttp_t *p)
 {
 	struct http_msg *m = msg_of(p);
 	struct http_hdr *h = &m->hdrs[m->nhdrs - 1];
 	if (h->value == 0)
 		h->value = raw_end(m);
+	while (h->value_len > 0 && (m->raw.data[m->raw.len - 1] == ' ' || m->raw.data[m->raw.len - 1] == '\t')) {
+		h->value_len--;
+		m->raw.len--;
+	}
 	return end_span(m);
 }
 

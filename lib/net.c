@@ -324,6 +324,23 @@ fail:
 	return -1;
 }
 
+int net_bind_check(const struct addr *a, char err[NET_ERRLEN])
+{
+	char name[ADDR_STRLEN];
+	int one = 1, fd = socket(a->ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0), rc = 0;
+	if (fd < 0) {
+		snprintf(err, NET_ERRLEN, "socket: %s", strerror(errno));
+		return -1;
+	}
+	(void)setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one));
+	if (bind(fd, (const struct sockaddr *)&a->ss, a->len) < 0) {
+		snprintf(err, NET_ERRLEN, "bind %s: %s", addr_format(a, name), strerror(errno));
+		rc = -1;
+	}
+	close(fd);
+	return rc;
+}
+
 int net_connect_result(int fd)
 {
 	int e = 0;

@@ -60,6 +60,9 @@ int net_accept(int listen_fd, struct addr *peer);
  * Returns the fd (connected or EINPROGRESS: watch it for EV_WRITE, then call
  * net_connect_result), or -1 with the reason in err and errno set. */
 int net_connect(const struct addr *a, const struct addr *source, char err[NET_ERRLEN]);
+/* Binds a throwaway socket to a, as net_connect binds its source: 0 when
+ * connections can come from there, else -1 with the reason in err. */
+int net_bind_check(const struct addr *a, char err[NET_ERRLEN]);
 /* After EV_WRITE on a connecting fd: 0 if connected, else the errno value. */
 int net_connect_result(int fd);
 int net_set_nonblock(int fd);

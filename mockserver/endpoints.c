@@ -24,7 +24,7 @@
 
 #define LEN_CHUNKED  (-1)   /* Transfer-Encoding: chunked            */
 #define LEN_NONE     (-2)   /* no body framing: 204, 304, or until close */
-#define RAW_MAX      (1u << 20)
+#define RAW_MAX      (16u << 20)
 
 /* ---- output helpers ------------------------------------------------------- */
 
@@ -465,7 +465,7 @@ static void ep_raw(struct conn *c)
 	}
 	if ((uint64_t)st.st_size > RAW_MAX) {
 		close(fd);
-		reply_text(c, 500, "raw file over 1 MiB\n");
+		reply_text(c, 500, "raw file over 16 MiB\n");
 		return;
 	}
 	if (buf_reserve(&c->out, (size_t)st.st_size) < 0) {
