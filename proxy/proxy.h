@@ -10,6 +10,7 @@
  *   step 5  forward.c   request head, then the body, streamed
  *   step 6  response.c  llhttp on the server side, checks, telemetry
  *   step 7  respond.c   back to the client, keep-alive or close
+ *           scan.c      the raw head and chunk scanners (smuggling defences)
  *           errors.c    the one function that answers with an error
  *           logs.c      access log, --events
  *           mem.c       buffers for bytes in flight

@@ -1,0 +1,163 @@
+/*
+ * scan.c - the raw-byte scanners both directions share (steps 2 and 6).
+ * llhttp 8 lets through what an intermediary must refuse (RFC 9112): these
+ * look at the bytes before llhttp does.  head_scan() finds the end of a
+ * head and refuses bare LF or CR, obs-fold and control characters;
+ * chunk_scan() checks chunked framing byte by byte.  Pure: no I/O, no
+ * allocation, any split of the input gives the same answer.
+ */
+#include "proxy.h"
+
+/* ---- the head scanner ----------------------------------------------------- */
+
+void head_scan_init(struct head_scan *h)
+{
+	*h = (struct head_scan){ .prev = '\n', .line_start = true };
+}
+
+int head_scan(struct head_scan *h, const char *p, size_t n, size_t *used)
+{
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)p[i];
+		if (c == '\n') {
+			if (h->prev != '\r') {
+				h->error = "bare LF in the header block";
+				return -1;
+			}
+			h->prev = c;
+			if (h->line_start && h->seen_line) {
+				*used = i + 1;
+				return 1;
+			}
+			h->line_start = true;   /* blank lines before the start line are ignored */
+			continue;
+		}
+		if (h->prev == '\r') {
+			h->error = "bare CR in the header block";
+			return -1;
+		}
+		h->prev = c;
+		if (c == '\r')
+			continue;
+		if (h->line_start) {
+			if (c == ' ' || c == '\t') {
+				h->error = h->seen_line ? "obs-fold (a header line starting with white space)"
+				                        : "white space before the start line";
+				return -1;
+			}
+			h->line_start = false;
+			h->seen_line = true;
+		}
+		if ((c < 0x20 && c != '\t') || c == 0x7f) {
+			h->error = c == 0 ? "NUL in the header block" : "control character in the header block";
+			return -1;
+		}
+	}
+	*used = n;
+	return 0;
+}
+
+/* ---- the chunked-framing scanner ----------------------------------------- */
+
+void chunk_scan_init(struct chunk_scan *cs)
+{
+	*cs = (struct chunk_scan){ .at = CH_SIZE };
+}
+
+static int hexval(unsigned char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if ((c | 0x20) >= 'a' && (c | 0x20) <= 'f')
+		return (c | 0x20) - 'a' + 10;
+	return -1;
+}
+
+static int chunk_fail(struct chunk_scan *cs, const char *why)
+{
+	cs->error = why;
+	return -1;
+}
+
+int chunk_scan(struct chunk_scan *cs, const char *p, size_t n, size_t *used)
+{
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)p[i];
+		bool ctl = (c < 0x20 && c != '\t') || c == 0x7f;
+		switch (cs->at) {
+		case CH_SIZE:
+			if (hexval(c) >= 0) {
+				if (cs->left >= (uint64_t)1 << 56)
+					return chunk_fail(cs, "chunk size overflow");
+				cs->left = cs->left * 16 + (uint64_t)hexval(c);
+				cs->digits++;
+			} else if (cs->digits == 0) {
+				return chunk_fail(cs, "invalid chunk size");
+			} else if (c == ';' || c == ' ' || c == '\t') {
+				cs->at = CH_EXT;
+			} else if (c == '\r') {
+				cs->at = CH_SIZE_LF;
+			} else {
+				return chunk_fail(cs, "invalid chunk size");
+			}
+			break;
+		case CH_EXT:   /* chunk extensions are ignored, but must be clean */
+			if (c == '\r')
+				cs->at = CH_SIZE_LF;
+			else if (ctl)
+				return chunk_fail(cs, "control character in a chunk extension");
+			break;
+		case CH_SIZE_LF:
+			if (c != '\n')
+				return chunk_fail(cs, "chunk size line not ended by CRLF");
+			cs->digits = 0;
+			cs->at = cs->left == 0 ? CH_TRAILER_START : CH_DATA;
+			break;
+		case CH_DATA: {
+			size_t take = n - i < cs->left ? n - i : (size_t)cs->left;
+			cs->left -= take;
+			i += take - 1;
+			if (cs->left == 0)
+				cs->at = CH_DATA_CR;
+			break;
+		}
+		case CH_DATA_CR:
+			if (c != '\r')
+				return chunk_fail(cs, "chunk data not followed by CRLF");
+			cs->at = CH_DATA_LF;
+			break;
+		case CH_DATA_LF:
+			if (c != '\n')
+				return chunk_fail(cs, "chunk data not followed by CRLF");
+			cs->at = CH_SIZE;
+			break;
+		case CH_TRAILER_START:
+			if (c == '\r') {
+				cs->at = CH_END_LF;
+				break;
+			}
+			if (c == ' ' || c == '\t')
+				return chunk_fail(cs, "obs-fold in a trailer");
+			cs->at = CH_TRAILER;
+			/* fall through */
+		case CH_TRAILER:
+			if (c == '\r')
+				cs->at = CH_TRAILER_LF;
+			else if (ctl)
+				return chunk_fail(cs, "control character in a trailer");
+			break;
+		case CH_TRAILER_LF:
+			if (c != '\n')
+				return chunk_fail(cs, "bare CR in a trailer");
+			cs->at = CH_TRAILER_START;
+			break;
+		case CH_END_LF:
+			if (c != '\n')
+				return chunk_fail(cs, "chunked body not ended by CRLF");
+			*used = i + 1;
+			return 1;
+		}
+	}
+	*used = n;
+	return 0;
+}
