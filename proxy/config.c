@@ -426,6 +426,15 @@ static int set_log_format(struct parse *p, char *v)
 	return 0;
 }
 
+/* return-request-id on|off */
+static int set_return_id(struct parse *p, char *v)
+{
+	if (strcmp(v, "on") != 0 && strcmp(v, "off") != 0)
+		return fail(p, "'%s': expected on or off", v);
+	p->cfg->return_id = v[1] == 'n';
+	return 0;
+}
+
 static int set_verbose(struct parse *p, char *v)
 {
 	uint64_t n;
@@ -466,6 +475,8 @@ static const struct directive directives[] = {
 	{ "max-body",         "SIZE", T_SIZE,  FIELD(max_body), 0, 1ull << 50, NULL },
 	{ "timeout-header",   "DURATION", T_MS, FIELD(timeout_header), 1, DAY_MS, NULL },
 	{ "timeout-idle",     "DURATION", T_MS, FIELD(timeout_idle), 1, DAY_MS, NULL },
+	{ "timeout-client",   "DURATION", T_MS, FIELD(timeout_client), 1, DAY_MS, NULL },
+	{ "timeout-body",     "DURATION", T_MS, FIELD(timeout_body), 1, DAY_MS, NULL },
 	{ "timeout-connect",  "DURATION", T_MS, FIELD(timeout_connect), 1, DAY_MS, NULL },
 	{ "timeout-server",   "DURATION", T_MS, FIELD(timeout_server), 1, DAY_MS, NULL },
 	{ "timeout-pool",     "DURATION", T_MS, FIELD(timeout_pool), 1, DAY_MS, NULL },
@@ -478,6 +489,7 @@ static const struct directive directives[] = {
 	{ "ewma-decay",       "DURATION", T_MS, FIELD(ewma_decay), 10, 3600000, NULL },
 	{ "admin",            "ADDR:PORT",                 T_FN, 0, 0, 0, set_admin },
 	{ "name",             "NAME",                      T_FN, 0, 0, 0, set_name },
+	{ "return-request-id", "on|off",                   T_FN, 0, 0, 0, set_return_id },
 	{ "access-log",       "FILE", T_STR,   FIELD(access_log), 0, 0, NULL },
 	{ "log-format",       "text|json",                 T_FN, 0, 0, 0, set_log_format },
 	{ "events",           "FILE", T_STR,   FIELD(events), 0, 0, NULL },
@@ -690,6 +702,8 @@ static void usage(FILE *out)
 "Timeouts (DURATION: 500ms, 10s, 2m: the unit is required):\n"
 "  --timeout-header DURATION      client request headers (10s)\n"
 "  --timeout-idle DURATION        client keep-alive idle (60s)\n"
+"  --timeout-client DURATION      client silent mid-body, or taking none of our bytes (30s)\n"
+"  --timeout-body DURATION        a whole request body (5m; then 408)\n"
 "  --timeout-connect DURATION     connecting to a server (3s; then 504)\n"
 "  --timeout-server DURATION      server response (30s; then 504)\n"
 "  --timeout-pool DURATION        idle server connections are closed after (4s)\n"
@@ -706,9 +720,11 @@ static void usage(FILE *out)
 "  --ewma-decay DURATION          how fast ewma forgets response times (3s)\n"
 "Observability:\n"
 "  --name NAME                    in Via and Forwarded by= (l7lab)\n"
+"  --return-request-id on|off     X-Request-ID on every response (on)\n"
 "  --access-log FILE              one line per request (default: stderr)\n"
 "  --log-format text|json         the access log's lines: text (default) or JSON\n"
-"  --events FILE                  JSON lines, one per step event ('-': stdout)\n"
+"  --events FILE                  JSON lines, one per step event ('-': stdout;\n"
+"                                 the 'listening' lines go to stderr then)\n"
 "  --pace DURATION                wait before each step, for live demos (0)\n"
 "  -v, --verbose                  debug messages (-vv: more)\n"
 "  --quiet                        no access log\n"
@@ -734,6 +750,8 @@ void config_init(struct config *cfg)
 	cfg->max_target = 8 * 1024;
 	cfg->timeout_header = 10000;
 	cfg->timeout_idle = 60000;
+	cfg->timeout_client = 30000;
+	cfg->timeout_body = 300000;
 	cfg->timeout_connect = 3000;
 	cfg->timeout_server = 30000;
 	cfg->timeout_pool = 4000;
@@ -743,6 +761,7 @@ void config_init(struct config *cfg)
 	cfg->fail_timeout = 10000;
 	cfg->ewma_decay = LB_EWMA_DECAY_MS;
 	cfg->name = xstrdup("l7lab");
+	cfg->return_id = true;
 }
 
 int config_parse_args(struct config *cfg, int argc, char **argv, char *err, size_t errlen)
@@ -880,14 +899,15 @@ int config_finish(struct config *cfg, char *err, size_t errlen)
 
 /* ---- printing ------------------------------------------------------------------ */
 
-static void print_ms(FILE *out, uint64_t ms)
+char *config_ms_str(uint64_t ms, char out[24])
 {
 	if (ms == 0)
-		fputs("0", out);
+		snprintf(out, 24, "0");
 	else if (ms % 1000 == 0)
-		fprintf(out, "%llus", (unsigned long long)(ms / 1000));
+		snprintf(out, 24, "%llus", (unsigned long long)(ms / 1000));
 	else
-		fprintf(out, "%llums", (unsigned long long)ms);
+		snprintf(out, 24, "%llums", (unsigned long long)ms);
+	return out;
 }
 
 static void print_size(FILE *out, uint64_t n)
@@ -910,7 +930,7 @@ static void print_cidrs(FILE *out, const char *word, const struct cidr *c, size_
 
 void config_print(const struct config *cfg, FILE *out)
 {
-	char a[ADDR_STRLEN];
+	char a[ADDR_STRLEN], buf[24];
 
 	fprintf(out, "# proxy configuration, resolved (proxy.conf(5) syntax)\n");
 	for (size_t i = 0; i < cfg->nlisteners; i++)
@@ -927,7 +947,7 @@ void config_print(const struct config *cfg, FILE *out)
 			break;
 		case T_COUNT: fprintf(out, "%s %llu\n", d->name, (unsigned long long)n); break;
 		case T_SIZE:  fprintf(out, "%s ", d->name); print_size(out, n); fputc('\n', out); break;
-		case T_MS:    fprintf(out, "%s ", d->name); print_ms(out, n); fputc('\n', out); break;
+		case T_MS:    fprintf(out, "%s %s\n", d->name, config_ms_str(n, buf)); break;
 		case T_STR:
 			if (*(char *const *)field != NULL)
 				fprintf(out, "%s %s\n", d->name, *(char *const *)field);
@@ -944,6 +964,8 @@ void config_print(const struct config *cfg, FILE *out)
 	if (cfg->has_admin)
 		fprintf(out, "admin %s\n", addr_format(&cfg->admin, a));
 	fprintf(out, "name %s\n", cfg->name);
+	if (!cfg->return_id)
+		fprintf(out, "return-request-id off\n");
 	const char *sep = "retry-on ";
 	for (int st = 400; st < 600; st++)
 		if (cfg->retry_on[st - 400]) {

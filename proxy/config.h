@@ -122,6 +122,8 @@ struct config {
 	/* timeouts, milliseconds */
 	uint64_t timeout_header;    /* --timeout-header   10s                        */
 	uint64_t timeout_idle;      /* --timeout-idle     60s                        */
+	uint64_t timeout_client;    /* --timeout-client   30s (sending or taking bytes) */
+	uint64_t timeout_body;      /* --timeout-body     5m (a whole request body)  */
 	uint64_t timeout_connect;   /* --timeout-connect  3s                         */
 	uint64_t timeout_server;    /* --timeout-server   30s                        */
 	uint64_t timeout_pool;      /* --timeout-pool     4s                         */
@@ -140,6 +142,7 @@ struct config {
 
 	/* observability */
 	char *name;                 /* --name, for Via and Forwarded by=; default "l7lab" */
+	bool return_id;             /* --return-request-id on|off: X-Request-ID to the client */
 	char *access_log;           /* --access-log FILE; NULL = stderr              */
 	bool log_json;              /* --log-format json: one JSON object a line     */
 	char *events;               /* --events FILE ("-" = stdout); NULL = none     */
@@ -186,6 +189,9 @@ int config_load_file(struct config *cfg, const char *path, char *err, size_t err
 
 /* Prints the resolved configuration in config-file syntax (for --check). */
 void config_print(const struct config *cfg, FILE *out);
+
+/* A duration as a person writes it: "10s", "1500ms". */
+char *config_ms_str(uint64_t ms, char out[24]);
 
 /* The pool named name, or NULL. */
 struct pool *config_pool(const struct config *cfg, const char *name);

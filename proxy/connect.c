@@ -1,10 +1,10 @@
 /*
  * connect.c - STEP 4: the proxy opens its own connection to the server, or
- * takes an idle one from that server's keep-alive pool, so the client side
- * and the server side live separate lives.  Also: the server connection's
- * life cycle, the pool (--server-keepalive, --timeout-pool), the one
- * retry of the keep-alive race, and step 4 again on another server when
- * step 6 finds that the first one failed (--retries).
+ * takes an idle one from that server's keep-alive pool (server.c), so the
+ * client side and the server side live separate lives.  Also: the one rule
+ * for sending a request again, the one retry of the keep-alive race, and
+ * step 4 again on another server when step 6 finds that the first one failed
+ * (--retries).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -15,126 +15,6 @@
 #include "lb.h"
 #include "log.h"
 #include "proxy.h"
-
-static const char *server_state_name(enum server_state st)
-{
-	switch (st) {
-	case SS_CONNECTING: return "connecting";
-	case SS_BUSY:       return "busy";
-	case SS_IDLE:       return "idle";
-	}
-	return "?";
-}
-
-void sconn_set_state(struct sconn *s, enum server_state st)
-{
-	if (s->state != st)
-		log_debug("server conn %lu %s: %s -> %s", s->id, s->server->name, server_state_name(s->state),
-		          server_state_name(st));
-	s->state = st;
-}
-
-void sconn_update_mask(struct sconn *s)
-{
-	int mask = EV_READ;
-	struct client *c = s->client;
-	if (s->state == SS_CONNECTING) {
-		mask = EV_WRITE;
-	} else if (c != NULL) {
-		/* back-pressure: stop reading while the client has not taken what it has */
-		if (buf_len(&c->out) >= HIGH_WATER || ev_timer_armed(&c->pace))
-			mask = 0;
-		if (buf_len(&s->out) > 0)
-			mask |= EV_WRITE;
-	}
-	ev_set_mask(P.loop, s->fd, mask);
-}
-
-static void pool_unlink(struct sconn *s)
-{
-	struct server *srv = s->server;
-	if (s->prev != NULL)
-		s->prev->next = s->next;
-	else
-		srv->idle_head = s->next;
-	if (s->next != NULL)
-		s->next->prev = s->prev;
-	s->next = s->prev = NULL;
-	srv->nidle--;
-}
-
-/* The one teardown of a server connection. */
-void sconn_close(struct sconn *s, const char *reason)
-{
-	log_debug("server conn %lu %s: closed: %s", s->id, s->server->name, reason);
-	if (s->state == SS_IDLE)
-		pool_unlink(s);
-	if (s->client != NULL && s->client->srv == s)
-		s->client->srv = NULL;
-	ev_timer_stop(P.loop, &s->timer);
-	ev_unwatch(P.loop, s->fd);
-	close(s->fd);
-	mem_release(&s->in);
-	mem_release(&s->out);
-	http_msg_free(&s->resp);
-	free(s);
-}
-
-static void on_pool_timeout(ev_loop *loop, void *arg)
-{
-	(void)loop;
-	sconn_close(arg, "timeout-pool");
-}
-
-/* After a clean exchange: keep the connection for the next request to
- * this server, most recently used first. */
-void pool_put(struct sconn *s)
-{
-	struct server *srv = s->server;
-	if (P.stopping || srv->nidle >= P.cfg->server_keepalive || buf_len(&s->in) > 0) {
-		sconn_close(s, buf_len(&s->in) > 0 ? "server sent bytes after its response" : "pool full");
-		return;
-	}
-	s->client = NULL;
-	mem_release(&s->in);
-	mem_release(&s->out);
-	sconn_set_state(s, SS_IDLE);
-	s->prev = NULL;
-	s->next = srv->idle_head;
-	if (s->next != NULL)
-		s->next->prev = s;
-	srv->idle_head = s;
-	srv->nidle++;
-	ev_timer_arm(P.loop, &s->timer, P.cfg->timeout_pool, on_pool_timeout, s);
-	ev_set_mask(P.loop, s->fd, EV_READ);   /* an EOF while idle closes it */
-}
-
-void pool_close_all(void)
-{
-	for (size_t p = 0; p < P.cfg->npools; p++)
-		for (size_t i = 0; i < P.cfg->pools[p].nservers; i++)
-			while (P.cfg->pools[p].servers[i].idle_head != NULL)
-				sconn_close(P.cfg->pools[p].servers[i].idle_head, "proxy stopping");
-}
-
-static void on_server_timeout(ev_loop *loop, void *arg)
-{
-	(void)loop;
-	struct sconn *s = arg;
-	char why[128];
-	if (s->state == SS_CONNECTING)
-		snprintf(why, sizeof(why), "timeout-connect: no connection to %s after %llu ms", s->server->name,
-		         (unsigned long long)P.cfg->timeout_connect);
-	else
-		snprintf(why, sizeof(why), "timeout-server: %s silent for %llu ms", s->server->name,
-		         (unsigned long long)P.cfg->timeout_server);
-	server_failed(s, 504, why);
-}
-
-void sconn_timeout_server(struct sconn *s)
-{
-	ev_timer_arm(P.loop, &s->timer, P.cfg->timeout_server, on_server_timeout, s);
-}
 
 static void attach(struct client *c, struct sconn *s)
 {
@@ -151,6 +31,7 @@ static void attach(struct client *c, struct sconn *s)
 	s->resp.hdrs_cap = hdrs_cap;
 	s->resp.max_head = P.cfg->max_header;
 	head_scan_init(&s->scan);
+	s->scan.max = P.cfg->max_header;
 }
 
 /* The connection is up: note it, then step 5. */
@@ -162,8 +43,7 @@ static int connected(struct client *c, struct sconn *s)
 	x->reused = s->reused;
 	if (!s->reused && net_local_addr(s->fd, &s->local) < 0)
 		s->local.ss.ss_family = AF_UNSPEC;
-	sconn_set_state(s, SS_BUSY);
-	sconn_timeout_server(s);
+	sconn_enter(s, SS_BUSY);
 	struct buf *e = event_begin(c, 4, "connect");
 	if (e != NULL) {
 		event_str(e, "server", addr_format(&s->server->addr, remote));
@@ -202,9 +82,7 @@ void sconn_on_io_connecting(struct sconn *s)
 	}
 	if (connect_result(s) < 0)
 		return;
-	client_update_mask(c);   /* s itself may be gone: look again */
-	if (c->srv != NULL)
-		sconn_update_mask(c->srv);
+	client_refresh(c);   /* and c->srv, if any: s itself may be gone */
 }
 
 /* Opens a new connection to x->server; out (may be NULL) is what to send. */
@@ -230,7 +108,7 @@ static int connect_new(struct client *c, struct buf *out)
 	}
 	attach(c, s);
 	log_debug("server conn %lu %s: connecting", s->id, srv->name);
-	ev_timer_arm(P.loop, &s->timer, P.cfg->timeout_connect, on_server_timeout, s);
+	sconn_enter(s, SS_CONNECTING);
 	return 0;
 fail:
 	free(s);
@@ -249,7 +127,6 @@ static int connect_to(struct client *c, struct buf *out)
 	if (s == NULL)
 		return connect_new(c, out);
 	pool_unlink(s);
-	ev_timer_stop(P.loop, &s->timer);
 	s->reused = true;
 	c->x.t_connect0 = ev_mono_ns();
 	srv->stats.reuses++;
@@ -276,10 +153,19 @@ bool request_replayable(const struct client *c)
 	       !(c->req.parser.flags & F_CHUNKED);
 }
 
-/* The bytes to send again after s failed, into out: all of s->out when
- * nothing was sent yet (the body, if any, goes on flowing behind them),
- * else a copy of the head of a replayable request, if it is still held.
- * False when the request cannot be sent again. */
+bool may_retry(const struct client *c, const struct sconn *s, bool race)
+{
+	const struct exchange *x = &c->x;
+	bool again = x->status == 0 && x->resp_bytes == 0 &&
+	             (s == NULL || s->sent == 0 || (request_replayable(c) && buf_len(&x->head) > 0));
+	if (race)
+		return again && s->reused && s->received == 0 && !x->race_retried;
+	return again && !P.stopping && (size_t)(x->retries - x->race_retried) < P.cfg->retries;
+}
+
+/* The bytes to send again after s failed (may_retry said it may), into
+ * out: all of s->out when nothing was sent yet (the body, if any, goes on
+ * flowing behind them), else a copy of the held head.  False on ENOMEM. */
 static bool replay_bytes(struct client *c, struct sconn *s, struct buf *out)
 {
 	if (s->sent == 0) {
@@ -287,8 +173,6 @@ static bool replay_bytes(struct client *c, struct sconn *s, struct buf *out)
 		s->out = (struct buf)BUF_INIT;
 		return true;
 	}
-	if (!request_replayable(c) || buf_len(&c->x.head) == 0)
-		return false;
 	return buf_append(out, buf_begin(&c->x.head), buf_len(&c->x.head)) == 0;
 }
 
@@ -302,7 +186,7 @@ int server_retry(struct sconn *s)
 	struct client *c = s->client;
 	struct exchange *x = &c->x;
 	struct buf out = BUF_INIT;
-	if (!s->reused || s->received > 0 || x->race_retried || x->status != 0 || !replay_bytes(c, s, &out))
+	if (!may_retry(c, s, true) || !replay_bytes(c, s, &out))
 		return 0;
 	log_debug("server conn %lu %s: keep-alive race, retrying on a new connection", s->id, s->server->name);
 	x->retries++;
@@ -329,8 +213,7 @@ int retry_elsewhere(struct client *c, struct sconn *s, struct buf *out, bool tim
 		bytes = *out;
 		*out = (struct buf)BUF_INIT;
 	}
-	if (x->status != 0 || P.stopping || (size_t)(x->retries - x->race_retried) >= P.cfg->retries ||
-	    (timed_out && x->pool->nservers < 2) ||
+	if (!may_retry(c, s, false) || (timed_out && x->pool->nservers < 2) ||
 	    (s != NULL && ((s->received > 0 && !x->discarded) || !replay_bytes(c, s, &bytes)))) {
 		mem_release(&bytes);
 		return 0;

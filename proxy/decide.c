@@ -41,9 +41,12 @@ bool hop_by_hop(const struct http_msg *m, const char *name)
 	for (size_t i = 0; i < sizeof(hop_headers) / sizeof(hop_headers[0]); i++)
 		if (hop_headers[i].len == len && strcasecmp(name, hop_headers[i].name) == 0)
 			return true;
-	for (size_t i = 0; i < m->nhdrs; i++)   /* and whatever Connection names */
+	/* And whatever Connection names, but never the framing or the Host
+	 * (RFC 9110 7.6.1): "Connection: Content-Length" would send a body as
+	 * a second request that nothing here saw.  Such a token is ignored. */
+	for (size_t i = 0; i < m->nhdrs; i++)
 		if (http_hdr_is(m, i, "Connection") && http_list_has(http_hdr_value(m, i), name))
-			return true;
+			return strcasecmp(name, "Content-Length") != 0 && strcasecmp(name, "Host") != 0;
 	return false;
 }
 
@@ -83,11 +86,15 @@ int edit_request_head(const struct http_msg *req, const struct edit *e, struct b
 	int r = buf_cat(out, http_method(req), " ", http_target(req), " HTTP/1.1\r\n", NULL);
 	for (size_t i = 0; r == 0 && i < req->nhdrs; i++) {
 		const char *name = http_hdr_name(req, i);
-		if (!rewritten(req, i, e->id != NULL) && !hop_by_hop(req, name))
+		if (e->host != NULL && http_hdr_is(req, i, "Host"))
+			r = put_header(out, name, e->host);
+		else if (!rewritten(req, i, e->id != NULL) && !hop_by_hop(req, name))
 			r = put_header(out, name, http_hdr_value(req, i));
 	}
 	if (r == 0 && host == NULL)   /* HTTP/1.0 without Host: the server needs one */
 		r = put_header(out, "Host", e->host);
+	if (host != NULL && e->host != NULL)
+		host = e->host;   /* X-Forwarded-Host: what the client asked for */
 	/* X-Forwarded-For: the list so far (several lines make one list), then
 	 * us; a list the client named in Connection is hop-by-hop: dropped. */
 	bool keep_xff = !hop_by_hop(req, "X-Forwarded-For");
@@ -136,7 +143,9 @@ int step3_decide(struct client *c)
 {
 	struct exchange *x = &c->x;
 	const struct route *route = NULL;
-	char ip[ADDR_STRLEN];
+	char ip[ADDR_STRLEN], authority[ROUTE_AUTHORITY_MAX + 1];
+	size_t alen;
+	const char *auth = route_authority(http_target(&c->req), &alen), *host = NULL;
 	x->t_decide0 = ev_mono_ns();
 	x->pool = route_pick(P.cfg, &c->req, &route);
 	if (x->pool == NULL)
@@ -151,13 +160,22 @@ int step3_decide(struct client *c)
 	}
 	while (buf_len(&P.why) > 0 && buf_begin(&P.why)[buf_len(&P.why) - 1] == '\n')
 		P.why.len--;
+	/* An absolute-form target names the host: the server gets it as Host,
+	 * as the route saw it (RFC 9112 3.2.2; request_check bounds it). */
+	if (auth != NULL) {
+		memcpy(authority, auth, alen);
+		authority[alen] = '\0';
+		host = authority;
+	} else if (http_get(&c->req, "Host") == NULL) {
+		host = x->server->addr_s;   /* HTTP/1.0 without Host: the server needs one */
+	}
 	struct edit ed = {
 		.client_ip = client_ip(c, ip),
 		.client_port = addr_port(&c->peer),
 		.ipv6 = c->peer.ss.ss_family == AF_INET6,
 		.name = P.cfg->name ? P.cfg->name : "l7lab",
 		.id = x->id_is_ours ? x->id : NULL,   /* ours replaces a refused one */
-		.host = x->server->addr_s,
+		.host = host,
 		.chunked = (c->req.parser.flags & F_CHUNKED) != 0,
 	};
 	x->req_chunked = ed.chunked;
@@ -178,6 +196,6 @@ int step3_decide(struct client *c)
 		event_num(e, "ms", ms_between(x->t_decide0, x->t_decided));
 		event_end(e);
 	}
-	client_set_state(c, CS_CONNECT);
+	client_enter(c, CS_CONNECT);
 	return pace(c, step4_connect);
 }

@@ -8,21 +8,6 @@
 #include "log.h"
 #include "proxy.h"
 
-static int step_of(enum client_state st)
-{
-	switch (st) {
-	case CS_IDLE:
-	case CS_HEAD:    return 2;
-	case CS_DECIDE:  return 3;
-	case CS_CONNECT: return 4;
-	case CS_BODY:    return 5;
-	case CS_WAIT:    return 6;
-	case CS_CLOSING:
-	case CS_LINGER:  return 7;
-	}
-	return 0;
-}
-
 int client_error(struct client *c, int status, const char *why)
 {
 	struct exchange *x = &c->x;
@@ -38,10 +23,8 @@ int client_error(struct client *c, int status, const char *why)
 		x->server->inflight--;
 	x->counted = false;
 	x->t_end = ev_mono_ns();
-	if (x->status != 0 || c->state == CS_CLOSING || c->state == CS_LINGER) {
-		log_access(c);   /* a response has begun: all we can do is cut it */
-		return client_close(c, why);
-	}
+	if (x->status != 0 || c->state == CS_CLOSING || c->state == CS_LINGER)
+		return client_close(c, why);   /* a response has begun: all we can do is cut it */
 	x->status = status;
 	const char *reason = http_reason(status);
 	char body[64];
@@ -49,19 +32,19 @@ int client_error(struct client *c, int status, const char *why)
 	size_t before = buf_len(&c->out);
 	if (buf_printf(&c->out, "HTTP/1.1 %d %s\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n"
 	               "Connection: close\r\n", status, reason, blen) < 0 ||
-	    (x->id[0] != '\0' && buf_printf(&c->out, "X-Request-ID: %s\r\n", x->id) < 0) ||
+	    (x->id[0] != '\0' && P.cfg->return_id && buf_printf(&c->out, "X-Request-ID: %s\r\n", x->id) < 0) ||
 	    buf_printf(&c->out, "\r\n%s", body) < 0)
 		return client_close(c, "out of memory");
 	x->resp_bytes = buf_len(&c->out) - before;
-	struct buf *e = event_begin(c, step_of(c->state), "error");
+	struct buf *e = event_begin(c, client_states[c->state].step, "error");
 	if (e != NULL) {
 		event_num(e, "status", status);
 		event_str(e, "reason", x->err);
 		event_end(e);
 	}
 	log_access(c);
-	client_set_state(c, CS_CLOSING);
-	ev_timer_stop(P.loop, &c->timer);
+	x->logged = true;
 	ev_timer_stop(P.loop, &c->pace);
+	client_enter(c, CS_CLOSING);
 	return client_flush(c);
 }

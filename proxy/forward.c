@@ -42,7 +42,7 @@ int step5_forward(struct client *c)
 		event_bool(e, "chunked", x->req_chunked);
 		event_end(e);
 	}
-	client_set_state(c, CS_BODY);
+	client_enter(c, CS_BODY);
 	http_msg_resume(&c->req);   /* the body (if any) flows from here */
 	return client_process(c);
 }
@@ -60,10 +60,8 @@ int sconn_flush(struct sconn *s)
 			return server_failed(s, 502, why);
 		}
 		s->sent += (uint64_t)n;
-		if (s->state == SS_BUSY)
-			sconn_timeout_server(s);   /* a server taking a long upload is not silent */
+		s->t_io = ev_now_ns(P.loop);   /* a server taking a long upload is not silent */
 	}
-	sconn_update_mask(s);
 	return 0;
 }
 

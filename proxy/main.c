@@ -56,8 +56,9 @@ static void print_stats(void)
 	}
 }
 
-/* SIGINT/SIGTERM: stop accepting, close what is idle, let the rest finish.
- * A second signal stops at once. */
+/* SIGINT/SIGTERM: stop accepting, close what is idle, let the rest finish
+ * (responses still being written too: client_rest closes them after).  A
+ * second signal stops at once. */
 static void on_signal(ev_loop *loop, int signo, void *arg)
 {
 	(void)arg;
@@ -77,8 +78,7 @@ static void on_signal(ev_loop *loop, int signo, void *arg)
 	pool_close_all();
 	for (struct client *c = P.clients, *next; c != NULL; c = next) {
 		next = c->next;
-		if (c->state == CS_IDLE && buf_len(&c->in) == 0)
-			client_close(c, "proxy stopping");
+		client_rest(c);
 	}
 	if (P.nclients == 0)
 		ev_stop(loop);

@@ -6,10 +6,12 @@
  *   step 1  accept.c    listeners, allow/deny, max-conns       client_new
  *   step 2  request.c   llhttp on the client side, limits, checks
  *   step 3  decide.c    route_pick, lb_pick, header edits
- *   step 4  connect.c   connect or reuse a pooled connection
+ *   step 4  connect.c   connect or reuse a pooled connection, retries
  *   step 5  forward.c   request head, then the body, streamed
  *   step 6  response.c  llhttp on the server side, checks, telemetry
  *   step 7  respond.c   back to the client, keep-alive or close
+ *           client.c    the client connection's states (its table), teardown
+ *           server.c    the server connection's states (its table), the pool
  *           scan.c      the raw head and chunk scanners (smuggling defences)
  *           errors.c    the one function that answers with an error
  *           logs.c      access log, --events
@@ -38,14 +40,18 @@
 #define HIGH_WATER (64 * 1024)   /* output above this: stop reading the other side  */
 #define LINGER_MS  2000          /* after an error answer, drain input this long    */
 #define STOP_MS    5000          /* SIGTERM: how long in-flight requests may finish */
+#define CHUNK_LINE_MAX 4096      /* a chunk-size line, or the trailers, at most     */
 
 /* Scans a head (start line + header lines) for what llhttp 8 lets through
  * but an intermediary must refuse (RFC 9112): bare LF, bare CR, obs-fold,
- * control characters.  Bytes may come in pieces. */
+ * control characters, and a head over max bytes, every byte counted (blank
+ * lines and blanks too).  Bytes may come in pieces. */
 struct head_scan {
 	unsigned char prev;      /* the previous byte                  */
 	bool line_start;         /* the next byte begins a line        */
 	bool seen_line;          /* the start line has begun           */
+	bool too_long;           /* the error is the size limit        */
+	size_t bytes, max;       /* of the head so far; 0: no limit    */
 	const char *error;       /* why the head was refused           */
 };
 void head_scan_init(struct head_scan *h);
@@ -55,13 +61,16 @@ void head_scan_init(struct head_scan *h);
 int head_scan(struct head_scan *h, const char *p, size_t n, size_t *used);
 
 /* Checks chunked framing (RFC 9112 7.1) byte by byte, since llhttp 8.1
- * takes any two bytes after chunk data for the CRLF: a smuggling vector. */
+ * takes any two bytes after chunk data for the CRLF: a smuggling vector.
+ * A chunk-size line (extensions included) and the trailer section are
+ * bounded by CHUNK_LINE_MAX bytes each. */
 enum chunk_at { CH_SIZE, CH_EXT, CH_SIZE_LF, CH_DATA, CH_DATA_CR, CH_DATA_LF,
                 CH_TRAILER_START, CH_TRAILER, CH_TRAILER_LF, CH_END_LF };
 struct chunk_scan {
 	enum chunk_at at;
 	uint64_t left;           /* chunk-size, then data bytes still to come */
 	unsigned digits;         /* of the chunk-size so far                 */
+	unsigned line;           /* bytes of the size line or trailers so far */
 	const char *error;
 };
 void chunk_scan_init(struct chunk_scan *cs);
@@ -69,28 +78,63 @@ void chunk_scan_init(struct chunk_scan *cs);
  * more is needed (all n used), or -1 with cs->error set. */
 int chunk_scan(struct chunk_scan *cs, const char *p, size_t n, size_t *used);
 
+/* ---- the connections' states ---------------------------------------------
+ *
+ * Each state has one row in a table (client.c, server.c): the seed's step,
+ * a name, the poll interest, the timer that runs, and what its expiry does.
+ * client_enter() and sconn_enter() are the only ways into a state, and
+ * client_refresh() and sconn_refresh() the only places that set a mask or
+ * arm a connection's timer: from the row, the buffers and the clock.
+ * proxy.1 prints both tables (STATES). */
 enum client_state {
-	CS_IDLE,      /* 7: kept alive, waiting for a request (timeout-idle)         */
-	CS_HEAD,      /* 2: reading the request line and headers (timeout-header)    */
+	CS_IDLE,      /* 7: kept alive, waiting for a request                        */
+	CS_HEAD,      /* 2: reading the request line and headers                     */
 	CS_DECIDE,    /* 3: choosing a pool and server, editing the headers          */
 	CS_CONNECT,   /* 4: waiting for the server connection                        */
 	CS_BODY,      /* 5: head forwarded, streaming the request body              */
 	CS_WAIT,      /* 6: request forwarded, the response is on its way           */
-	CS_CLOSING,   /* 7: sending the last bytes (an error answer), then close    */
+	CS_CLOSING,   /* 7: sending the last bytes, then close                       */
 	CS_LINGER,    /* 7: output shut down; draining input briefly before close    */
 };
 
 enum server_state {
-	SS_CONNECTING, /* 4: non-blocking connect in progress (timeout-connect)       */
-	SS_BUSY,       /* 5-6: carrying one exchange (timeout-server)                 */
-	SS_IDLE,       /* 4: idle in its server's keep-alive pool (timeout-pool)      */
+	SS_CONNECTING, /* 4: non-blocking connect in progress                         */
+	SS_BUSY,       /* 5-6: carrying one exchange                                  */
+	SS_IDLE,       /* 4: idle in its server's keep-alive pool                     */
 };
+
+/* Which timer a state runs.  Pending output to a client outranks its
+ * state's timer: while the client has bytes of ours to take, TO_SEND. */
+enum timeout {
+	TO_NONE,      /* none here: the other connection is timed                   */
+	TO_HEADER,    /* --timeout-header, from the request's first byte (or accept) */
+	TO_IDLE,      /* --timeout-idle, from the last byte sent                     */
+	TO_BODY,      /* --timeout-client without a byte; --timeout-body in all       */
+	TO_SEND,      /* --timeout-client without the client taking a byte           */
+	TO_LINGER,    /* LINGER_MS, from entering the state                          */
+	TO_CONNECT,   /* --timeout-connect                                           */
+	TO_SERVER,    /* --timeout-server without a byte, while the server owes one   */
+	TO_POOL,      /* --timeout-pool                                              */
+};
+
+struct state {
+	int step;                  /* the seed's step                               */
+	const char *name;          /* for -v and proxy.1                            */
+	int events;                /* poll interest (EV_READ, EV_WRITE); the buffers
+	                              add EV_WRITE and take EV_READ away (back-pressure) */
+	enum timeout timeout;
+	int status;                /* on expiry: answer this (0: close; 504: the
+	                              server failed, retried elsewhere if it may be) */
+};
+extern const struct state client_states[], server_states[];
 
 struct client;
 
 struct sconn {
 	int fd;
 	enum server_state state;
+	enum timeout timeout;      /* the timer running (sconn_refresh)             */
+	uint64_t t_io;             /* its start: the last byte moved, or the switch  */
 	unsigned long id;
 	struct server *server;
 	struct client *client;     /* while SS_CONNECTING / SS_BUSY                  */
@@ -120,6 +164,7 @@ struct exchange {
 	bool counted;              /* server->inflight was incremented              */
 	bool head_forwarded;       /* step 5 has queued the head once               */
 	bool reused;               /* on a pooled server connection                  */
+	bool logged;               /* its access-log line is written                 */
 	int retries;               /* times step 4 was done again (access log)        */
 	bool race_retried;         /* one of them was the keep-alive race's            */
 	bool discarded;            /* --retry-on: this response goes no further        */
@@ -143,6 +188,9 @@ typedef int pace_fn(struct client *c);
 struct client {
 	int fd;
 	enum client_state state;
+	enum timeout timeout;      /* the timer running (client_refresh)           */
+	uint64_t t_state, t_io;    /* entered the state; the last byte moved, or
+	                              the timer's switch (loop clock)             */
 	unsigned long id;
 	struct addr peer, local;
 	char peer_s[ADDR_STRLEN];
@@ -150,7 +198,7 @@ struct client {
 	struct http_msg req;
 	struct head_scan scan;
 	struct chunk_scan chunks;
-	ev_timer timer;            /* header, idle, body or linger timeout           */
+	ev_timer timer;            /* the state's timer (see the table)             */
 	ev_timer pace;             /* --pace: the next step waits for this          */
 	pace_fn *pace_next;
 	struct sconn *srv;
@@ -158,6 +206,7 @@ struct client {
 	bool read_eof;             /* the client shut down its side                  */
 	uint64_t t_accept;         /* step 1's time, until the first request uses it */
 	struct client *next, *prev;
+	struct client *idle_next, *idle_prev;   /* kept alive, idle: oldest first */
 };
 
 struct listener {
@@ -173,6 +222,7 @@ struct proxy {
 	size_t nlisteners;
 	struct client *clients;
 	size_t nclients;
+	struct client *idle_first, *idle_last;  /* kept-alive idle clients, oldest first */
 	unsigned long next_conn;
 	uint64_t next_req;
 	uint32_t id_prefix;
@@ -192,28 +242,54 @@ void mem_prime(struct buf *b);
 void mem_release(struct buf *b);
 void mem_free_all(void);
 
+/* client.c: the client connection's life (the table, proxy.h above) */
+void client_enter(struct client *c, enum client_state st);
+/* Sets c's poll mask and timer from its state and buffers, and its server
+ * connection's; every handler ends with it.  Handlers only queue bytes:
+ * the loop writes them when it next finds the socket writable. */
+void client_refresh(struct client *c);
+/* Runs fn now, or after --pace milliseconds. */
+int pace(struct client *c, pace_fn *fn);
+/* A client with nothing in flight gives its buffers back, or closes while
+ * the proxy stops.  Returns -1 if c is gone. */
+int client_rest(struct client *c);
+/* --max-conns reached: closes the client idle the longest; false if none. */
+bool client_reclaim_idle(void);
+/* Frees c and its server connection (the access-log line of a request
+ * under way first); always "returns" -1 for callers. */
+int client_close(struct client *c, const char *reason);
+/* Arms t for when, unless it fires earlier already (its callback then
+ * finds the deadline not due and arms again); when 0 leaves it be. */
+void timer_set(ev_timer *t, uint64_t when, ev_timer_fn *fn, void *arg);
+extern const char *const timeout_names[];
+
+/* server.c: the server connection's life and the pool (the table above) */
+void sconn_enter(struct sconn *s, enum server_state st);
+void sconn_refresh(struct sconn *s);
+void sconn_close(struct sconn *s, const char *reason);
+void pool_unlink(struct sconn *s);
+void pool_put(struct sconn *s);
+void pool_close_all(void);
+
 /* step 1: accept.c */
 int accept_start(void);
 void accept_stop(void);
 void accept_update(void);
-void client_set_state(struct client *c, enum client_state st);
-/* Frees c and its server connection; always "returns" -1 for callers. */
-int client_close(struct client *c, const char *reason);
-void client_update_mask(struct client *c);
-/* Sets fd's events; with none, takes fd out of poll() altogether, since
- * poll() reports a reset even on an fd that asks for nothing, and the loop
- * would spin until the fd wants something again. */
-/* Runs fn now, or after --pace milliseconds. */
-int pace(struct client *c, pace_fn *fn);
 
 /* step 2: request.c */
 extern const struct http_hooks request_hooks;
 void client_on_io(ev_loop *loop, int fd, void *arg, int mask);
 int client_process(struct client *c);
-void request_begin(struct client *c, uint64_t timeout_ms);
+/* A new exchange: forget the last one, wait for the next request (CS_IDLE). */
+void request_begin(struct client *c);
 /* The checks on a complete request head: 0, or the status to answer with
  * and *why.  Pure: reads only req. */
 int request_check(const struct http_msg *req, uint64_t max_body, const char **why);
+/* The framing rules requests and responses share (RFC 9112 6): one
+ * Content-Length at most and not with Transfer-Encoding, whose codings are
+ * chunked once and last, never in HTTP/1.0.  0, or 400 (501: a coding other
+ * than chunked) with *why. */
+int framing_check(const struct http_msg *m, const char **why);
 
 /* step 3: decide.c */
 struct edit {
@@ -222,7 +298,8 @@ struct edit {
 	bool ipv6;
 	const char *name;          /* for Via and Forwarded by=                     */
 	const char *id;            /* X-Request-ID to add, or NULL to keep theirs   */
-	const char *host;          /* Host to add when the request has none         */
+	const char *host;          /* Host to send instead of theirs (NULL: theirs),
+	                              added when the request has none                */
 	bool chunked;              /* re-frame the body as chunked                   */
 };
 int step3_decide(struct client *c);
@@ -231,13 +308,20 @@ int step3_decide(struct client *c);
 int edit_request_head(const struct http_msg *req, const struct edit *e, struct buf *out);
 /* Appends "name: value\r\n"; 0, or -1 on ENOMEM. */
 int put_header(struct buf *out, const char *name, const char *value);
-/* True if header name must not be forwarded (hop-by-hop, RFC 9110 7.6.1). */
+/* True if header name must not be forwarded (hop-by-hop, RFC 9110 7.6.1).
+ * A Connection token never removes Content-Length or Host. */
 bool hop_by_hop(const struct http_msg *m, const char *name);
 /* True if id may be passed on as an X-Request-ID (short, visible ASCII). */
 bool request_id_ok(const char *id);
 
 /* step 4: connect.c */
 int step4_connect(struct client *c);
+/* The one rule for sending a request again: nothing reached the client, and
+ * none of the request went out on s (NULL: connect(2) failed at once), or it
+ * is replayable with its head still held.  race: the keep-alive race's one
+ * retry on a fresh connection (not counted); else --retries, not while
+ * stopping. */
+bool may_retry(const struct client *c, const struct sconn *s, bool race);
 /* The keep-alive race's retry on a fresh connection (see connect.c). */
 int server_retry(struct sconn *s);
 /* STEP 4 again on another server of the pool (--retries), when x->server
@@ -248,14 +332,7 @@ int retry_elsewhere(struct client *c, struct sconn *s, struct buf *out, bool tim
 /* An idempotent method (GET, HEAD, OPTIONS, PUT, DELETE, TRACE; RFC 9110
  * 9.2.2) and no body: the request may be sent twice. */
 bool request_replayable(const struct client *c);
-void sconn_set_state(struct sconn *s, enum server_state st);
-void sconn_close(struct sconn *s, const char *reason);
-void sconn_update_mask(struct sconn *s);
 void sconn_on_io_connecting(struct sconn *s);
-/* (Re)arms the timeout-server timer: the server must say something by then. */
-void sconn_timeout_server(struct sconn *s);
-void pool_put(struct sconn *s);
-void pool_close_all(void);
 
 /* step 5: forward.c */
 int step5_forward(struct client *c);
@@ -279,14 +356,14 @@ void health_failed(struct client *c, struct server *srv, const char *why);
 void health_ok(struct client *c, struct server *srv);
 int response_check(const struct http_msg *resp, const char **why);
 /* Writes the response head the client receives: hop-by-hop headers
- * removed, Via added, framed as frame says; conn 0 adds "Connection:
- * close", 1 nothing, 2 "Connection: keep-alive" (HTTP/1.0 clients). */
-int edit_response_head(const struct http_msg *resp, enum frame frame, const char *name,
+ * removed, Via and X-Request-ID id (NULL: none) added, framed as frame
+ * says; conn 0 adds "Connection: close", 1 nothing, 2 "Connection:
+ * keep-alive" (HTTP/1.0 clients). */
+int edit_response_head(const struct http_msg *resp, enum frame frame, const char *name, const char *id,
                        int conn, struct buf *out);
 
 /* step 7: respond.c */
 int client_flush(struct client *c);
-int client_send_soon(struct client *c);
 int step7_done(struct client *c);
 int chunk_append(struct buf *b, const char *at, size_t len);
 

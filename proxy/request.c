@@ -3,8 +3,9 @@
  * Reads the client connection, feeds llhttp (the raw bytes are scanned
  * first, scan.c), enforces the limits (431, 414, 413) and the
  * request-smuggling defences an intermediary owes the server behind it
- * (RFC 9112 sections 2.2, 5, 6 and 7), then hands the request to step 3.  The parser pauses after the head (steps 3-5 run outside llhttp)
- * and after the message (pipelined requests wait their turn).
+ * (RFC 9112 sections 2.2, 5, 6 and 7), then hands the request to step 3.
+ * The parser pauses after the head (steps 3-5 run outside llhttp) and
+ * after the message (pipelined requests wait their turn).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -14,31 +15,48 @@
 
 #include "log.h"
 #include "proxy.h"
+#include "route.h"
 
 /* ---- checks on a complete head (pure) ----------------------------------- */
 
-/* The last coding of a Transfer-Encoding list, and whether it is the only one. */
-static bool te_chunked_only(const struct http_msg *m, bool *final_chunked)
+int framing_check(const struct http_msg *m, const char **why)
 {
-	size_t codings = 0;
-	*final_chunked = false;
+	size_t te = 0, codings = 0, chunked = 0, cl = http_count(m, "Content-Length");
+	bool last_chunked = false;
 	for (size_t i = 0; i < m->nhdrs; i++) {
 		if (!http_hdr_is(m, i, "Transfer-Encoding"))
 			continue;
 		const char *cursor = http_hdr_value(m, i), *el;
 		size_t n;
+		te++;
 		while ((el = http_list_next(&cursor, &n)) != NULL) {
 			codings++;
-			*final_chunked = n == 7 && strncasecmp(el, "chunked", 7) == 0;
+			last_chunked = n == 7 && strncasecmp(el, "chunked", 7) == 0;
+			chunked += last_chunked;
 		}
 	}
-	return codings == 1 && *final_chunked;
+	*why = NULL;
+	if (cl > 1)
+		*why = "two Content-Length headers";
+	else if (te == 0)
+		return 0;
+	else if (cl > 0)
+		*why = "Transfer-Encoding together with Content-Length";
+	else if (http_minor(m) == 0)
+		*why = "Transfer-Encoding in HTTP/1.0";
+	else if (!last_chunked)
+		*why = "Transfer-Encoding whose final coding is not chunked";
+	else if (chunked > 1)
+		*why = "chunked applied twice";
+	else if (codings > 1) {
+		*why = "a transfer coding other than chunked";
+		return 501;
+	}
+	return *why == NULL ? 0 : 400;
 }
 
 int request_check(const struct http_msg *req, uint64_t max_body, const char **why)
 {
-	size_t te = http_count(req, "Transfer-Encoding"), cl = http_count(req, "Content-Length");
-	bool final_chunked;
 	if (req->parser.method == HTTP_CONNECT) {
 		*why = "CONNECT is not supported by a reverse proxy";
 		return 405;
@@ -55,23 +73,15 @@ int request_check(const struct http_msg *req, uint64_t max_body, const char **wh
 		*why = "two Host headers";
 		return 400;
 	}
-	if (cl > 1) {
-		*why = "two Content-Length headers";
+	size_t alen;
+	if (route_authority(http_target(req), &alen) != NULL && (alen == 0 || alen > ROUTE_AUTHORITY_MAX)) {
+		*why = "an absolute target with an empty or overlong host";
 		return 400;
 	}
-	if (te > 0 && cl > 0) {
-		*why = "Transfer-Encoding together with Content-Length";
-		return 400;
-	}
-	if (te > 0 && http_minor(req) == 0) {
-		*why = "Transfer-Encoding in an HTTP/1.0 request";
-		return 400;
-	}
-	if (te > 0 && !te_chunked_only(req, &final_chunked)) {
-		*why = final_chunked ? "a transfer coding other than chunked" : "Transfer-Encoding whose final coding is not chunked";
-		return final_chunked ? 501 : 400;
-	}
-	if (cl == 1 && max_body > 0 && req->parser.content_length > max_body) {
+	int status = framing_check(req, why);
+	if (status != 0)
+		return status;
+	if (http_count(req, "Content-Length") == 1 && max_body > 0 && req->parser.content_length > max_body) {
 		*why = "Content-Length over --max-body";
 		return 413;
 	}
@@ -98,32 +108,7 @@ const struct http_hooks request_hooks = {
 
 /* ---- the client connection ---------------------------------------------- */
 
-static void on_client_timeout(ev_loop *loop, void *arg)
-{
-	(void)loop;
-	struct client *c = arg;
-	switch (c->state) {
-	case CS_IDLE:
-		client_close(c, "idle timeout");
-		break;
-	case CS_HEAD:
-		client_error(c, 408, "timeout-header: request headers took too long");
-		break;
-	case CS_BODY:
-		client_error(c, 408, "timeout-idle: request body stalled");
-		break;
-	case CS_CLOSING:
-	case CS_LINGER:
-		client_close(c, "linger done");
-		break;
-	default:
-		break;   /* steps 3-6 are timed on the server side */
-	}
-}
-
-/* A new exchange: forget the last one, wait for the next request, at most
- * timeout_ms (timeout-header for a new connection, timeout-idle after). */
-void request_begin(struct client *c, uint64_t timeout_ms)
+void request_begin(struct client *c)
 {
 	mem_release(&c->x.head);
 	c->x = (struct exchange){ 0 };
@@ -132,8 +117,8 @@ void request_begin(struct client *c, uint64_t timeout_ms)
 	c->req.nhdrs = 0;
 	c->req.target_len = 0;
 	head_scan_init(&c->scan);
-	client_set_state(c, CS_IDLE);
-	ev_timer_arm(P.loop, &c->timer, timeout_ms, on_client_timeout, c);
+	c->scan.max = P.cfg->max_header;
+	client_enter(c, CS_IDLE);
 }
 
 /* Our request IDs: the process's random prefix, then a counter, in 16 hex
@@ -153,7 +138,6 @@ static int request_head_done(struct client *c)
 	struct exchange *x = &c->x;
 	const char *why = NULL;
 	x->t_head = ev_mono_ns();
-	ev_timer_stop(P.loop, &c->timer);
 	const char *id = http_get(&c->req, "X-Request-ID");
 	if (id != NULL && request_id_ok(id)) {
 		snprintf(x->id, sizeof(x->id), "%s", id);
@@ -176,7 +160,7 @@ static int request_head_done(struct client *c)
 	if (status != 0)
 		return client_error(c, status, why);
 	chunk_scan_init(&c->chunks);
-	client_set_state(c, CS_DECIDE);
+	client_enter(c, CS_DECIDE);
 	return pace(c, step3_decide);
 }
 
@@ -197,12 +181,10 @@ int client_process(struct client *c)
 		if (c->state == CS_IDLE) {
 			if (n == 0)
 				break;
-			client_set_state(c, CS_HEAD);
 			/* The first request's clock starts at step 1, as in HAProxy. */
 			c->x.t_start = c->t_accept ? c->t_accept : ev_mono_ns();
 			c->t_accept = 0;
-			ev_timer_arm_at(P.loop, &c->timer, c->x.t_start + P.cfg->timeout_header * 1000000u,
-			                on_client_timeout, c);
+			client_enter(c, CS_HEAD);
 		}
 		if (c->state == CS_HEAD && n == 0)
 			break;
@@ -214,7 +196,7 @@ int client_process(struct client *c)
 		if (c->state == CS_HEAD) {
 			int r = head_scan(&c->scan, p, n, &used);
 			if (r < 0)
-				return client_error(c, 400, c->scan.error);
+				return client_error(c, c->scan.too_long ? 431 : 400, c->scan.error);
 			n = used;   /* feed the head alone; its end pauses the parser */
 		} else if (c->req.parser.flags & F_CHUNKED) {
 			int r = chunk_scan(&c->chunks, p, n, &used);
@@ -229,15 +211,12 @@ int client_process(struct client *c)
 				return request_head_done(c);
 			/* CS_BODY: the message is complete; the response comes next. */
 			c->x.req_complete = true;
-			client_set_state(c, CS_WAIT);
-			ev_timer_stop(P.loop, &c->timer);
+			client_enter(c, CS_WAIT);
 			struct buf *ev = event_begin(c, 5, "request-sent");
 			if (ev != NULL) {
 				event_num(ev, "body", (double)c->x.req_body);
 				event_end(ev);
 			}
-			if (c->srv != NULL)
-				sconn_update_mask(c->srv);   /* sent soon: see client_send_soon */
 			return pace(c, step6_wait);
 		}
 		if (e != HPE_OK) {
@@ -246,19 +225,11 @@ int client_process(struct client *c)
 				snprintf(c->x.err, sizeof(c->x.err), "%s", c->req.error);
 			return client_error(c, status, c->x.err);
 		}
-		if (c->state == CS_BODY && used > 0)
-			ev_timer_arm(P.loop, &c->timer, P.cfg->timeout_idle, on_client_timeout, c);
 		if (buf_len(&c->in) == 0)
 			break;
 	}
-	if (c->state == CS_BODY && c->read_eof && buf_len(&c->in) == 0) {
-		/* The client closed before its request was whole. */
-		snprintf(c->x.err, sizeof(c->x.err), "client closed mid-body");
-		log_access(c);
-		return client_close(c, "client closed mid-body");
-	}
-	if (c->state == CS_BODY && c->srv != NULL)
-		sconn_update_mask(c->srv);   /* sent soon: see client_send_soon */
+	if (c->state == CS_BODY && c->read_eof && buf_len(&c->in) == 0)
+		return client_close(c, "client closed mid-body");   /* before its request was whole */
 	return 0;
 }
 
@@ -300,14 +271,11 @@ static int client_read(struct client *c)
 			return 0;
 		char why[128];
 		snprintf(why, sizeof(why), "read %s: %s", c->peer_s, strerror(errno));
-		if (c->x.t_start != 0 && c->x.status == 0 && c->state != CS_IDLE) {
-			snprintf(c->x.err, sizeof(c->x.err), "%s", why);
-			log_access(c);
-		}
 		return client_close(c, why);
 	}
 	if (n == 0)
 		return client_eof(c);
+	c->t_io = ev_now_ns(P.loop);
 	return client_process(c);
 }
 
@@ -320,5 +288,5 @@ void client_on_io(ev_loop *loop, int fd, void *arg, int mask)
 		return;
 	if ((mask & EV_READ) && client_read(c) < 0)
 		return;
-	client_update_mask(c);
+	client_refresh(c);
 }

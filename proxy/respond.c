@@ -14,57 +14,27 @@
 #include "proxy.h"
 #include "telemetry.h"
 
-static void on_linger_timeout(ev_loop *loop, void *arg)
-{
-	(void)loop;
-	client_close(arg, "linger done");
-}
-
-/* An idle keep-alive connection holds no buffers (10,000 of them cost
- * little memory): they come back from mem.c's cache with the next request. */
-static void drop_buffers_if_idle(struct client *c)
-{
-	if (c->state == CS_IDLE && buf_len(&c->in) == 0 && buf_len(&c->out) == 0) {
-		mem_release(&c->in);
-		mem_release(&c->out);
-		http_msg_free(&c->req);
-	}
-}
-
-/* Bytes for the client (or the server) are queued: they go out when the
- * loop next finds the socket writable, one turn later, with the rest of
- * that turn's output.  Handlers fill buffers; the loop writes.  Each
- * answer then waits about one turn, rather than anything from nothing to
- * a whole turn by where its fd fell in the poll set, so latencies come out
- * even (the p99 rows of tests/bench/proxy.sh), for the same one send per
- * buffer. */
-int client_send_soon(struct client *c)
-{
-	client_update_mask(c);
-	if (c->srv != NULL)
-		sconn_update_mask(c->srv);
-	return 0;
-}
-
 /* Writes what waits for the client, now (the socket is writable, or the
- * connection is closing).  After the last bytes of a closing connection:
- * shut down our side and drain theirs briefly, so an error answer is not
- * lost to a reset.  Returns -1 if c is gone. */
+ * connection is closing).  Handlers only queue bytes: the loop writes them
+ * when it next finds the socket writable, one turn later, with the rest of
+ * that turn's output.  Each answer then waits about one turn, rather than
+ * anything from nothing to a whole turn by where its fd fell in the poll
+ * set, so latencies come out even (the p99 rows of tests/bench/proxy.sh),
+ * for the same one send per buffer.  After the last bytes of a closing
+ * connection: shut down our side and drain theirs briefly (CS_LINGER), so
+ * an error answer is not lost to a reset.  Returns -1 if c is gone. */
 int client_flush(struct client *c)
 {
 	while (buf_len(&c->out) > 0 && !ev_timer_armed(&c->pace)) {
 		ssize_t n = buf_write_fd(&c->out, c->fd);
 		if (n < 0) {
 			if (errno == EAGAIN || errno == EINTR)
-				break;
+				return 0;
 			char why[160];
 			snprintf(why, sizeof(why), "send %s: %s", c->peer_s, strerror(errno));
-			if (c->x.status != 0 && c->state != CS_IDLE && c->state != CS_CLOSING) {
-				snprintf(c->x.err, sizeof(c->x.err), "%s", why);
-				log_access(c);
-			}
 			return client_close(c, why);
 		}
+		c->t_io = ev_now_ns(P.loop);
 	}
 	if (buf_len(&c->out) == 0 && c->state == CS_CLOSING) {
 		mem_release(&c->out);
@@ -72,14 +42,9 @@ int client_flush(struct client *c)
 			return client_close(c, "response sent, client gone");
 		if (shutdown(c->fd, SHUT_WR) < 0)
 			return client_close(c, "shutdown");
-		client_set_state(c, CS_LINGER);
-		ev_timer_arm(P.loop, &c->timer, LINGER_MS, on_linger_timeout, c);
+		client_enter(c, CS_LINGER);
 	}
-	drop_buffers_if_idle(c);
-	client_update_mask(c);
-	if (c->srv != NULL)
-		sconn_update_mask(c->srv);
-	return 0;
+	return client_rest(c);
 }
 
 /* Passive telemetry (step 6's harvest), once the response is complete. */
@@ -118,6 +83,7 @@ int step7_done(struct client *c)
 		event_end(e);
 	}
 	log_access(c);
+	x->logged = true;
 
 	/* The server connection: back to the pool if it is clean. */
 	bool reusable = !s->eof && http_keep_alive(&s->resp) && x->req_complete && buf_len(&s->out) == 0;
@@ -130,14 +96,14 @@ int step7_done(struct client *c)
 
 	/* A client that shut down its side gets its pipelined answers, then goodbye. */
 	if (!x->keep_alive || (c->read_eof && buf_len(&c->in) == 0)) {
-		client_set_state(c, CS_CLOSING);
-		ev_timer_stop(P.loop, &c->timer);
+		client_enter(c, CS_CLOSING);
 		return client_flush(c);
 	}
-	/* Kept alive: the next request (maybe already here, pipelined). */
+	/* Kept alive: the next request (maybe already here, pipelined); the
+	 * response may still be on its way out (client.c: TO_SEND). */
 	http_msg_resume(&c->req);
-	request_begin(c, P.cfg->timeout_idle);
-	client_send_soon(c);
-	drop_buffers_if_idle(c);
+	request_begin(c);
+	if (client_rest(c) < 0)
+		return -1;
 	return pace(c, client_process);   /* step 2 of the next request */
 }

@@ -1,9 +1,11 @@
 /*
  * response.c - STEP 6: the response comes back from the server.  llhttp on
  * the server side; framing by Content-Length, chunked, or close; no body
- * for HEAD, 1xx, 204 and 304; 1xx (100 Continue) passed on; the smuggling
- * checks again (an ambiguous response is never forwarded: 502); passive
- * telemetry per server.  The body streams on to the client (step 7).
+ * for HEAD, 1xx, 204 and 304, whatever their headers say (bytes after such
+ * a head are the next response, or talk out of turn); 1xx (100 Continue)
+ * passed on; the request's framing rules again (an ambiguous response is
+ * never forwarded: 502); passive telemetry per server.  The body streams on
+ * to the client (step 7).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -16,7 +18,6 @@
 
 int response_check(const struct http_msg *resp, const char **why)
 {
-	size_t te = http_count(resp, "Transfer-Encoding"), cl = http_count(resp, "Content-Length");
 	int st = http_status(resp);
 	if (st == 101) {
 		*why = "101 Switching Protocols, but no upgrade was asked";
@@ -26,24 +27,22 @@ int response_check(const struct http_msg *resp, const char **why)
 		*why = "not an HTTP/1.x status line";
 		return 502;
 	}
-	if (cl > 1) {
-		*why = "two Content-Length headers in the response";
-		return 502;
-	}
-	if (te > 0 && cl > 0) {
-		*why = "Transfer-Encoding together with Content-Length in the response";
-		return 502;
-	}
-	if (te > 0 && !(resp->parser.flags & F_CHUNKED)) {
-		*why = "response Transfer-Encoding whose final coding is not chunked";
-		return 502;
-	}
-	return 0;
+	return framing_check(resp, why) ? 502 : 0;
+}
+
+/* Headers the client gets from us, not from the server: X-Request-ID when
+ * we return ours, Content-Length on a status that never has a body. */
+static bool replaced(const struct http_msg *resp, size_t i, const char *id)
+{
+	int st = http_status(resp);
+	return (id != NULL && http_hdr_is(resp, i, "X-Request-ID")) ||
+	       ((st < 200 || st == 204) && http_hdr_is(resp, i, "Content-Length"));
 }
 
 /* conn: 0 adds "Connection: close", 1 nothing (HTTP/1.1 keeps alive),
  * 2 "Connection: keep-alive" (for an HTTP/1.0 client). */
-int edit_response_head(const struct http_msg *resp, enum frame frame, const char *name, int conn, struct buf *out)
+int edit_response_head(const struct http_msg *resp, enum frame frame, const char *name, const char *id,
+                       int conn, struct buf *out)
 {
 	const char *reason = http_target(resp);
 	int st = http_status(resp);
@@ -54,11 +53,13 @@ int edit_response_head(const struct http_msg *resp, enum frame frame, const char
 		r = buf_cat(out, " ", reason[0] ? reason : http_reason(st), "\r\n", NULL);
 	for (size_t i = 0; r == 0 && i < resp->nhdrs; i++) {
 		const char *hname = http_hdr_name(resp, i);
-		if (!hop_by_hop(resp, hname))
+		if (!hop_by_hop(resp, hname) && !replaced(resp, i, id))
 			r = put_header(out, hname, http_hdr_value(resp, i));
 	}
 	if (r == 0 && st >= 200)
 		r = buf_cat(out, "Via: 1.1 ", name, "\r\n", NULL);
+	if (r == 0 && st >= 200 && id != NULL)
+		r = put_header(out, "X-Request-ID", id);
 	if (r == 0 && frame == FRAME_CHUNKED)
 		r = buf_puts(out, "Transfer-Encoding: chunked\r\n");
 	if (r == 0 && conn == 0)
@@ -78,7 +79,7 @@ static int on_response_headers(struct http_msg *m)
 	struct client *c = s->client;
 	struct exchange *x = &c->x;
 	const char *why;
-	const char *name = P.cfg->name ? P.cfg->name : "l7lab";
+	const char *name = P.cfg->name ? P.cfg->name : "l7lab", *id = P.cfg->return_id ? x->id : NULL;
 	int st = http_status(m);
 	bool client11 = http_minor(&c->req) >= 1;
 	if (response_check(m, &why) != 0) {
@@ -87,15 +88,14 @@ static int on_response_headers(struct http_msg *m)
 	}
 	if (st < 200) {   /* 100 Continue, 103 Early Hints: pass on to HTTP/1.1 clients */
 		size_t before = buf_len(&c->out);
-		if (client11 && edit_response_head(m, FRAME_NONE, name, 1, &c->out) < 0)
+		if (client11 && edit_response_head(m, FRAME_NONE, name, NULL, 1, &c->out) < 0)
 			goto nomem;
 		x->resp_bytes += buf_len(&c->out) - before;
-		return 0;
+		return 1;   /* no body, whatever the headers say */
 	}
 	/* STEP 6: --retry-on: a status that means "try another server", for a
 	 * request that may be sent again, before anything reached the client. */
-	if (st >= 400 && P.cfg->retry_on[st - 400] && x->resp_bytes == 0 && request_replayable(c) &&
-	    buf_len(&x->head) > 0 && (size_t)(x->retries - x->race_retried) < P.cfg->retries && !P.stopping) {
+	if (st >= 400 && P.cfg->retry_on[st - 400] && may_retry(c, s, false)) {
 		snprintf(m->error, sizeof(m->error), "%d from %s (retry-on)", st, s->server->name);
 		x->discarded = true;
 		return -1;   /* server_failed retries it */
@@ -112,7 +112,7 @@ static int on_response_headers(struct http_msg *m)
 	x->keep_alive = x->keep_alive && x->frame != FRAME_CLOSE && x->req_complete && !P.stopping;
 	mem_prime(&c->out);
 	size_t before = buf_len(&c->out);
-	if (edit_response_head(m, x->frame, name, x->keep_alive ? (client11 ? 1 : 2) : 0, &c->out) < 0)
+	if (edit_response_head(m, x->frame, name, id, x->keep_alive ? (client11 ? 1 : 2) : 0, &c->out) < 0)
 		goto nomem;
 	x->resp_bytes += buf_len(&c->out) - before;
 	x->status = st;
@@ -127,8 +127,8 @@ static int on_response_headers(struct http_msg *m)
 		event_num(e, "ms", ms_between(x->t_sent, x->t_resp));
 		event_end(e);
 	}
-	if (head)
-		return 1;   /* no body follows, whatever the headers say */
+	if (x->frame == FRAME_NONE)
+		return 1;   /* HEAD, 204, 304: no body follows, whatever the headers say */
 	return P.cfg->pace_ms ? HPE_PAUSED : 0;   /* --pace: step 7 waits */
 nomem:
 	snprintf(m->error, sizeof(m->error), "out of memory");
@@ -155,6 +155,7 @@ static int on_response_complete(struct http_msg *m)
 	struct client *c = s->client;
 	if (http_status(m) < 200) {   /* an interim response: the real one follows */
 		head_scan_init(&s->scan);
+		s->scan.max = P.cfg->max_header;
 		return 0;
 	}
 	if (c->x.frame == FRAME_CHUNKED) {
@@ -184,8 +185,9 @@ void health_failed(struct client *c, struct server *srv, const char *why)
 	c->x.pool->nfailing += srv->fails == cfg->max_fails;
 	srv->stats.ejections += srv->down_until <= ev_now_ns(P.loop);   /* it was up: telemetry (--admin) */
 	srv->down_until = ev_now_ns(P.loop) + cfg->fail_timeout * 1000000;
-	log_warn("server %s down for %llu ms: %u failures in a row, the last: %s", srv->name,
-	         (unsigned long long)cfg->fail_timeout, srv->fails, why);
+	char d[24];
+	log_warn("server %s down for %s: %u failures in a row, the last: %s", srv->name,
+	         config_ms_str(cfg->fail_timeout, d), srv->fails, why);
 	struct buf *e = event_begin(c, 6, "server-down");
 	if (e != NULL) {
 		event_str(e, "server_name", srv->name);
@@ -243,7 +245,6 @@ int server_failed(struct sconn *s, int status, const char *why)
 	if (buf_len(&c->out) > 0 && buf_write_fd(&c->out, c->fd) < 0 && errno != EAGAIN)
 		log_debug("client %lu %s: write: %s", c->id, c->peer_s, strerror(errno));
 	snprintf(c->x.err, sizeof(c->x.err), "%s", why);
-	log_access(c);
 	return client_close(c, why);
 }
 
@@ -283,7 +284,7 @@ static int response_process(struct sconn *s)
 		if (e != HPE_OK)
 			return server_failed(s, 502, s->resp.error);
 	}
-	return client_send_soon(c);
+	return 0;
 }
 
 /* The server closed its side (err NULL) or reset it (err says so). */
@@ -316,7 +317,7 @@ static int sconn_read(struct sconn *s)
 	if (n == 0)
 		return response_eof(s, NULL);
 	s->received += (uint64_t)n;
-	sconn_timeout_server(s);
+	s->t_io = ev_now_ns(P.loop);
 	return response_process(s);
 }
 
@@ -348,7 +349,5 @@ void sconn_on_io(ev_loop *loop, int fd, void *arg, int mask)
 	}
 	if ((mask & EV_READ) && s != NULL && s->state == SS_BUSY && sconn_read(s) < 0)
 		return;
-	client_update_mask(c);
-	if (c->srv != NULL)
-		sconn_update_mask(c->srv);
+	client_refresh(c);
 }

@@ -37,11 +37,7 @@ bool route_host_matches(const char *pattern, const char *host)
 	return n == plen && strncasecmp(host, pattern, n) == 0;
 }
 
-/* For an absolute-form target ("http://host:port/path?q") returns the
- * authority's host and sets *path to the path ("/" when empty); for the
- * origin form returns NULL and leaves *path at the target.  RFC 9112 3.2.2:
- * the authority in the target takes precedence over the Host header. */
-static const char *target_authority(const char *target, const char **path)
+const char *route_authority(const char *target, size_t *len)
 {
 	const char *scheme_end = strstr(target, "://");
 	if (target[0] == '/' || scheme_end == NULL)
@@ -49,7 +45,7 @@ static const char *target_authority(const char *target, const char **path)
 	const char *auth = scheme_end + 3;
 	size_t alen = strcspn(auth, "/?#");
 	const char *at = memchr(auth, '@', alen);      /* skip user:password@ */
-	*path = auth[alen] == '/' ? auth + alen : "/";
+	*len = at ? alen - (size_t)(at + 1 - auth) : alen;
 	return at ? at + 1 : auth;
 }
 
@@ -78,8 +74,11 @@ static bool path_matches(const char *path, const char *prefix)
 struct pool *route_pick(const struct config *cfg, const struct http_msg *req, const struct route **matched)
 {
 	const char *path = http_target(req);
-	const char *host = target_authority(path, &path);
-	if (host == NULL)
+	size_t alen;
+	const char *host = route_authority(path, &alen);
+	if (host != NULL)   /* the path follows the authority ("/" when empty) */
+		path = host[alen] == '/' ? host + alen : "/";
+	else
 		host = http_get(req, "host");
 
 	for (size_t i = 0; i < cfg->nroutes; i++) {

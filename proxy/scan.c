@@ -2,8 +2,9 @@
  * scan.c - the raw-byte scanners both directions share (steps 2 and 6).
  * llhttp 8 lets through what an intermediary must refuse (RFC 9112): these
  * look at the bytes before llhttp does.  head_scan() finds the end of a
- * head and refuses bare LF or CR, obs-fold and control characters;
- * chunk_scan() checks chunked framing byte by byte.  Pure: no I/O, no
+ * head and refuses bare LF or CR, obs-fold, control characters and a head
+ * over its limit (every byte counts); chunk_scan() checks chunked framing
+ * byte by byte, with size lines and trailers bounded.  Pure: no I/O, no
  * allocation, any split of the input gives the same answer.
  */
 #include "proxy.h"
@@ -15,46 +16,52 @@ void head_scan_init(struct head_scan *h)
 	*h = (struct head_scan){ .prev = '\n', .line_start = true };
 }
 
+static int head_fail(struct head_scan *h, const char *why)
+{
+	h->error = why;
+	return -1;
+}
+
+/* The head so far is over its limit (blank lines and blanks count too). */
+static int head_over(struct head_scan *h, size_t n)
+{
+	h->bytes += n;
+	h->too_long = h->max > 0 && h->bytes > h->max;
+	return h->too_long ? head_fail(h, "header block over the limit") : 0;
+}
+
 int head_scan(struct head_scan *h, const char *p, size_t n, size_t *used)
 {
 	for (size_t i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)p[i];
 		if (c == '\n') {
-			if (h->prev != '\r') {
-				h->error = "bare LF in the header block";
-				return -1;
-			}
+			if (h->prev != '\r')
+				return head_fail(h, "bare LF in the header block");
 			h->prev = c;
 			if (h->line_start && h->seen_line) {
 				*used = i + 1;
-				return 1;
+				return head_over(h, i + 1) < 0 ? -1 : 1;
 			}
 			h->line_start = true;   /* blank lines before the start line are ignored */
 			continue;
 		}
-		if (h->prev == '\r') {
-			h->error = "bare CR in the header block";
-			return -1;
-		}
+		if (h->prev == '\r')
+			return head_fail(h, "bare CR in the header block");
 		h->prev = c;
 		if (c == '\r')
 			continue;
 		if (h->line_start) {
-			if (c == ' ' || c == '\t') {
-				h->error = h->seen_line ? "obs-fold (a header line starting with white space)"
-				                        : "white space before the start line";
-				return -1;
-			}
+			if (c == ' ' || c == '\t')
+				return head_fail(h, h->seen_line ? "obs-fold (a header line starting with white space)"
+				                                 : "white space before the start line");
 			h->line_start = false;
 			h->seen_line = true;
 		}
-		if ((c < 0x20 && c != '\t') || c == 0x7f) {
-			h->error = c == 0 ? "NUL in the header block" : "control character in the header block";
-			return -1;
-		}
+		if ((c < 0x20 && c != '\t') || c == 0x7f)
+			return head_fail(h, c == 0 ? "NUL in the header block" : "control character in the header block");
 	}
 	*used = n;
-	return 0;
+	return head_over(h, n);
 }
 
 /* ---- the chunked-framing scanner ----------------------------------------- */
@@ -84,6 +91,10 @@ int chunk_scan(struct chunk_scan *cs, const char *p, size_t n, size_t *used)
 	for (size_t i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)p[i];
 		bool ctl = (c < 0x20 && c != '\t') || c == 0x7f;
+		/* Size lines (zeros and extensions included) and trailers are bounded. */
+		if (cs->at != CH_DATA && ++cs->line > CHUNK_LINE_MAX)
+			return chunk_fail(cs, cs->at >= CH_TRAILER_START ? "chunked trailers too long"
+			                                                 : "chunk size line too long");
 		switch (cs->at) {
 		case CH_SIZE:
 			if (hexval(c) >= 0) {
@@ -111,6 +122,8 @@ int chunk_scan(struct chunk_scan *cs, const char *p, size_t n, size_t *used)
 			if (c != '\n')
 				return chunk_fail(cs, "chunk size line not ended by CRLF");
 			cs->digits = 0;
+			if (cs->left > 0)
+				cs->line = 0;   /* the trailers go on counting after the last one */
 			cs->at = cs->left == 0 ? CH_TRAILER_START : CH_DATA;
 			break;
 		case CH_DATA: {
@@ -129,6 +142,7 @@ int chunk_scan(struct chunk_scan *cs, const char *p, size_t n, size_t *used)
 		case CH_DATA_LF:
 			if (c != '\n')
 				return chunk_fail(cs, "chunk data not followed by CRLF");
+			cs->line = 0;
 			cs->at = CH_SIZE;
 			break;
 		case CH_TRAILER_START:

@@ -28,6 +28,8 @@ max-target 8k
 max-body 0
 timeout-header 10s
 timeout-idle 60s
+timeout-client 30s
+timeout-body 300s
 timeout-connect 3s
 timeout-server 30s
 timeout-pool 4s

@@ -88,7 +88,7 @@ events() { jq -r "$2" "$BATS_TEST_TMPDIR/$1.jsonl"; }
 	proxy_with p --backend "dead=$DEAD" --backend "b2=$B2" --max-fails 2
 	local i
 	for i in 1 2 3 4; do code p >/dev/null; done
-	wait_until grep -q 'server dead down for 10000 ms: 2 failures in a row' "$(err_of p)"
+	wait_until grep -q 'server dead down for 10s: 2 failures in a row' "$(err_of p)"
 	for i in 1 2 3 4 5 6; do run code p; assert_output 200; done
 	wait_until test "$(access p | wc -l)" -eq 10
 	run sh -c "grep ' pool=' '$(err_of p)' | tail -n 6 | grep -c 'server=b2 .*id=[0-9a-f]*$'"

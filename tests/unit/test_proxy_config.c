@@ -286,6 +286,8 @@ TEST(check_prints_the_resolved_configuration_in_file_syntax)
 		"max-body 100\n"
 		"timeout-header 10s\n"
 		"timeout-idle 60s\n"
+		"timeout-client 30s\n"
+		"timeout-body 300s\n"
 		"timeout-connect 1500ms\n"
 		"timeout-server 30s\n"
 		"timeout-pool 4s\n"

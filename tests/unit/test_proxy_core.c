@@ -88,6 +88,20 @@ TEST(the_head_scanner_refuses_NUL_and_control_characters)
 	CHECK_INT(scan_all("GET / HTTP/1.1\r\nX: a\tb\r\n\r\n", &used, &err), 1);   /* HTAB is fine */
 }
 
+TEST(the_head_scanner_counts_every_byte_toward_its_limit)
+{
+	const char *padded = "\r\n\r\n\r\nGET / HTTP/1.1\r\nX:          a\r\n\r\n", *plain = "GET / HTTP/1.1\r\nX: a\r\n\r\n";
+	struct head_scan h;
+	size_t used;
+	head_scan_init(&h);
+	h.max = 32;
+	CHECK_INT(head_scan(&h, padded, strlen(padded), &used), -1);
+	CHECK(h.too_long);
+	head_scan_init(&h);
+	h.max = 32;
+	CHECK_INT(head_scan(&h, plain, strlen(plain), &used), 1);
+}
+
 static int check_req(const char *head, uint64_t max_body)
 {
 	struct http_msg m;
@@ -138,7 +152,7 @@ TEST(step_3_edits_a_request_head)
 	      "X-Forwarded-For: 10.0.0.1\r\nX-Forwarded-Proto: https\r\nTransfer-Encoding: chunked\r\n"
 	      "Keep-Alive: 5\r\nX-Kept: yes\r\n\r\n");
 	struct edit e = { .client_ip = "127.0.0.1", .client_port = 5000, .name = "edge", .id = "42",
-	                  .host = "127.0.0.11:9001", .chunked = true };
+	                  .host = NULL, .chunked = true };
 	CHECK_INT(edit_request_head(&m, &e, &out), 0);
 	CHECK_INT(buf_append(&out, "", 1), 0);
 	CHECK_STR(buf_begin(&out),
@@ -199,7 +213,7 @@ TEST(step_7_edits_a_response_head)
 	struct http_msg m;
 	struct buf out = BUF_INIT;
 	parse(&m, HTTP_RESPONSE, "HTTP/1.1 200 Fine\r\nConnection: X-Hop\r\nX-Hop: 1\r\nTransfer-Encoding: chunked\r\nX-Kept: 1\r\n\r\n");
-	CHECK_INT(edit_response_head(&m, FRAME_CHUNKED, "edge", 2, &out), 0);
+	CHECK_INT(edit_response_head(&m, FRAME_CHUNKED, "edge", NULL, 2, &out), 0);
 	CHECK_INT(buf_append(&out, "", 1), 0);
 	CHECK_STR(buf_begin(&out),
 	          "HTTP/1.1 200 Fine\r\nX-Kept: 1\r\nVia: 1.1 edge\r\nTransfer-Encoding: chunked\r\n"
@@ -264,6 +278,21 @@ TEST(the_chunk_scanner_refuses_bad_framing)
 	CHECK_INT(chunks("1;\001\r\na\r\n0\r\n\r\n", &used, &err), -1);
 }
 
+TEST(the_chunk_scanner_bounds_size_lines_and_trailers)
+{
+	char big[CHUNK_LINE_MAX + 16];
+	size_t used;
+	const char *err;
+	memset(big, '0', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	CHECK_INT(chunks(big, &used, &err), -1);
+	CHECK_STR(err, "chunk size line too long");
+	memcpy(big, "0\r\nX: ", 6);
+	memset(big + 6, 'a', sizeof(big) - 7);
+	CHECK_INT(chunks(big, &used, &err), -1);
+	CHECK_STR(err, "chunked trailers too long");
+}
+
 int main(void)
 {
 	RUN(the_head_scanner_finds_the_end_of_a_clean_head);
@@ -273,6 +302,7 @@ int main(void)
 	RUN(the_head_scanner_refuses_a_bare_CR);
 	RUN(the_head_scanner_refuses_obs_fold);
 	RUN(the_head_scanner_refuses_NUL_and_control_characters);
+	RUN(the_head_scanner_counts_every_byte_toward_its_limit);
 	RUN(a_clean_request_passes_the_checks);
 	RUN(the_request_checks_refuse_Host_trouble);
 	RUN(the_request_checks_refuse_ambiguous_framing);
@@ -287,5 +317,6 @@ int main(void)
 	RUN(the_chunk_scanner_finds_the_end_of_a_chunked_body);
 	RUN(the_chunk_scanner_works_byte_by_byte);
 	RUN(the_chunk_scanner_refuses_bad_framing);
+	RUN(the_chunk_scanner_bounds_size_lines_and_trailers);
 	return t_done();
 }
