@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "admin.h"
 #include "log.h"
 #include "proxy.h"
 
@@ -136,8 +137,8 @@ void accept_update(void)
 			ev_set_mask(P.loop, P.listeners[i].fd, P.accepting ? EV_READ : 0);
 }
 
-/* Binds every listener, and checks --source, before it says "listening"
- * (on stdout; on stderr when --events writes there). */
+/* Binds every listener and checks --source; accept_announce says
+ * "listening" once every listener of the proxy (--admin's too) is bound. */
 int accept_start(void)
 {
 	const struct config *cfg = P.cfg;
@@ -168,11 +169,18 @@ int accept_start(void)
 			return -1;
 		}
 	}
-	FILE *out = cfg->events != NULL && strcmp(cfg->events, "-") == 0 ? stderr : stdout;
+	return 0;
+}
+
+/* On stdout, or on stderr when --events writes its JSON there. */
+void accept_announce(void)
+{
+	char name[ADDR_STRLEN];
+	FILE *out = P.cfg->events != NULL && strcmp(P.cfg->events, "-") == 0 ? stderr : stdout;
 	for (size_t i = 0; i < P.nlisteners; i++)
 		fprintf(out, "listening %s\n", addr_format(&P.listeners[i].addr, name));
+	admin_announce(out);
 	fflush(out);
-	return 0;
 }
 
 void accept_stop(void)

@@ -42,6 +42,7 @@ static struct {
 	size_t nconns;
 	ev_timer backoff;
 	struct buf body;              /* a document being written, reused   */
+	struct addr local;            /* where the listener is bound        */
 } A = { .fd = -1 };
 
 static void admin_close(struct admin_conn *c, const char *why)
@@ -218,7 +219,6 @@ static void on_accept(ev_loop *loop, int fd, void *arg, int mask)
 int admin_start(void)
 {
 	char err[NET_ERRLEN], name[ADDR_STRLEN];
-	struct addr local;
 	if (!P.cfg->has_admin)
 		return 0;
 	if (telemetry_start(P.cfg, P.loop, ev_now_ns(P.loop)) < 0) {
@@ -230,13 +230,18 @@ int admin_start(void)
 		log_warn("admin: %s", err);
 		return -1;
 	}
-	if (net_local_addr(A.fd, &local) < 0 || ev_watch(P.loop, A.fd, EV_READ, on_accept, NULL) < 0) {
+	if (net_local_addr(A.fd, &A.local) < 0 || ev_watch(P.loop, A.fd, EV_READ, on_accept, NULL) < 0) {
 		log_warn("admin: listen %s: %s", addr_format(&P.cfg->admin, name), strerror(errno));
 		return -1;
 	}
-	printf("listening admin %s\n", addr_format(&local, name));
-	fflush(stdout);
 	return 0;
+}
+
+void admin_announce(FILE *out)
+{
+	char name[ADDR_STRLEN];
+	if (A.fd >= 0)
+		fprintf(out, "listening admin %s\n", addr_format(&A.local, name));
 }
 
 void admin_stop(void)

@@ -15,6 +15,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "buf.h"
 
@@ -23,9 +24,10 @@
 #define ADMIN_TIMEOUT_MS 5000       /* to send the request and take the answer */
 
 /* Opens the --admin listener and starts the telemetry (nothing without
- * --admin).  Prints "listening admin ADDR:PORT".  Returns 0, or -1 after
- * saying why on stderr. */
+ * --admin).  Returns 0, or -1 after saying why on stderr. */
 int admin_start(void);
+/* Prints "listening admin ADDR:PORT" to out, once everything is bound. */
+void admin_announce(FILE *out);
 /* Closes the listener and every admin connection, frees the telemetry. */
 void admin_stop(void);
 

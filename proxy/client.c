@@ -41,6 +41,13 @@ void timer_set(ev_timer *t, uint64_t when, ev_timer_fn *fn, void *arg)
 		ev_timer_arm_at(P.loop, t, when, fn, arg);
 }
 
+bool timer_due(ev_timer *t, uint64_t when, ev_timer_fn *fn, void *arg)
+{
+	if (when > ev_now_ns(P.loop))
+		timer_set(t, when, fn, arg);
+	return when != 0 && when <= ev_now_ns(P.loop);
+}
+
 static uint64_t ms(uint64_t n) { return n * 1000000u; }
 
 /* We do not read the client: its body waits for the server, or --pace. */
@@ -70,12 +77,12 @@ static uint64_t client_deadline(struct client *c)
 		c->timeout = to;
 		c->t_io = ev_now_ns(P.loop);
 	}
-	uint64_t body_end = c->t_state + ms(cfg->timeout_body), idle = c->t_io + ms(cfg->timeout_client);
+	uint64_t silent = c->t_io + ms(cfg->timeout_client), body_end = c->t_state + ms(cfg->timeout_body);
 	switch (to) {
 	case TO_HEADER: return (c->x.t_start ? c->x.t_start : c->t_accept) + ms(cfg->timeout_header);
 	case TO_IDLE:   return c->t_io + ms(cfg->timeout_idle);
-	case TO_SEND:   return idle;
-	case TO_BODY:   return idle < body_end ? idle : body_end;
+	case TO_SEND:   return silent;
+	case TO_BODY:   return silent < body_end ? silent : body_end;
 	case TO_LINGER: return c->t_state + ms(LINGER_MS);
 	default:        return 0;
 	}
@@ -84,14 +91,11 @@ static uint64_t client_deadline(struct client *c)
 /* The timer expired: answer (the row's status) or close, blaming the client. */
 static void on_client_timer(ev_loop *loop, void *arg)
 {
+	(void)loop;
 	struct client *c = arg;
 	uint64_t when = client_deadline(c);
-	if (when == 0)
-		return;   /* left from an earlier state: nothing runs now */
-	if (when > ev_now_ns(loop)) {
-		timer_set(&c->timer, when, on_client_timer, c);
+	if (!timer_due(&c->timer, when, on_client_timer, c))
 		return;
-	}
 	const char *why = "linger done";
 	switch (c->timeout) {
 	case TO_HEADER: why = "timeout-header: request headers took too long"; break;

@@ -107,6 +107,7 @@ int main(int argc, char **argv)
 	P.id_prefix = (uint32_t)rng_next(&seed);
 	if (logs_open() < 0 || accept_start() < 0 || admin_start() < 0)
 		exit(2);
+	accept_announce();
 
 	if (ev_run(P.loop) < 0)
 		log_warn("poll: %s", strerror(errno));

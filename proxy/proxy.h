@@ -261,6 +261,10 @@ int client_close(struct client *c, const char *reason);
 /* Arms t for when, unless it fires earlier already (its callback then
  * finds the deadline not due and arms again); when 0 leaves it be. */
 void timer_set(ev_timer *t, uint64_t when, ev_timer_fn *fn, void *arg);
+/* In t's callback: true when the deadline when has come; false when none
+ * runs (0: the timer was left from an earlier state) or it is later (t is
+ * armed again for it). */
+bool timer_due(ev_timer *t, uint64_t when, ev_timer_fn *fn, void *arg);
 extern const char *const timeout_names[];
 
 /* server.c: the server connection's life and the pool (the table above) */
@@ -273,6 +277,7 @@ void pool_close_all(void);
 
 /* step 1: accept.c */
 int accept_start(void);
+void accept_announce(void);
 void accept_stop(void);
 void accept_update(void);
 

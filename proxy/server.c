@@ -59,14 +59,10 @@ static uint64_t sconn_deadline(struct sconn *s)
 
 static void on_sconn_timer(ev_loop *loop, void *arg)
 {
+	(void)loop;
 	struct sconn *s = arg;
-	uint64_t when = sconn_deadline(s);
-	if (when == 0)
-		return;   /* left from an earlier state: nothing runs now */
-	if (when > ev_now_ns(loop)) {
-		timer_set(&s->timer, when, on_sconn_timer, s);
+	if (!timer_due(&s->timer, sconn_deadline(s), on_sconn_timer, s))
 		return;
-	}
 	char why[160], d[24];
 	config_ms_str(timeout_ms(s->timeout), d);
 	if (s->timeout == TO_CONNECT)

@@ -163,6 +163,13 @@ read_all() {
 	assert_output ""
 }
 
+@test "with --admin on a port in use the proxy exits 2 without saying listening" {
+	proxy_with first
+	run --separate-stderr "$L7_BIN/proxy" --listen 127.0.0.2:0 --admin "$(addr_of first)" --backend "b1=$B1"
+	assert_failure 2
+	assert_output ""
+}
+
 @test "a --source address the proxy cannot bind exits 2 at startup" {
 	run --separate-stderr timeout 5 "$L7_BIN/proxy" --listen 127.0.0.2:0 --backend "b1=$B1" --source 192.0.2.1
 	assert_failure 2
