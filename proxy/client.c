@@ -115,7 +115,8 @@ static void on_client_timer(ev_loop *loop, void *arg)
 		client_close(c, why);
 }
 
-void client_refresh(struct client *c)
+/* c's own mask and timer. */
+static void refresh(struct client *c)
 {
 	int events = client_states[c->state].events;
 	if (c->state != CS_LINGER && (c->read_eof || buf_len(&c->in) >= HIGH_WATER || not_read(c)))
@@ -124,6 +125,11 @@ void client_refresh(struct client *c)
 		events |= EV_WRITE;
 	ev_set_mask(P.loop, c->fd, events);
 	timer_set(&c->timer, client_deadline(c), on_client_timer, c);
+}
+
+void client_refresh(struct client *c)
+{
+	refresh(c);
 	if (c->srv != NULL)
 		sconn_refresh(c->srv);
 }
@@ -151,7 +157,7 @@ void client_enter(struct client *c, enum client_state st)
 	}
 	c->state = st;
 	c->t_state = ev_now_ns(P.loop);
-	client_refresh(c);
+	refresh(c);   /* the handler's last client_refresh does the server side */
 }
 
 bool client_reclaim_idle(void)

@@ -70,10 +70,11 @@ static void on_sconn_timer(ev_loop *loop, void *arg)
 	else
 		snprintf(why, sizeof(why), "%s: %s silent for %s", timeout_names[s->timeout], s->server->name, d);
 	int status = server_states[s->state].status;
-	if (status != 0)
-		server_failed(s, status, why);
-	else
+	struct client *c = s->client;
+	if (status == 0)
 		sconn_close(s, timeout_names[s->timeout]);
+	else if (server_failed(s, status, why) == 0)
+		client_refresh(c);   /* retried, or answered: c lives on */
 }
 
 void sconn_refresh(struct sconn *s)
