@@ -174,8 +174,8 @@ int client_rest(struct client *c)
 {
 	if (c->state != CS_IDLE || buf_len(&c->in) > 0 || buf_len(&c->out) > 0)
 		return 0;
-	if (P.stopping)
-		return client_close(c, "proxy stopping");
+	if (P.stopping || c->read_eof)
+		return client_close(c, P.stopping ? "proxy stopping" : "response sent, client gone");
 	/* 10,000 idle keep-alive connections cost little memory: the buffers
 	 * come back from mem.c's cache with the next request. */
 	mem_release(&c->in);

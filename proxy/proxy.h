@@ -250,8 +250,9 @@ void client_enter(struct client *c, enum client_state st);
 void client_refresh(struct client *c);
 /* Runs fn now, or after --pace milliseconds. */
 int pace(struct client *c, pace_fn *fn);
-/* A client with nothing in flight gives its buffers back, or closes while
- * the proxy stops.  Returns -1 if c is gone. */
+/* A client with nothing in flight gives its buffers back, or closes when
+ * the proxy stops or the client has shut down its side.  Returns -1 if c
+ * is gone. */
 int client_rest(struct client *c);
 /* --max-conns reached: closes the client idle the longest; false if none. */
 bool client_reclaim_idle(void);

@@ -238,8 +238,8 @@ static int client_eof(struct client *c)
 {
 	c->read_eof = true;
 	switch (c->state) {
-	case CS_IDLE:
-		return client_close(c, "client closed");
+	case CS_IDLE:   /* the last response may still be on its way: client_rest closes */
+		return buf_len(&c->out) > 0 ? 0 : client_close(c, "client closed");
 	case CS_HEAD:
 		return client_close(c, buf_len(&c->in) ? "client closed mid-headers" : "client closed");
 	case CS_DECIDE:

@@ -140,6 +140,17 @@ read_all() {
 	assert_output --partial 'err="timeout-body: request body took too long"'
 }
 
+@test "a client that shuts down its side after the request still gets the response, 200 times in 200" {
+	proxy_with p
+	local a i got=0
+	a=$(addr_of p)
+	for ((i = 0; i < 200; i++)); do
+		printf 'GET / HTTP/1.1\r\nHost: x\r\n\r\n' | timeout 5 nc -N "${a%:*}" "${a##*:}" | grep -q 'hello from b1' &&
+			got=$((got + 1))
+	done
+	assert_equal "$got" 200
+}
+
 @test "at --max-conns the oldest idle keep-alive client makes room for a new one" {
 	proxy_with p --max-conns 2
 	local a fd line
