@@ -73,7 +73,7 @@ MAN_SRC      := $(wildcard $(addsuffix /*.1,$(TOOLS)) $(addsuffix /*.5,$(TOOLS))
 MAN_OUT      := $(foreach m,$(MAN_SRC),build/man/man$(subst .,,$(suffix $(m)))/$(notdir $(m)))
 
 tool_obj     = $(patsubst %.c,$(BUILD)/%.o,$(wildcard $(1)/*.c)) $(EXTRA_$(1))
-LIBS_tracer  := -lpcap
+LIBS_tracer  := -lpcap -ljansson
 # The dashboard's files (proxy/admin/*.css, *.js) are built into the proxy
 # as C strings, which proxy/admin/embed.sh writes into build/.
 ADMIN_FILES  := $(wildcard proxy/admin/*.css proxy/admin/*.js)

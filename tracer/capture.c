@@ -46,7 +46,7 @@ int capture_open_file(struct capture *c, const char *path, char *err, size_t err
 }
 
 int capture_open_live(struct capture *c, const char *dev, uint32_t snaplen, uint32_t bufsize,
-                      bool immediate, const char *filter, char *err, size_t errlen)
+                      int timeout_ms, const char *filter, char *err, size_t errlen)
 {
 	char perr[PCAP_ERRBUF_SIZE] = "";
 	struct bpf_program prog;
@@ -61,10 +61,10 @@ int capture_open_live(struct capture *c, const char *dev, uint32_t snaplen, uint
 	}
 	pcap_set_snaplen(c->p, (int)snaplen);
 	pcap_set_promisc(c->p, 0);
-	if (immediate)
+	if (timeout_ms == 0)
 		pcap_set_immediate_mode(c->p, 1);   /* a packet is delivered as it arrives */
 	else
-		pcap_set_timeout(c->p, 50);         /* blocks of packets, 50 ms at most late */
+		pcap_set_timeout(c->p, timeout_ms); /* blocks of packets, at most this late */
 	pcap_set_buffer_size(c->p, (int)bufsize);
 	pcap_set_tstamp_precision(c->p, PCAP_TSTAMP_PRECISION_NANO);   /* best effort */
 	int rc = pcap_activate(c->p);

@@ -1,5 +1,5 @@
 /*
- * capture.h - libpcap, live (pcap_create, immediate mode, nanosecond
+ * capture.h - libpcap, live (pcap_create, blocks or immediate mode, nanosecond
  * timestamps when the kernel gives them, a BPF filter made from the ports)
  * or from a pcap / pcapng file.
  */
@@ -26,12 +26,14 @@ struct capture {
 
 /* Opens a capture file (pcap or pcapng).  0, or -1 with a reason in err. */
 int capture_open_file(struct capture *c, const char *path, char *err, size_t errlen);
-/* Opens an interface for live capture with the filter.  immediate: each
- * packet is handed over as it arrives (for people watching); otherwise the
- * kernel hands them over in blocks, at least every 50 ms (for throughput).  0, or -1 with a
- * reason in err (no such interface, no permission, a bad filter). */
+/* Opens an interface for live capture with the filter.  timeout_ms 0:
+ * each packet is handed over as it arrives (--step); otherwise the kernel
+ * hands them over in blocks, at least every timeout_ms (10 for people
+ * watching with -l: late by no more than that, and fast enough not to drop
+ * at full load).  0, or -1 with a reason in err (no such interface, no
+ * permission, a bad filter). */
 int capture_open_live(struct capture *c, const char *dev, uint32_t snaplen, uint32_t bufsize,
-                      bool immediate, const char *filter, char *err, size_t errlen);
+                      int timeout_ms, const char *filter, char *err, size_t errlen);
 /* The BPF filter for the roles: "tcp and (port 8080 or (host A and port P) ...)".
  * The caller frees it. */
 char *capture_filter(const struct trace *t);

@@ -1,16 +1,20 @@
 /*
- * correlate.c - requests and their correlation (see correlate.h): step 2's
- * request on the client connection, step 3's choice of a server, step 5's
- * forwarded copy on a backend connection.
+ * correlate.c - requests, attempts and their ties (see correlate.h): step
+ * 2's request on the client connection, step 3's choice of a server seen
+ * from outside, step 5's forwarded copy on a backend connection, checked
+ * against step 6's response and step 7's.
  */
 #include "correlate.h"
 
+#include <arpa/inet.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "events.h"
+#include "match.h"
+#include "output.h"
 
 const char *corr_name(enum corr how)
 {
@@ -18,81 +22,12 @@ const char *corr_name(enum corr how)
 	case CORR_REQUEST_ID: return "x-request-id";
 	case CORR_FORWARDED: return "forwarded";
 	case CORR_EVENTS: return "events";
+	case CORR_XFF: return "x-forwarded-for";
+	case CORR_RESPONSE: return "response";
+	case CORR_TARGET: return "only";
 	case CORR_ORDER: return "order";
 	default: return NULL;
 	}
-}
-
-static void set_conn_req(struct conn *c, uint32_t idx, struct request *r)
-{
-	if (idx >= c->capreqs) {
-		uint32_t cap = c->capreqs ? c->capreqs * 2 : 4;
-		while (cap <= idx)
-			cap *= 2;
-		struct request **n = realloc(c->reqs, cap * sizeof(*n));
-		if (n == NULL)
-			oom();
-		c->reqs = n;
-		c->capreqs = cap;
-	}
-	while (c->nreqs <= idx)
-		c->reqs[c->nreqs++] = NULL;
-	c->reqs[idx] = r;
-}
-
-struct request *corr_client_request(struct trace *t, struct conn *c, uint32_t idx)
-{
-	if (idx < c->nreqs && c->reqs[idx])
-		return c->reqs[idx];
-	struct request *r = xcalloc(1, sizeof(*r));
-	if (t->nreqs == t->capreqs) {
-		size_t cap = t->capreqs ? t->capreqs * 2 : 64;
-		struct request **n = realloc(t->reqs, cap * sizeof(*n));
-		if (n == NULL)
-			oom();
-		t->reqs = n;
-		t->capreqs = cap;
-	}
-	t->reqs[t->nreqs++] = r;
-	r->num = (uint32_t)t->nreqs;
-	r->cc = c;
-	set_conn_req(c, idx, r);
-	return r;
-}
-
-/* ---- the unmatched list: heads seen, not yet forwarded, oldest first ---- */
-
-static void un_append(struct trace *t, struct request *r)
-{
-	r->un_prev = t->un_tail;
-	r->un_next = NULL;
-	if (t->un_tail)
-		t->un_tail->un_next = r;
-	else
-		t->un_head = r;
-	t->un_tail = r;
-	r->in_unmatched = true;
-}
-
-static void un_remove(struct trace *t, struct request *r)
-{
-	if (!r->in_unmatched)
-		return;
-	if (r->un_prev)
-		r->un_prev->un_next = r->un_next;
-	else
-		t->un_head = r->un_next;
-	if (r->un_next)
-		r->un_next->un_prev = r->un_prev;
-	else
-		t->un_tail = r->un_prev;
-	r->un_prev = r->un_next = NULL;
-	r->in_unmatched = false;
-}
-
-static char *dup_str(const char *s)
-{
-	return s ? xstrndup(s, strlen(s)) : NULL;
 }
 
 /* ---- requests by X-Request-ID: a chained hash table that doubles ------- */
@@ -109,9 +44,7 @@ static void id_insert(struct trace *t, struct request *r)
 {
 	if (t->by_id_count >= t->by_id_size) {
 		size_t n = t->by_id_size ? t->by_id_size * 2 : 1024;
-		struct request **nb = calloc(n, sizeof(*nb));
-		if (nb == NULL)
-			oom();
+		struct request **nb = xcalloc(n, sizeof(*nb));
 		for (size_t i = 0; i < t->by_id_size; i++) {
 			for (struct request *x = t->by_id[i], *next; x; x = next) {
 				next = x->id_next;
@@ -130,42 +63,202 @@ static void id_insert(struct trace *t, struct request *r)
 	t->by_id_count++;
 }
 
+static void id_remove(struct trace *t, struct request *r)
+{
+	if (r->id == NULL || t->by_id_size == 0)
+		return;
+	for (struct request **pp = &t->by_id[id_hash(r->id) & (t->by_id_size - 1)]; *pp; pp = &(*pp)->id_next) {
+		if (*pp == r) {
+			*pp = r->id_next;
+			t->by_id_count--;
+			return;
+		}
+	}
+}
+
 /* Sets r's request id (once) and indexes it. */
 static void set_id(struct trace *t, struct request *r, const char *id)
 {
 	if (r->id || id == NULL || *id == '\0')
 		return;
-	r->id = dup_str(id);
+	r->id = xstrdup(id);
 	id_insert(t, r);
 }
 
-void corr_client_head(struct trace *t, struct request *r, const struct http_msg *m)
+/* ---- references and freeing ------------------------------------------------ */
+
+void corr_ref(struct request *r)
 {
-	(void)t;
-	if (r->head_done)
+	r->refs++;
+}
+
+static void request_free(struct trace *t, struct request *r)
+{
+	id_remove(t, r);
+	if (t->events && r->id)
+		events_forget(t->events, r->id);
+	free(r->method);
+	free(r->target);
+	free(r->id);
+	free(r->reason);
+	buf_free(&r->names);
+	free(r);
+	t->live_reqs--;
+}
+
+void corr_unref(struct trace *t, struct request *r)
+{
+	if (r == NULL || --r->refs > 0)
+		return;
+	output_request_done(t, r);
+	request_free(t, r);
+}
+
+/* ---- the pending list: heads seen, waiting to be forwarded (again) ------- */
+
+static void pending_add(struct trace *t, struct request *r, bool retry)
+{
+	r->retry_wait = retry;
+	if (r->in_pending)
+		return;
+	r->pprev = t->p_tail;
+	r->pnext = NULL;
+	if (t->p_tail)
+		t->p_tail->pnext = r;
+	else
+		t->p_head = r;
+	t->p_tail = r;
+	r->in_pending = true;
+	corr_ref(r);
+}
+
+static void pending_remove(struct trace *t, struct request *r)
+{
+	if (!r->in_pending)
+		return;
+	if (r->pprev)
+		r->pprev->pnext = r->pnext;
+	else
+		t->p_head = r->pnext;
+	if (r->pnext)
+		r->pnext->pprev = r->pprev;
+	else
+		t->p_tail = r->pprev;
+	r->pprev = r->pnext = NULL;
+	r->in_pending = false;
+	r->retry_wait = false;
+	corr_unref(t, r);
+}
+
+/* ---- the tentative list: ties by order, not checked yet ------------------ */
+
+static void tentative_add(struct trace *t, struct xchg *x)
+{
+	if (x->in_tentative)
+		return;
+	x->tprev = NULL;
+	x->tnext = t->t_head;
+	if (t->t_head)
+		t->t_head->tprev = x;
+	t->t_head = x;
+	x->in_tentative = true;
+}
+
+static void tentative_remove(struct trace *t, struct xchg *x)
+{
+	if (!x->in_tentative)
+		return;
+	if (x->tprev)
+		x->tprev->tnext = x->tnext;
+	else
+		t->t_head = x->tnext;
+	if (x->tnext)
+		x->tnext->tprev = x->tprev;
+	x->tprev = x->tnext = NULL;
+	x->in_tentative = false;
+}
+
+/* The tie of x will not change any more. */
+static void finalize(struct trace *t, struct xchg *x)
+{
+	x->final = true;
+	tentative_remove(t, x);
+	if (x->req) {
+		set_id(t, x->req, x->id);
+		if (x->req->x == x)
+			x->req->how = x->how;
+	}
+}
+
+/* ---- client requests ------------------------------------------------------- */
+
+static uint32_t key_of(const char *method, const char *target)
+{
+	uint32_t h = match_hash(method, strlen(method), MATCH_HASH_INIT);
+	h = match_hash(" ", 1, h);
+	return match_hash(target, strlen(target), h);
+}
+
+struct request *corr_client_request(struct trace *t, struct conn *c, uint32_t idx)
+{
+	struct slot *s = conn_slot_make(c, idx);
+	if (s == NULL)
+		return NULL;
+	if (s->req)
+		return s->req;
+	struct request *r = xcalloc(1, sizeof(*r));
+	r->num = ++t->nreqs;
+	r->refs = 1;   /* the slot's */
+	r->cc = c;
+	memcpy(r->client, c->addr[UP], sizeof(r->client));
+	r->o_skip = t->req_lo && (r->num < t->req_lo || r->num > t->req_hi);
+	s->req = r;
+	t->live_reqs++;
+	return r;
+}
+
+void corr_client_head(struct trace *t, struct conn *c, uint32_t idx, const struct http_msg *m)
+{
+	struct request *r = corr_client_request(t, c, idx);
+	if (r == NULL || r->head_done)
 		return;
 	r->head_done = true;
 	r->t_head = t->last_ts;
-	r->method = dup_str(http_method(m));
-	r->target = dup_str(http_target(m));
+	r->method = xstrdup(http_method(m));
+	r->target = xstrdup(http_target(m));
+	r->key = key_of(r->method, r->target);
 	set_id(t, r, http_get(m, "X-Request-ID"));
 	for (size_t i = 0; i < m->nhdrs; i++)
 		if (buf_puts(&r->names, http_hdr_name(m, i)) < 0 || buf_append(&r->names, "\n", 1) < 0)
 			oom();
-	un_append(t, r);
+	pending_add(t, r, false);
 }
+
+/* ---- backend connections and attempts ------------------------------------- */
 
 void corr_backend_open(struct trace *t, struct conn *c)
 {
 	struct request *r;
-	for (r = t->un_head; r && r->guessed; r = r->un_next)
+	for (r = t->p_head; r && r->guessed; r = r->pnext)
 		;
 	if (r == NULL)
-		r = t->un_head;   /* a second try for the same request */
-	if (r) {
-		r->guessed = true;
-		c->guess = r;
-	}
+		r = t->p_head;   /* a second connection for the same request */
+	if (r == NULL)
+		return;
+	r->guessed++;
+	c->guess = r;
+	c->guess_sole = t->p_head == t->p_tail;
+	corr_ref(r);
+}
+
+static void drop_guess(struct trace *t, struct conn *c)
+{
+	struct request *r = c->guess;
+	if (r == NULL)
+		return;
+	c->guess = NULL;
+	r->guessed--;
+	corr_unref(t, r);
 }
 
 /* The value of the last element's for= parameter of the last Forwarded
@@ -189,8 +282,24 @@ static bool forwarded_for(const struct http_msg *m, char *out, size_t size)
 		size_t n = 0;
 		while (p[n] && (quoted ? p[n] != '"' : (p[n] != ';' && p[n] != ',' && p[n] != ' ')))
 			n++;
-		if (n == 0 || n >= size)
+		if (n == 0 || n + 2 >= size)
 			return false;
+		const char *colon = memchr(p, ':', n), *last = colon;
+		for (const char *q = p + n - 1; q > p && last; q--)
+			if (*q == ':') {
+				last = q;
+				break;
+			}
+		if (p[0] != '[' && colon && colon != last) {
+			/* for="::1:5000": an IPv6 address a proxy did not bracket */
+			size_t ipn = (size_t)(last - p);
+			out[0] = '[';
+			memcpy(out + 1, p, ipn);
+			out[ipn + 1] = ']';
+			memcpy(out + ipn + 2, last, n - ipn);
+			out[n + 2] = '\0';
+			return true;
+		}
 		memcpy(out, p, n);
 		out[n] = '\0';
 		return true;
@@ -198,11 +307,61 @@ static bool forwarded_for(const struct http_msg *m, char *out, size_t size)
 	return false;
 }
 
-static bool names_have(const struct buf *names, const char *name)
+/* The client's IP alone as the proxy says it: the last element of
+ * X-Forwarded-For, X-Real-IP, or a Forwarded for= without a port.  Into
+ * out, in the form addr_format_ip prints; false if none parses. */
+static bool forwarded_ip(const struct http_msg *m, const char *fwd, char *out, size_t size)
 {
-	size_t nlen = strlen(name);
+	char tmp[ADDR_STRLEN];
+	const char *v = NULL;
+	if (fwd) {
+		v = fwd;
+	} else {
+		for (size_t i = 0; i < m->nhdrs; i++)
+			if (http_hdr_is(m, i, "X-Forwarded-For"))
+				v = http_hdr_value(m, i);
+		if (v == NULL)
+			v = http_get(m, "X-Real-IP");
+		if (v == NULL)
+			return false;
+		const char *last = strrchr(v, ',');
+		v = last ? last + 1 : v;
+	}
+	while (*v == ' ')
+		v++;
+	size_t n = strcspn(v, " ;,");
+	if (n == 0 || n >= sizeof(tmp))
+		return false;
+	memcpy(tmp, v, n);
+	tmp[n] = '\0';
+	char *ip = tmp;
+	if (*ip == '[') {   /* [v6] or [v6]:port */
+		char *close = strchr(ip, ']');
+		if (close == NULL)
+			return false;
+		*close = '\0';
+		ip++;
+	}
+	uint8_t bin[16];
+	int fam = strchr(ip, ':') ? AF_INET6 : AF_INET;
+	if (inet_pton(fam, ip, bin) != 1 || inet_ntop(fam, bin, out, (socklen_t)size) == NULL)
+		return false;
+	return true;
+}
+
+/* The IP part of "IP:PORT" or "[IP]:PORT". */
+static bool same_ip(const char *addr, const char *ip)
+{
+	size_t n = strlen(ip);
+	if (addr[0] == '[')
+		return strncmp(addr + 1, ip, n) == 0 && addr[n + 1] == ']';
+	return strncmp(addr, ip, n) == 0 && addr[n] == ':';
+}
+
+static bool names_have(const struct buf *names, const char *name, size_t nlen)
+{
 	const char *p = buf_begin(names), *end = p + buf_len(names);   /* never NULL + 0 */
-	while (p && p < end) {
+	while (p < end) {
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
 		if (nl == NULL)
 			break;
@@ -213,161 +372,373 @@ static bool names_have(const struct buf *names, const char *name)
 	return false;
 }
 
-/* What the proxy changed in the head: "+Name" for each header it added,
- * "-Name" for each it removed. */
-static void header_diff(struct request *r, const struct http_msg *m)
+/* Does the forwarded head keep most of the client's header names (a
+ * request whose method or target the proxy rewrote)? */
+static bool keeps_names(const struct request *r, const struct buf *fwd)
 {
-	struct buf d = BUF_INIT, seen = BUF_INIT;
-	for (size_t i = 0; i < m->nhdrs; i++) {
-		const char *n = http_hdr_name(m, i);
-		if (names_have(&r->names, n) || names_have(&seen, n))
-			continue;
-		if ((d.len && buf_append(&d, " ", 1) < 0) || buf_append(&d, "+", 1) < 0 || buf_puts(&d, n) < 0 ||
-		    buf_puts(&seen, n) < 0 || buf_append(&seen, "\n", 1) < 0)
-			oom();
-	}
+	size_t total = 0, kept = 0;
 	const char *p = buf_begin(&r->names), *end = p + buf_len(&r->names);   /* never NULL + 0 */
-	while (p && p < end) {
+	while (p < end) {
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
 		if (nl == NULL)
 			break;
-		bool kept = false;
-		for (size_t i = 0; i < m->nhdrs && !kept; i++) {
-			const char *n = http_hdr_name(m, i);
-			kept = strlen(n) == (size_t)(nl - p) && strncasecmp(n, p, (size_t)(nl - p)) == 0;
-		}
-		if (!kept && (((d.len && buf_append(&d, " ", 1) < 0)) || buf_append(&d, "-", 1) < 0 ||
-		              buf_append(&d, p, (size_t)(nl - p)) < 0))
-			oom();
+		total++;
+		kept += names_have(fwd, p, (size_t)(nl - p));
 		p = nl + 1;
 	}
-	free(r->diff);
-	r->diff = d.len ? xstrndup(buf_begin(&d), d.len) : NULL;
-	buf_free(&d);
-	buf_free(&seen);
+	return total >= 2 && kept * 2 >= total;
 }
 
-/* The newest request with this id: a retry of a request already forwarded
- * once carries the same id, so it need not be unmatched. */
-static struct request *find_by_id(struct trace *t, const char *id)
+/* Does a backend request carry what proxies add to a forwarded request? */
+static bool looks_forwarded(const struct http_msg *m)
 {
-	for (struct request *r = t->un_head; r; r = r->un_next)
+	static const char *const names[] = { "X-Forwarded-For", "Forwarded", "Via", "X-Real-IP", "X-Request-ID" };
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (http_get(m, names[i]))
+			return true;
+	return false;
+}
+
+static struct request *pending_by_id(struct trace *t, const char *id)
+{
+	for (struct request *r = t->p_head; r; r = r->pnext)
 		if (r->id && strcmp(r->id, id) == 0)
 			return r;
 	if (t->by_id_size == 0)
 		return NULL;
+	/* A retry of a request forwarded once carries the same id. */
 	for (struct request *r = t->by_id[id_hash(id) & (t->by_id_size - 1)]; r; r = r->id_next)
-		if (strcmp(r->id, id) == 0)
+		if (strcmp(r->id, id) == 0 && !r->answered)
 			return r;
 	return NULL;
 }
 
-static struct request *find_by_client(struct trace *t, const char *peer)
+static struct request *pending_by_client(struct trace *t, const char *peer)
 {
-	for (struct request *r = t->un_head; r; r = r->un_next)
-		if (strcmp(r->cc->peer, peer) == 0)
+	for (struct request *r = t->p_head; r; r = r->pnext)
+		if (strcmp(r->client, peer) == 0)
 			return r;
 	return NULL;
+}
+
+/* Ties attempt x to request r. */
+static void tie(struct trace *t, struct xchg *x, struct request *r, enum corr how)
+{
+	x->req = r;
+	x->how = how;
+	corr_ref(r);
+	r->attempts++;
+	x->attempt = r->attempts;
+	if (x->attempt > 1)
+		t->retries++;
+	if (!x->no_request) {
+		r->x = x;
+		r->be = x->conn->be;
+		r->reused = x->reused;
+		r->how = how;
+	} else if (r->tried == NULL) {
+		r->tried = x->conn->be;
+	}
+	r->settled = true;
+	pending_remove(t, r);
+	if (how == CORR_ORDER && !x->no_request) {
+		x->final = false;
+		tentative_add(t, x);
+	} else {
+		finalize(t, x);
+	}
+}
+
+static struct xchg *xchg_new(struct conn *c, uint32_t idx)
+{
+	struct xchg *x = xcalloc(1, sizeof(*x));
+	x->conn = c;
+	x->idx = idx;
+	x->final = true;
+	x->reused = idx > 0 || !c->syn_seen;
+	return x;
 }
 
 void corr_backend_head(struct trace *t, struct conn *c, uint32_t idx, const struct http_msg *m)
 {
+	struct slot *s = conn_slot_make(c, idx);
+	if (s == NULL || s->x)
+		return;
+	struct xchg *x = xchg_new(c, idx);
+	s->x = x;
+	x->key = key_of(http_method(m), http_target(m));
 	const char *id = http_get(m, "X-Request-ID");
-	struct request *r = NULL;
-	enum corr how = CORR_NONE;
-	char fwd[ADDR_STRLEN + 8];
+	if (id && *id)
+		x->id = xstrdup(id);
+	for (size_t i = 0; i < m->nhdrs; i++)
+		if (buf_puts(&x->names, http_hdr_name(m, i)) < 0 || buf_append(&x->names, "\n", 1) < 0)
+			oom();
+	if (x->reused)
+		t->backend_reuses++;
 
-	if (id && *id && (r = find_by_id(t, id)) != NULL)
+	struct request *r = NULL, *guess = c->guess;
+	enum corr how = CORR_NONE;
+	char fwd[ADDR_STRLEN + 8], ip[ADDR_STRLEN];
+	bool have_fwd = forwarded_for(m, fwd, sizeof(fwd));
+
+	if (x->id && (r = pending_by_id(t, x->id)) != NULL)
 		how = CORR_REQUEST_ID;
-	if (r == NULL && forwarded_for(m, fwd, sizeof(fwd)) && (r = find_by_client(t, fwd)) != NULL)
+	if (r == NULL && have_fwd && (r = pending_by_client(t, fwd)) != NULL)
 		how = CORR_FORWARDED;
-	if (r == NULL && id && *id && t->events) {
-		const char *client = events_client_of(t->events, id);
-		if (client && (r = find_by_client(t, client)) != NULL)
+	if (r == NULL && x->id && t->events) {
+		const char *client = events_client_of(t->events, x->id);
+		if (client && (r = pending_by_client(t, client)) != NULL)
 			how = CORR_EVENTS;
 	}
 	if (r == NULL) {
-		/* STEP 3 seen from outside: no header names the client, so assume
-		 * the proxy forwards requests in the order their heads arrived,
-		 * skipping those whose method or target differ (proxies seldom
-		 * rewrite them; when they do, order alone decides). */
-		const char *method = http_method(m), *target = http_target(m);
-		for (r = t->un_head; r; r = r->un_next)
-			if (r->method && strcmp(r->method, method) == 0 && strcmp(r->target, target) == 0)
-				break;
-		if (r == NULL)
-			r = idx == 0 && c->guess && c->guess->in_unmatched ? c->guess : t->un_head;
-		if (r)
-			how = CORR_ORDER;
+		/* STEP 3 seen from outside.  The candidates: waiting requests from
+		 * the client the forwarding headers name (if they name one that
+		 * waits), with the same method and target (proxies seldom rewrite
+		 * them), else a rewrite that kept the client's headers. */
+		bool by_ip = forwarded_ip(m, have_fwd ? fwd : NULL, ip, sizeof(ip));
+		if (by_ip) {
+			bool any = false;
+			for (struct request *q = t->p_head; q && !any; q = q->pnext)
+				any = same_ip(q->client, ip);
+			by_ip = any;
+		}
+		size_t same = 0, from_ip = 0;
+		struct request *first = NULL, *rewrite = NULL;
+		for (struct request *q = t->p_head; q; q = q->pnext) {
+			if (by_ip && !same_ip(q->client, ip))
+				continue;
+			from_ip++;
+			if (q->head_done && q->key == x->key) {
+				same++;
+				if (first == NULL || q == guess)
+					first = q == guess || first == NULL ? q : first;
+			} else if (rewrite == NULL && keeps_names(q, &x->names)) {
+				rewrite = q;
+			}
+		}
+		/* Guesses made before and not checked yet may be wrong, and this
+		 * attempt may be for one of their requests: they count as
+		 * candidates too. */
+		size_t tent = 0;
+		for (struct xchg *y = t->t_head; y; y = y->tnext)
+			if (y->req && !y->req->answered && y->key == x->key && (!by_ip || same_ip(y->req->client, ip)))
+				tent++;
+		if (first) {
+			r = first;
+			how = tent ? CORR_ORDER : by_ip && from_ip == 1 ? CORR_XFF : same == 1 ? CORR_TARGET : CORR_ORDER;
+		} else if (rewrite) {
+			r = rewrite;
+			how = by_ip && from_ip == 1 ? CORR_XFF : CORR_ORDER;
+		} else if (!looks_forwarded(m)) {
+			x->health = true;   /* no client asked for it: the proxy's own request */
+			t->health_checks++;
+		}
 	}
-	if (c->guess) {
-		c->guess->guessed = false;
-		c->guess = NULL;
+	if (r)
+		tie(t, x, r, how);
+	drop_guess(t, c);
+}
+
+/* ---- responses --------------------------------------------------------------- */
+
+static void swap(struct xchg *a, struct xchg *b)
+{
+	struct request *ra = a->req, *rb = b->req;
+	uint8_t att = a->attempt;
+	a->req = rb;
+	b->req = ra;
+	a->attempt = b->attempt;
+	b->attempt = att;
+	ra->x = b;
+	rb->x = a;
+	ra->be = b->conn->be;
+	rb->be = a->conn->be;
+	ra->reused = b->reused;
+	rb->reused = a->reused;
+	free(a->diff);
+	free(b->diff);
+	a->diff = b->diff = NULL;
+}
+
+/* Checks r's tie against the response the client got (at its head, and
+ * again at its end): swaps a guess the capture contradicts, settles one it
+ * confirms, and says whether the proxy made the response itself. */
+static void check_tie(struct trace *t, struct request *r, bool at_end)
+{
+	struct xchg *x = r->x;
+	int sx = x && x->fp.head ? match_compare(&x->fp, &r->fp) : -1;
+	if (x == NULL || x->final) {
+		if (!at_end && sx < 0 && (x == NULL || !x->fp.head || x->fp.status != r->fp.status || x->failed)) {
+			r->proxy_made = true;
+			t->proxy_responses++;
+		}
+		return;
 	}
-	if (r) {
-		un_remove(t, r);
-		r->how = how;
-		r->be = c->be;
-		r->reused = idx > 0 || !c->syn_seen;
-		r->settled = true;
-		if (r->reused)
-			t->backend_reuses++;
-		set_id(t, r, id);
-		header_diff(r, m);
+	/* A guess: which attempts' responses could be the one the client got? */
+	struct xchg *best = sx >= 0 ? x : NULL;
+	int best_score = sx;
+	size_t compatible = sx >= 0;
+	for (struct xchg *y = t->t_head; y; y = y->tnext) {
+		if (y == x || y->req == NULL || y->req == r || y->req->answered || y->key != x->key || !y->fp.head)
+			continue;
+		int sy = match_compare(&y->fp, &r->fp);
+		if (sy < 0)
+			continue;
+		compatible++;
+		if (best == NULL || (best != x && sy > best_score)) {
+			best = y;
+			best_score = sy;
+		}
 	}
-	set_conn_req(c, idx, r);
+	if (best == NULL) {
+		/* No attempt sent this: the proxy made it (or its backend side is
+		 * not in the capture). */
+		if (!at_end) {
+			r->proxy_made = true;
+			t->proxy_responses++;
+		}
+		finalize(t, x);
+		return;
+	}
+	if (best != x) {
+		swap(x, best);
+		x = best;
+	}
+	if (compatible == 1) {
+		x->how = CORR_RESPONSE;
+		finalize(t, x);
+	} else if (at_end) {
+		finalize(t, x);   /* responses alike: order decides, and says so */
+	}
 }
 
 void corr_response_head(struct trace *t, struct conn *c, uint32_t idx, const struct http_msg *m)
 {
-	(void)t;
-	struct request *r = conn_req(c, idx);
+	struct slot *s = conn_slot(c, idx);
 	if (c->kind == CONN_BACKEND) {
 		const char *name = http_get(m, "X-Backend");
 		if (name && *name && !c->be->fixed_name) {
 			snprintf(c->be->name, sizeof(c->be->name), "%s", name);
 			c->be->fixed_name = true;
 		}
+		struct xchg *x = s ? s->x : NULL;
+		if (x == NULL)
+			return;
+		match_head(&x->fp, m);
+		/* A 5xx may be retried elsewhere (proxy --retry-on): the request
+		 * waits again until the client gets an answer. */
+		if (x->fp.status >= 500 && x->req && !x->req->answered && x->req->x == x)
+			pending_add(t, x->req, true);
 		return;
 	}
-	if (r == NULL)
+	struct request *r = s ? s->req : NULL;
+	if (r == NULL || r->answered)
 		return;
+	r->answered = true;
+	r->settled = true;
 	r->status = http_status(m);
 	free(r->reason);
-	r->reason = dup_str(http_target(m));
-	r->settled = true;
+	r->reason = xstrdup(http_target(m));
 	set_id(t, r, http_get(m, "X-Request-ID"));
+	pending_remove(t, r);
+	match_head(&r->fp, m);
+	check_tie(t, r, false);
 }
+
+void corr_response_done(struct trace *t, struct conn *c, uint32_t idx)
+{
+	if (c->kind != CONN_CLIENT)
+		return;
+	struct request *r = slot_request(c, conn_slot(c, idx));
+	if (r)
+		check_tie(t, r, true);
+}
+
+/* ---- the end of a connection ---------------------------------------------- */
 
 void corr_conn_done(struct trace *t, struct conn *c)
 {
-	(void)t;
 	if (c->kind == CONN_CLIENT) {
-		for (uint32_t i = 0; i < c->nreqs; i++)
-			if (c->reqs[i])
-				c->reqs[i]->settled = true;
+		for (uint32_t i = 0; i < c->nslots; i++) {
+			struct request *r = c->slots[i].req;
+			if (r == NULL)
+				continue;
+			r->settled = true;
+			pending_remove(t, r);
+			if (r->x && !r->x->final)
+				finalize(t, r->x);
+		}
 		return;
 	}
-	if (c->nreqs == 0 && c->guess) {
-		/* A backend connection that carried no request (refused, or closed
-		 * at once): it was opened for the request guessed at its SYN. */
-		struct request *r = c->guess;
-		r->guessed = false;
-		if (r->tried == NULL)
-			r->tried = c->be;
-		c->guess = NULL;
-		c->guess_only = true;
-		set_conn_req(c, 0, r);
+	bool any = false;
+	for (uint32_t i = 0; i < c->nslots; i++) {
+		struct xchg *x = c->slots[i].x;
+		if (x == NULL)
+			continue;
+		any = true;
+		if (x->fp.head)
+			continue;
+		/* Closed or reset before its response: the attempt failed, and the
+		 * request may be tried again elsewhere. */
+		x->failed = true;
+		if (!x->final)
+			finalize(t, x);
+		if (x->req && !x->req->answered && x->req->x == x)
+			pending_add(t, x->req, true);
 	}
+	if (!any && c->guess && c->base == 0) {
+		/* A connection that carried no request (refused, or closed at once):
+		 * it was opened for the request guessed at its SYN. */
+		struct slot *s = conn_slot_make(c, 0);
+		if (s) {
+			struct xchg *x = xchg_new(c, 0);
+			x->no_request = true;
+			x->failed = true;
+			s->x = x;
+			enum corr how = c->guess_sole ? CORR_TARGET : CORR_ORDER;
+			const struct decision *d = t->events && c->guess->id ? events_decision(t->events, c->guess->id) : NULL;
+			if (d && ((d->server && strcmp(d->server, c->be->addr) == 0) ||
+			          (d->server_name && strcmp(d->server_name, c->be->name) == 0)))
+				how = CORR_EVENTS;
+			tie(t, x, c->guess, how);
+			if (!c->guess->answered)
+				pending_add(t, c->guess, true);
+		}
+	}
+	drop_guess(t, c);
 }
 
-void corr_free_request(struct request *r)
+void corr_slot_release(struct trace *t, struct conn *c, struct slot *s)
 {
-	free(r->method);
-	free(r->target);
-	free(r->id);
-	free(r->diff);
-	free(r->reason);
-	buf_free(&r->names);
-	free(r);
+	if (c->kind == CONN_CLIENT) {
+		struct request *r = s->req;
+		s->req = NULL;
+		if (r) {
+			if (r->cc == c)
+				r->cc = NULL;
+			corr_unref(t, r);
+		}
+		return;
+	}
+	struct xchg *x = s->x;
+	s->x = NULL;
+	if (x == NULL)
+		return;
+	tentative_remove(t, x);
+	struct request *r = x->req;
+	if (r && r->x == x)
+		r->x = NULL;
+	free(x->id);
+	free(x->diff);
+	buf_free(&x->names);
+	free(x);
+	corr_unref(t, r);
+}
+
+void corr_free_all(struct trace *t)
+{
+	while (t->p_head) {
+		struct request *r = t->p_head;
+		pending_remove(t, r);
+	}
 }

@@ -70,10 +70,10 @@ static enum decode_result ipv4(const uint8_t *p, uint32_t have, struct pkt *out)
 	uint32_t total = be16(p + 2);
 	if (ihl < 20 || total < ihl || ihl > have)
 		return DECODE_BAD;
-	if ((be16(p + 6) & 0x3fff) != 0)   /* MF set or a non-zero offset */
-		return DECODE_OTHER;
 	if (p[9] != 6)
 		return DECODE_OTHER;
+	if ((be16(p + 6) & 0x3fff) != 0)   /* MF set or a non-zero offset */
+		return DECODE_FRAGMENT;
 	out->family = 4;
 	memset(out->saddr, 0, sizeof(out->saddr));
 	memset(out->daddr, 0, sizeof(out->daddr));
@@ -100,8 +100,8 @@ static enum decode_result ipv6(const uint8_t *p, uint32_t have, struct pkt *out)
 		next = p[off];
 		off += hlen;
 	}
-	if (next == 44)
-		return DECODE_OTHER;   /* fragments are not reassembled */
+	if (next == 44)   /* a fragment: not reassembled, counted if it is TCP's */
+		return off + 8 <= cap && p[off] == 6 ? DECODE_FRAGMENT : DECODE_OTHER;
 	if (next != 6)
 		return DECODE_OTHER;
 	if (off > cap || off - 40 > plen)

@@ -35,8 +35,9 @@ struct pkt {
 };
 
 enum decode_result {
+	DECODE_FRAGMENT = 2,     /* an IP fragment: not reassembled, counted        */
 	DECODE_TCP = 1,          /* *out holds a segment                           */
-	DECODE_OTHER = 0,        /* not TCP/IP (ARP, UDP, a fragment): skip it      */
+	DECODE_OTHER = 0,        /* not TCP/IP (ARP, UDP): skip it                  */
 	DECODE_DUPLICATE = -1,   /* the outgoing copy of a loopback frame on "any"  */
 	DECODE_BAD = -2,         /* malformed or cut short before the TCP payload   */
 };

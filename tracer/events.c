@@ -1,24 +1,25 @@
 /*
- * events.c - reading the proxy's JSON step events (see events.h).  A small
- * JSON reader for flat objects: string, number, true/false/null values are
- * read, nested objects and arrays are skipped.  Serves step 3.
+ * events.c - reading the proxy's JSON step events (see events.h) with
+ * libjansson, one line at a time.  Serves steps 1 (denied clients) and 3
+ * (the decision, and which client a request id belongs to).
  */
 #include "events.h"
 
 #include <errno.h>
-#include <stdbool.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "buf.h"
 #include "tracer.h"
 
-#define NBUCKETS 4096
+#define DENIED_MAX 1024
 
 struct entry {
-	struct entry *next;
+	struct entry *next;          /* hash chain */
+	struct entry *older, *newer; /* age list, for the cap */
 	char *id;
 	char *client;
 	struct decision d;
@@ -27,9 +28,19 @@ struct entry {
 
 struct events {
 	FILE *f;
-	struct buf partial;    /* an unfinished last line */
-	struct entry *b[NBUCKETS];
-	size_t bad;
+	const char *path;
+	struct buf partial;          /* an unfinished last line */
+	bool skipping;               /* inside a line longer than EV_LINE_MAX */
+	uint64_t total;              /* bytes read */
+	bool capped;
+	size_t bad, long_lines;
+	struct entry **b;
+	size_t nb, count;
+	struct entry *oldest, *newest;
+	char *denied[DENIED_MAX];    /* a ring of denied clients */
+	size_t ndenied, denied_next;
+	bool have_t;
+	uint64_t t_lo, t_hi;
 };
 
 static size_t hash(const char *s)
@@ -37,217 +48,180 @@ static size_t hash(const char *s)
 	uint32_t h = 2166136261u;
 	for (; *s; s++)
 		h = (h ^ (uint8_t)*s) * 16777619u;
-	return h % NBUCKETS;
+	return h;
+}
+
+static void entry_free(struct entry *x)
+{
+	free(x->id);
+	free(x->client);
+	free(x->d.pool);
+	free(x->d.server);
+	free(x->d.server_name);
+	free(x->d.algorithm);
+	free(x->d.reason);
+	free(x);
+}
+
+static void entry_unlink(struct events *e, struct entry *x)
+{
+	for (struct entry **pp = &e->b[hash(x->id) & (e->nb - 1)]; *pp; pp = &(*pp)->next) {
+		if (*pp == x) {
+			*pp = x->next;
+			break;
+		}
+	}
+	if (x->older)
+		x->older->newer = x->newer;
+	else
+		e->oldest = x->newer;
+	if (x->newer)
+		x->newer->older = x->older;
+	else
+		e->newest = x->older;
+	e->count--;
 }
 
 static struct entry *entry_get(struct events *e, const char *id, bool create)
 {
-	size_t k = hash(id);
+	size_t k = hash(id) & (e->nb - 1);
 	for (struct entry *x = e->b[k]; x; x = x->next)
 		if (strcmp(x->id, id) == 0)
 			return x;
 	if (!create)
 		return NULL;
+	if (e->count >= EV_MAX_ENTRIES) {
+		struct entry *old = e->oldest;
+		entry_unlink(e, old);
+		entry_free(old);
+	}
 	struct entry *x = xcalloc(1, sizeof(*x));
-	x->id = xstrndup(id, strlen(id));
+	x->id = xstrdup(id);
 	x->next = e->b[k];
 	e->b[k] = x;
+	x->older = e->newest;
+	if (e->newest)
+		e->newest->newer = x;
+	else
+		e->oldest = x;
+	e->newest = x;
+	e->count++;
 	return x;
 }
 
-/* ---- a JSON reader for one flat object ----------------------------------- */
-
-struct jr { const char *p, *end; };
-
-static void ws(struct jr *j)
+/* A string member of o, or NULL. */
+static const char *str(json_t *o, const char *key)
 {
-	while (j->p < j->end && (*j->p == ' ' || *j->p == '\t' || *j->p == '\r' || *j->p == '\n'))
-		j->p++;
+	const char *s = json_string_value(json_object_get(o, key));
+	return s && *s ? s : NULL;
 }
 
-static int hexval(char c)
+static void keep(char **dst, const char *s)
 {
-	if (c >= '0' && c <= '9') return c - '0';
-	if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-	return -1;
+	if (s && *dst == NULL)
+		*dst = xstrdup(s);
 }
 
-/* A string into out (escapes decoded; \u00XX kept as a byte, others as '?'). */
-static int jstring(struct jr *j, struct buf *out)
+/* "t": Unix seconds with a fraction, or (older proxies) integer
+ * nanoseconds; 0 when absent. */
+static uint64_t time_ns(json_t *o)
 {
-	if (j->p >= j->end || *j->p != '"')
-		return -1;
-	j->p++;
-	while (j->p < j->end && *j->p != '"') {
-		char c = *j->p++;
-		if (c == '\\') {
-			if (j->p >= j->end)
-				return -1;
-			c = *j->p++;
-			switch (c) {
-			case 'n': c = '\n'; break;
-			case 't': c = '\t'; break;
-			case 'r': c = '\r'; break;
-			case 'b': c = '\b'; break;
-			case 'f': c = '\f'; break;
-			case 'u': {
-				if (j->end - j->p < 4)
-					return -1;
-				int v = 0;
-				for (int i = 0; i < 4; i++) {
-					int h = hexval(j->p[i]);
-					if (h < 0)
-						return -1;
-					v = v * 16 + h;
-				}
-				j->p += 4;
-				c = v < 0x100 ? (char)v : '?';
-				break;
-			}
-			default: break;   /* \" \\ \/ */
-			}
-		}
-		if (out && buf_append(out, &c, 1) < 0)
-			oom();
+	json_t *t = json_object_get(o, "t");
+	if (json_is_integer(t)) {
+		json_int_t v = json_integer_value(t);
+		if (v <= 0)
+			return 0;
+		return v > 100000000000000ll ? (uint64_t)v : (uint64_t)v * 1000000000u;
 	}
-	if (j->p >= j->end)
-		return -1;
-	j->p++;
-	if (out && buf_append(out, "", 1) < 0)
-		oom();
+	if (json_is_real(t)) {
+		double v = json_real_value(t);
+		return v > 0 && v < 1e11 ? (uint64_t)(v * 1e9) : 0;
+	}
 	return 0;
 }
-
-/* Skips any value; a scalar's text goes into out (strings decoded). */
-static int jvalue(struct jr *j, struct buf *out, int depth)
-{
-	ws(j);
-	if (j->p >= j->end || depth > 32)
-		return -1;
-	if (*j->p == '"')
-		return jstring(j, out);
-	if (*j->p == '{' || *j->p == '[') {
-		char close = *j->p == '{' ? '}' : ']';
-		j->p++;
-		ws(j);
-		if (j->p < j->end && *j->p == close) {
-			j->p++;
-			return 0;
-		}
-		for (;;) {
-			if (close == '}') {
-				ws(j);
-				if (jstring(j, NULL) < 0)
-					return -1;
-				ws(j);
-				if (j->p >= j->end || *j->p++ != ':')
-					return -1;
-			}
-			if (jvalue(j, NULL, depth + 1) < 0)
-				return -1;
-			ws(j);
-			if (j->p >= j->end)
-				return -1;
-			if (*j->p == ',') {
-				j->p++;
-				continue;
-			}
-			if (*j->p++ != close)
-				return -1;
-			return 0;
-		}
-	}
-	const char *s = j->p;
-	while (j->p < j->end && (strchr("+-.eE", *j->p) || (*j->p >= '0' && *j->p <= '9') || (*j->p >= 'a' && *j->p <= 'z')))
-		j->p++;
-	if (j->p == s)
-		return -1;
-	if (out && (buf_append(out, s, (size_t)(j->p - s)) < 0 || buf_append(out, "", 1) < 0))
-		oom();
-	return 0;
-}
-
-enum { K_ID, K_STEP, K_CLIENT, K_POOL, K_SERVER, K_ALGO, K_REASON, K_N };
-static const char *const keys[K_N] = { "id", "step", "client", "pool", "server", "algorithm", "reason" };
 
 static void take_line(struct events *e, const char *line, size_t len)
 {
-	struct jr j = { line, line + len };
-	struct buf key = BUF_INIT, val[K_N];
-	for (int i = 0; i < K_N; i++)
-		val[i] = (struct buf)BUF_INIT;
-	ws(&j);
-	if (j.p >= j.end)
+	size_t i = 0;
+	while (i < len && (line[i] == ' ' || line[i] == '\t' || line[i] == '\r'))
+		i++;
+	if (i == len)
 		return;   /* an empty line */
-	if (*j.p != '{')
-		goto bad;
-	j.p++;
-	ws(&j);
-	if (j.p < j.end && *j.p == '}')
-		goto done;
-	for (;;) {
-		ws(&j);
-		buf_clear(&key);
-		if (jstring(&j, &key) < 0)
-			goto bad;
-		ws(&j);
-		if (j.p >= j.end || *j.p++ != ':')
-			goto bad;
-		int k;
-		for (k = 0; k < K_N && strcmp(buf_begin(&key), keys[k]) != 0; k++)
-			;
-		if (k < K_N)
-			buf_clear(&val[k]);
-		if (jvalue(&j, k < K_N ? &val[k] : NULL, 0) < 0)
-			goto bad;
-		ws(&j);
-		if (j.p < j.end && *j.p == ',') {
-			j.p++;
-			continue;
-		}
-		if (j.p < j.end && *j.p == '}')
-			break;
-		goto bad;
+	json_error_t jerr;
+	json_t *o = json_loadb(line, len, 0, &jerr);
+	if (!json_is_object(o)) {
+		e->bad++;
+		json_decref(o);
+		return;
 	}
-done:
-	if (val[K_ID].len > 1) {
-		struct entry *x = entry_get(e, buf_begin(&val[K_ID]), true);
-		if (val[K_CLIENT].len > 1 && x->client == NULL)
-			x->client = xstrndup(buf_begin(&val[K_CLIENT]), val[K_CLIENT].len);
-		if (val[K_STEP].len && strcmp(buf_begin(&val[K_STEP]), "3") == 0 && !x->has_decision) {
+	uint64_t t = time_ns(o);
+	if (t) {
+		if (!e->have_t || t < e->t_lo)
+			e->t_lo = t;
+		if (!e->have_t || t > e->t_hi)
+			e->t_hi = t;
+		e->have_t = true;
+	}
+	const char *id = str(o, "id"), *event = str(o, "event"), *client = str(o, "client");
+	if (event && strcmp(event, "deny") == 0 && client) {
+		free(e->denied[e->denied_next]);
+		e->denied[e->denied_next] = xstrdup(client);
+		e->denied_next = (e->denied_next + 1) % DENIED_MAX;
+		if (e->ndenied < DENIED_MAX)
+			e->ndenied++;
+	}
+	if (id) {
+		struct entry *x = entry_get(e, id, true);
+		keep(&x->client, client);
+		json_t *step = json_object_get(o, "step");
+		if (json_is_integer(step) && json_integer_value(step) == 3 && !x->has_decision) {
 			x->has_decision = true;
-			char **f[4] = { &x->d.pool, &x->d.server, &x->d.algorithm, &x->d.reason };
-			int src[4] = { K_POOL, K_SERVER, K_ALGO, K_REASON };
-			for (int i = 0; i < 4; i++)
-				if (val[src[i]].len > 1)
-					*f[i] = xstrndup(buf_begin(&val[src[i]]), val[src[i]].len);
+			keep(&x->d.pool, str(o, "pool"));
+			keep(&x->d.server, str(o, "server"));
+			keep(&x->d.server_name, str(o, "server_name"));
+			keep(&x->d.algorithm, str(o, "algorithm"));
+			keep(&x->d.reason, str(o, "reason"));
 		}
 	}
-	goto out;
-bad:
-	e->bad++;
-out:
-	buf_free(&key);
-	for (int i = 0; i < K_N; i++)
-		buf_free(&val[i]);
+	json_decref(o);
 }
 
 void events_poll(struct events *e)
 {
 	char chunk[65536];
 	size_t n;
-	while ((n = fread(chunk, 1, sizeof(chunk), e->f)) > 0) {
-		if (buf_append(&e->partial, chunk, n) < 0)
-			oom();
-		char *p = buf_begin(&e->partial), *nl;
-		size_t left = buf_len(&e->partial);
-		while ((nl = memchr(p, '\n', left)) != NULL) {
-			take_line(e, p, (size_t)(nl - p));
-			left -= (size_t)(nl - p) + 1;
+	while (!e->capped && (n = fread(chunk, 1, sizeof(chunk), e->f)) > 0) {
+		e->total += n;
+		const char *p = chunk, *end = chunk + n, *nl;
+		while ((nl = memchr(p, '\n', (size_t)(end - p))) != NULL) {
+			size_t len = (size_t)(nl - p);
+			if (e->skipping) {
+				e->skipping = false;   /* the end of an over-long line */
+			} else if (buf_len(&e->partial) + len > EV_LINE_MAX) {
+				e->long_lines++;
+				buf_clear(&e->partial);
+			} else if (buf_len(&e->partial)) {
+				if (buf_append(&e->partial, p, len) < 0)
+					oom();
+				take_line(e, buf_begin(&e->partial), buf_len(&e->partial));
+				buf_clear(&e->partial);
+			} else {
+				take_line(e, p, len);
+			}
 			p = nl + 1;
 		}
-		buf_consume(&e->partial, buf_len(&e->partial) - left);
+		size_t rest = (size_t)(end - p);
+		if (e->skipping) {
+			/* still inside the long line */
+		} else if (buf_len(&e->partial) + rest > EV_LINE_MAX) {
+			e->long_lines++;
+			e->skipping = true;
+			buf_clear(&e->partial);
+		} else if (rest && buf_append(&e->partial, p, rest) < 0) {
+			oom();
+		}
+		if (e->total >= EV_TOTAL_MAX)
+			e->capped = true;
 	}
 	clearerr(e->f);   /* EOF now; a live proxy may append more */
 }
@@ -261,6 +235,9 @@ struct events *events_open(const char *path, char *err, size_t errlen)
 	}
 	struct events *e = xcalloc(1, sizeof(*e));
 	e->f = f;
+	e->path = path;
+	e->nb = 1024;
+	e->b = xcalloc(e->nb, sizeof(*e->b));
 	events_poll(e);
 	return e;
 }
@@ -285,27 +262,47 @@ const struct decision *events_decision(struct events *e, const char *id)
 	return x && x->has_decision ? &x->d : NULL;
 }
 
-size_t events_bad_lines(const struct events *e)
+bool events_denied(struct events *e, const char *client)
 {
-	return e->bad;
+	events_poll(e);
+	for (size_t i = 0; i < e->ndenied; i++)
+		if (strcmp(e->denied[i], client) == 0)
+			return true;
+	return false;
+}
+
+void events_forget(struct events *e, const char *id)
+{
+	struct entry *x = entry_get(e, id, false);
+	if (x) {
+		entry_unlink(e, x);
+		entry_free(x);
+	}
+}
+
+size_t events_bad_lines(const struct events *e) { return e->bad; }
+size_t events_long_lines(const struct events *e) { return e->long_lines; }
+bool events_capped(const struct events *e) { return e->capped; }
+
+bool events_span(const struct events *e, uint64_t *lo, uint64_t *hi)
+{
+	*lo = e->t_lo;
+	*hi = e->t_hi;
+	return e->have_t;
 }
 
 void events_free(struct events *e)
 {
 	if (e == NULL)
 		return;
-	for (size_t i = 0; i < NBUCKETS; i++) {
-		for (struct entry *x = e->b[i], *n; x; x = n) {
-			n = x->next;
-			free(x->id);
-			free(x->client);
-			free(x->d.pool);
-			free(x->d.server);
-			free(x->d.algorithm);
-			free(x->d.reason);
-			free(x);
-		}
+	while (e->oldest) {
+		struct entry *x = e->oldest;
+		entry_unlink(e, x);
+		entry_free(x);
 	}
+	for (size_t i = 0; i < e->ndenied; i++)
+		free(e->denied[i]);
+	free(e->b);
 	buf_free(&e->partial);
 	fclose(e->f);
 	free(e);

@@ -9,7 +9,7 @@ struct label label_packet(const struct label_in *in)
 {
 	struct label l = { 0, false, false };
 	uint8_t open_step = in->kind == CONN_CLIENT ? 1 : 4;
-	uint8_t close_step = in->kind == CONN_CLIENT ? 7 : 6;
+	uint8_t close_step = in->kind == CONN_CLIENT ? (in->refused ? 1 : 7) : 6;
 
 	if (in->flags & TH_RST) {
 		l.step = close_step;

@@ -13,7 +13,13 @@
  * their side (7 on a client connection, 6 on a backend connection) and are
  * marked close (RST: also reset).  A FIN that carries bytes is labelled by
  * its bytes, and marked close.
+ * Refused: a client connection the proxy closes at step 1 (an allow/deny
+ * list, a connection limit: it closed or reset it before sending a byte
+ * and before forwarding anything) keeps step 1 for its teardown.
  * Step 3, the proxy's decision, has no packet: output.c prints it as a line.
+ *
+ * What a packet is within its step (a retry, a health check, a response the
+ * proxy made, an interim 1xx, a refusal) is told apart by the outputs.
  */
 #ifndef TRACER_LABEL_H
 #define TRACER_LABEL_H
@@ -30,6 +36,7 @@ struct label_in {
 	uint32_t len;         /* payload bytes */
 	bool handshake_ack;   /* the connecting side's first pure ACK after the SYN-ACK */
 	bool acks_fin;        /* a pure ACK of the other side's FIN */
+	bool refused;         /* a client connection refused at step 1 */
 };
 
 struct label {

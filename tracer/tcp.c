@@ -1,10 +1,9 @@
 /*
  * tcp.c - per-connection tracking: which connection a segment belongs to
  * and its role (client connection, backend connection), the handshake and
- * teardown state the labels need, retransmission and out-of-order marks,
- * and enough stream reassembly to run llhttp on each direction, so the
- * tracer knows where each HTTP message starts and which request a packet
- * belongs to (keep-alive, pipelining, chunked bodies, split heads).
+ * teardown state the labels need, retransmission marks, the messages each
+ * connection remembers (a window of slots), and freeing connections once
+ * they are closed and printed.  Reassembly and parsing are in stream.c.
  */
 #include "tracer.h"
 
@@ -13,21 +12,13 @@
 #include <string.h>
 
 #include "correlate.h"
+#include "events.h"
 #include "label.h"
-#include "log.h"
 #include "output.h"
+#include "stream.h"
 
-/* An out-of-order segment, kept until the bytes before it arrive. */
-struct seg {
-	struct seg *next;
-	uint32_t seq, len;
-	uint8_t data[];
-};
-
-/* Out-of-order bytes and segments kept per direction while a gap waits to
- * be filled; past this the gap is taken as lost (a kernel drop). */
-#define OOO_MAX_BYTES (1u << 20)
-#define OOO_MAX_SEGS 64
+#define CONN_LINGER_NS 2000000000ull   /* a closed connection is kept 2 s for late packets */
+#define REFUSE_WINDOW_NS 1000000000ull /* a close this soon after the handshake, with no request, is a refusal */
 
 /* ---- roles --------------------------------------------------------------- */
 
@@ -83,8 +74,9 @@ static bool name_taken(const struct trace *t, const char *name)
 }
 
 /* The backend at this exact address, added on first sight with its name:
- * --name if given, else b<N> after its place in --backends (for ADDR:PORT
- * entries) or the next free b<N> (for bare ports). */
+ * the NAME= of its --backends entry or an older --name ADDR=NAME, else
+ * b<N> after its place in --backends (for ADDR:PORT entries) or the next
+ * free b<N> (for bare ports). */
 static struct backend *backend_get(struct trace *t, int cfg, uint8_t family, const uint8_t *ip, uint16_t port)
 {
 	size_t iplen = family == 4 ? 4 : 16;
@@ -98,6 +90,10 @@ static struct backend *backend_get(struct trace *t, int cfg, uint8_t family, con
 	memcpy(b->ip, ip, iplen);
 	b->port = port;
 	format_ip_port(family, ip, port, b->addr);
+	if (t->bcfg[cfg].name[0] && !t->bcfg[cfg].any_ip) {
+		snprintf(b->name, sizeof(b->name), "%s", t->bcfg[cfg].name);
+		b->fixed_name = true;
+	}
 	for (size_t i = 0; i < t->nnames; i++) {
 		char a[ADDR_STRLEN];
 		addr_format(&t->names[i].a, a);
@@ -107,15 +103,14 @@ static struct backend *backend_get(struct trace *t, int cfg, uint8_t family, con
 		}
 	}
 	if (!b->fixed_name) {
-		if (!t->bcfg[cfg].any_ip)
+		if (t->bcfg[cfg].name[0])
+			snprintf(b->name, sizeof(b->name), "%s", t->bcfg[cfg].name);
+		else if (!t->bcfg[cfg].any_ip)
 			snprintf(b->name, sizeof(b->name), "b%d", cfg + 1);
 		for (int n = 1; b->name[0] == '\0' || name_taken(t, b->name); n++)
 			snprintf(b->name, sizeof(b->name), "b%d", n);
 	}
-	struct backend **bes = realloc(t->bes, (t->nbes + 1) * sizeof(*bes));
-	if (bes == NULL)
-		oom();
-	t->bes = bes;
+	t->bes = xrealloc(t->bes, t->nbes + 1, sizeof(*t->bes));
 	t->bes[t->nbes++] = b;
 	return b;
 }
@@ -148,9 +143,7 @@ static void table_insert(struct trace *t, struct conn *c)
 {
 	if (t->nconns_live >= t->table_size) {
 		size_t n = t->table_size * 2;
-		struct conn **nt = calloc(n, sizeof(*nt));
-		if (nt == NULL)
-			oom();
+		struct conn **nt = xcalloc(n, sizeof(*nt));
 		for (size_t i = 0; i < t->table_size; i++) {
 			struct conn *x = t->table[i], *next;
 			for (; x; x = next) {
@@ -173,6 +166,8 @@ static void table_insert(struct trace *t, struct conn *c)
 
 static void table_remove(struct trace *t, struct conn *c)
 {
+	if (!c->in_hash)
+		return;
 	size_t k = conn_hash(c->ip[UP], c->port[UP], c->ip[DOWN], c->port[DOWN]) & (t->table_size - 1);
 	for (struct conn **pp = &t->table[k]; *pp; pp = &(*pp)->hnext) {
 		if (*pp == c) {
@@ -206,227 +201,153 @@ static struct conn *table_find(struct trace *t, const struct pkt *p, int *dir)
 	return NULL;
 }
 
-/* ---- HTTP on each direction ---------------------------------------------- */
+/* ---- lists: open connections, and closed ones oldest first ---------------- */
 
-static struct trace *hook_trace;   /* the trace being fed (one at a time) */
-
-/* The index of the message a segment in this direction continues or starts. */
-static uint32_t half_data_index(const struct half *h)
+static void list_unlink(struct conn **head, struct conn **tail, struct conn *c)
 {
-	if (h->http_dead || h->lost || !h->msg.in_message)
-		return (h->http_dead || h->lost) && h->heads > 0 ? h->heads - 1 : h->heads;
-	return h->msg.headers_done && h->heads > 0 ? h->heads - 1 : h->heads;
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		*head = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	else if (tail)
+		*tail = c->prev;
+	c->prev = c->next = NULL;
 }
 
-/* The index of the last message seen in this direction (what an ACK of it
- * or a FIN after it belongs to). */
-static uint32_t half_last_index(const struct half *h)
+/* ---- the messages a connection remembers ---------------------------------- */
+
+struct slot *conn_slot(const struct conn *c, uint32_t idx)
 {
-	if (h->msg.in_message && !h->msg.headers_done && !h->http_dead)
-		return h->heads;
-	return h->heads > 0 ? h->heads - 1 : 0;
+	if (idx < c->base || idx - c->base >= c->nslots)
+		return NULL;
+	return &c->slots[idx - c->base];
 }
 
-static int on_headers(struct http_msg *m)
+struct slot *conn_slot_make(struct conn *c, uint32_t idx)
 {
-	struct half *h = m->user;
-	struct conn *c = h->conn;
-	int dir = h == &c->h[UP] ? UP : DOWN;
-	int status = http_status(m);
-
-	if (dir == DOWN && status >= 100 && status < 200 && status != 101)
-		return 0;   /* 100 Continue and friends: the real response follows */
-	if (dir == DOWN && h->heads >= c->h[UP].heads && !c->h[UP].http_dead)
-		return 0;   /* it answers no request we saw (lost, or a 408 on an idle connection) */
-	uint32_t idx = h->heads++;
-	if (!h->head_in_feed) {
-		/* For the summary: "HTTP/1.1 200 OK (312 B)". */
-		h->head_in_feed = true;
-		h->head_body = m->parser.flags & F_CHUNKED ? -1 :
-		               m->parser.flags & F_CONTENT_LENGTH ? (int64_t)m->parser.content_length : -2;
+	if (idx < c->base)
+		return NULL;
+	uint32_t i = idx - c->base;
+	if (i >= c->capslots) {
+		uint32_t cap = c->capslots ? c->capslots * 2 : 4;
+		while (cap <= i)
+			cap *= 2;
+		c->slots = xrealloc(c->slots, cap, sizeof(*c->slots));
+		c->capslots = cap;
 	}
-	if (dir == UP) {
-		if (c->kind == CONN_CLIENT)
-			corr_client_head(hook_trace, corr_client_request(hook_trace, c, idx), m);
-		else
-			corr_backend_head(hook_trace, c, idx, m);
-		return 0;
-	}
-	corr_response_head(hook_trace, c, idx, m);
-	struct request *r = conn_req(c, idx);
-	if (r && r->method && strcmp(r->method, "HEAD") == 0) {
-		h->head_body = -2;
-		return 1;   /* a response to HEAD has no body */
-	}
-	return 0;
+	while (c->nslots <= i)
+		memset(&c->slots[c->nslots++], 0, sizeof(*c->slots));
+	return &c->slots[i];
 }
 
-static int on_complete(struct http_msg *m)
+void conn_trim(struct trace *t, struct conn *c, uint32_t low)
 {
-	struct half *h = m->user;
-	h->done_msgs++;
-	return 0;
-}
-
-static const struct http_hooks hooks = {
-	.on_headers = on_headers,
-	.on_complete = on_complete,
-};
-
-/* Feeds in-order bytes to the direction's parser. */
-static void half_feed(struct trace *t, struct conn *c, int dir, const uint8_t *data, uint32_t len)
-{
-	struct half *h = &c->h[dir];
-	if (h->http_dead || h->lost || len == 0)
+	if (low <= c->base)
 		return;
-	if (!h->http_on) {
-		http_msg_init(&h->msg, dir == UP ? HTTP_REQUEST : HTTP_RESPONSE, &hooks, h);
-		h->msg.max_head = 64 * 1024;   /* a tracer reads what the proxy accepted */
-		h->msg.max_target = 64 * 1024;
-		h->http_on = true;
+	uint32_t k = low - c->base < c->nslots ? low - c->base : c->nslots;
+	for (uint32_t i = 0; i < k; i++)
+		corr_slot_release(t, c, &c->slots[i]);
+	memmove(c->slots, c->slots + k, (c->nslots - k) * sizeof(*c->slots));
+	c->nslots -= k;
+	c->base = low;
+}
+
+/* ---- connections' lifetime ------------------------------------------------ */
+
+static struct conn *conn_new(struct trace *t, const struct pkt *p, int kind, int dir, int cfg)
+{
+	struct conn *c = xcalloc(1, sizeof(*c));
+	c->num = ++t->nconns;
+	c->kind = (enum conn_kind)kind;
+	c->family = p->family;
+	c->closer = -1;
+	const uint8_t *from = dir == UP ? p->saddr : p->daddr, *to = dir == UP ? p->daddr : p->saddr;
+	memcpy(c->ip[UP], from, 16);
+	memcpy(c->ip[DOWN], to, 16);
+	c->port[UP] = dir == UP ? p->sport : p->dport;
+	c->port[DOWN] = dir == UP ? p->dport : p->sport;
+	format_ip_port(c->family, c->ip[UP], c->port[UP], c->addr[UP]);
+	format_ip_port(c->family, c->ip[DOWN], c->port[DOWN], c->addr[DOWN]);
+	c->h[UP].conn = c->h[DOWN].conn = c;
+	if (kind == CONN_BACKEND)
+		c->be = backend_get(t, cfg, c->family, c->ip[DOWN], c->port[DOWN]);
+	c->next = t->conns;
+	if (t->conns)
+		t->conns->prev = c;
+	t->conns = c;
+	table_insert(t, c);
+	return c;
+}
+
+static void conn_done(struct trace *t, struct conn *c, uint64_t ts)
+{
+	if (c->done)
+		return;
+	stream_close(t, c);
+	corr_conn_done(t, c);
+	c->done = true;
+	c->t_done = ts;
+	list_unlink(&t->conns, NULL, c);
+	c->prev = t->closed_tail;
+	if (t->closed_tail)
+		t->closed_tail->next = c;
+	else
+		t->closed = c;
+	t->closed_tail = c;
+}
+
+static void conn_free(struct trace *t, struct conn *c)
+{
+	table_remove(t, c);
+	if (c->done)
+		list_unlink(&t->closed, &t->closed_tail, c);
+	else
+		list_unlink(&t->conns, NULL, c);
+	for (uint32_t i = 0; i < c->nslots; i++)
+		corr_slot_release(t, c, &c->slots[i]);
+	if (c->guess) {
+		c->guess->guessed--;
+		corr_unref(t, c->guess);
 	}
-	hook_trace = t;
-	llhttp_errno_t e = http_msg_feed(&h->msg, (const char *)data, len, NULL);
-	if (e != HPE_OK) {
-		/* An upgrade (101, CONNECT) turns the stream into a tunnel; anything
-		 * else is not HTTP we can follow.  Labels go on by direction. */
-		log_debug("connection %u %s: %s", c->num, dir == UP ? "up" : "down",
-		          e == HPE_PAUSED_UPGRADE ? "upgraded, no more HTTP" : h->msg.error);
-		h->http_dead = true;
-	}
+	for (int d = 0; d < 2; d++)
+		stream_free(t, &c->h[d]);
+	free(c->slots);
+	free(c);
 }
 
-static void half_drop_ooo(struct half *h)
+void trace_tick(struct trace *t, bool final)
 {
-	for (struct seg *s = h->ooo, *n; s; s = n) {
-		n = s->next;
-		free(s);
-	}
-	h->ooo = NULL;
-	h->ooo_bytes = 0;
-	h->ooo_segs = 0;
-}
-
-/* The parser cannot follow this direction any more. */
-static void half_lose(struct half *h)
-{
-	h->http_dead = true;
-	half_drop_ooo(h);
-}
-
-/* Bytes are missing (a kernel drop, a snap length): wait for the next
- * message start to parse again. */
-static void half_gap(struct half *h)
-{
-	if (!h->http_dead)
-		h->lost = true;
-	half_drop_ooo(h);
-}
-
-/* Does a segment after lost bytes begin a message?  A status line, or a
- * request line ("GET /", "OPTIONS *", "CONNECT host:443"). */
-static bool looks_like_start(int dir, const uint8_t *p, uint32_t len)
-{
-	if (dir == DOWN)
-		return len >= 7 && memcmp(p, "HTTP/1.", 7) == 0;
-	uint32_t i = 0;
-	while (i < len && i < 20 && p[i] >= 'A' && p[i] <= 'Z')
-		i++;
-	return i > 0 && i + 1 < len && p[i] == ' ' && p[i + 1] > ' ' && p[i + 1] < 0x7f;
-}
-
-/* Starts parsing again at a message start after lost bytes. */
-static void half_resync(struct conn *c, int dir)
-{
-	struct half *h = &c->h[dir];
-	if (h->http_on) {
-		http_msg_free(&h->msg);
-		h->http_on = false;
-	}
-	memset(&h->msg, 0, sizeof(h->msg));
-	h->lost = false;
-	/* Whole messages may have been lost: a response answers the newest
-	 * request seen (no pipelining is the common case). */
-	if (dir == DOWN && c->h[UP].heads > h->heads + 1)
-		h->heads = c->h[UP].heads - 1;
-}
-
-/* Feeds the queued out-of-order segments that the gap no longer holds back. */
-static void half_drain(struct trace *t, struct conn *c, int dir)
-{
-	struct half *h = &c->h[dir];
-	bool progress = true;
-	while (progress && h->ooo) {
-		progress = false;
-		for (struct seg **pp = &h->ooo; *pp; pp = &(*pp)->next) {
-			struct seg *s = *pp;
-			int32_t d = (int32_t)(s->seq - h->next);
-			if (d > 0)
-				continue;
-			*pp = s->next;
-			h->ooo_bytes -= s->len;
-			h->ooo_segs--;
-			if ((int64_t)d + s->len > 0) {
-				uint32_t skip = (uint32_t)-d;
-				if (h->lost && skip == 0 && looks_like_start(dir, s->data, s->len))
-					half_resync(c, dir);
-				half_feed(t, c, dir, s->data + skip, s->len - skip);
-				h->next += s->len - skip;
-			}
-			free(s);
-			progress = true;
+	/* Gaps that waited long enough: those bytes are not coming. */
+	while (t->gaps) {
+		struct half *h = t->gaps;
+		bool old = t->last_ts > h->gap_ts + GAP_WAIT_NS ||
+		           (h->gap_wall && t->now_wall_ns > h->gap_wall + t->paused_ns + GAP_WAIT_NS);
+		if (!final && !old)
 			break;
-		}
+		stream_settle(t, h);
+		if (t->gaps == h)
+			break;   /* cannot settle (should not happen): try again later */
+	}
+	/* Closed connections whose packets are all printed. */
+	for (struct conn *c = t->closed, *n; c; c = n) {
+		n = c->next;
+		if (!final && t->last_ts < c->t_done + CONN_LINGER_NS)
+			break;
+		if (c->refs == 0)
+			conn_free(t, c);
 	}
 }
 
-/* The peer acknowledged bytes of direction dir that the capture never saw
- * (a kernel drop): they will not come.  Parsing goes on after them, from
- * the next message start. */
-static void half_acked(struct trace *t, struct conn *c, int dir, uint32_t ack)
+void trace_free_conns(struct trace *t)
 {
-	struct half *h = &c->h[dir];
-	if (!h->seen || (int32_t)(ack - h->next) <= 0)
-		return;
-	if (!h->http_dead)
-		h->lost = true;
-	h->next = ack;
-	half_drain(t, c, dir);
-}
-
-/* Keeps an out-of-order segment; true if kept, false if the gap before it
- * is now taken as lost (the caller moves on past it). */
-static bool half_keep(struct half *h, const struct pkt *p)
-{
-	if (h->http_dead || h->lost)
-		return false;
-	if (h->ooo_bytes + p->caplen > OOO_MAX_BYTES || h->ooo_segs >= OOO_MAX_SEGS || p->caplen < p->len) {
-		half_gap(h);
-		return false;
-	}
-	struct seg *s = malloc(sizeof(*s) + p->caplen);
-	if (s == NULL)
-		oom();
-	s->seq = p->seq;
-	s->len = p->caplen;
-	memcpy(s->data, p->payload, p->caplen);
-	s->next = h->ooo;
-	h->ooo = s;
-	h->ooo_bytes += p->caplen;
-	h->ooo_segs++;
-	return true;
-}
-
-/* The first line of a message, printable, for the summary. */
-static void first_line(char *out, size_t size, const uint8_t *p, uint32_t len)
-{
-	size_t n = 0, max = size - 36 < 100 ? size - 36 : 100;   /* room for "…", " (N B)", NUL */
-	uint32_t i;
-	for (i = 0; i < len && p[i] != '\r' && p[i] != '\n' && n < max; i++)
-		out[n++] = p[i] >= 0x20 && p[i] < 0x7f ? (char)p[i] : '.';
-	if (i < len && p[i] != '\r' && p[i] != '\n')
-		memcpy(out + n, "\xe2\x80\xa6", 3), n += 3;   /* cut: say so */
-	out[n] = '\0';
+	while (t->conns)
+		conn_free(t, t->conns);
+	while (t->closed)
+		conn_free(t, t->closed);
+	free(t->table);
+	t->table = NULL;
 }
 
 /* ---- one segment --------------------------------------------------------- */
@@ -457,43 +378,6 @@ static int classify(struct trace *t, const struct pkt *p, int *dir, int *cfg)
 	return -1;
 }
 
-static struct conn *conn_new(struct trace *t, const struct pkt *p, int kind, int dir, int cfg)
-{
-	struct conn *c = xcalloc(1, sizeof(*c));
-	c->num = ++t->nconns;
-	c->kind = (enum conn_kind)kind;
-	c->family = p->family;
-	c->closer = -1;
-	const uint8_t *from = dir == UP ? p->saddr : p->daddr, *to = dir == UP ? p->daddr : p->saddr;
-	memcpy(c->ip[UP], from, 16);
-	memcpy(c->ip[DOWN], to, 16);
-	c->port[UP] = dir == UP ? p->sport : p->dport;
-	c->port[DOWN] = dir == UP ? p->dport : p->sport;
-	format_ip_port(c->family, c->ip[UP], c->port[UP], c->peer);
-	c->h[UP].conn = c->h[DOWN].conn = c;
-	if (kind == CONN_BACKEND)
-		c->be = backend_get(t, cfg, c->family, c->ip[DOWN], c->port[DOWN]);
-	c->all_next = t->all;
-	t->all = c;
-	table_insert(t, c);
-	return c;
-}
-
-static void conn_done(struct trace *t, struct conn *c)
-{
-	if (c->done)
-		return;
-	c->done = true;
-	corr_conn_done(t, c);
-	for (int d = 0; d < 2; d++) {
-		half_lose(&c->h[d]);
-		if (c->h[d].http_on) {
-			http_msg_free(&c->h[d].msg);
-			c->h[d].http_on = false;
-		}
-	}
-}
-
 static void frame_copy(struct trace *t, struct rec *r, uint64_t frame, uint64_t ts, const uint8_t *raw, uint32_t rawlen, uint32_t wirelen)
 {
 	r->frame = frame;
@@ -516,6 +400,26 @@ void trace_other(struct trace *t, uint64_t frame, uint64_t ts, const uint8_t *ra
 	struct rec *r = output_rec(t);
 	frame_copy(t, r, frame, ts, raw, rawlen, wirelen);
 	output_pump(t, false);
+}
+
+/* STEP 1 seen from outside: the proxy closes a client connection before it
+ * sent a byte and before it forwarded anything, right after the handshake
+ * or after a request it never answered (an allow/deny list, a connection
+ * limit), or its events say it denied that client. */
+static bool refuses(struct trace *t, const struct conn *c, uint64_t ts)
+{
+	if (c->h[DOWN].sent)
+		return false;
+	bool requested = false;
+	for (uint32_t i = 0; i < c->nslots; i++) {
+		const struct request *r = c->slots[i].req;
+		if (r && (r->x || r->attempts || r->answered))
+			return false;
+		requested |= r != NULL;
+	}
+	if (requested || ts < c->t_syn + REFUSE_WINDOW_NS)
+		return true;
+	return t->events && events_denied(t->events, c->addr[UP]);
 }
 
 void trace_packet(struct trace *t, const struct pkt *p, const uint8_t *raw, uint32_t rawlen, uint32_t wirelen)
@@ -557,14 +461,18 @@ void trace_packet(struct trace *t, const struct pkt *p, const uint8_t *raw, uint
 	if (p->flags & TH_SYN) {
 		if (h->seen && h->isn == p->seq) {
 			r->retrans = true;
+			t->retrans++;
 		} else {
 			h->seen = true;
 			h->isn = p->seq;
-			h->next = p->seq + 1;
+			h->next = h->acked = p->seq + 1;
 		}
 		if (dir == UP) {
-			if (!c->syn_seen && c->kind == CONN_BACKEND)
-				corr_backend_open(t, c);
+			if (!c->syn_seen) {
+				c->t_syn = p->ts_ns;
+				if (c->kind == CONN_BACKEND)
+					corr_backend_open(t, c);
+			}
 			c->syn_seen = true;
 			if (c->hs == HS_NONE)
 				c->hs = HS_SYN;
@@ -575,7 +483,7 @@ void trace_packet(struct trace *t, const struct pkt *p, const uint8_t *raw, uint
 		/* Joined mid-stream: count from here. */
 		h->seen = true;
 		h->isn = p->seq - 1;
-		h->next = p->seq;
+		h->next = h->acked = p->seq;
 	}
 	if (!(p->flags & TH_SYN) && p->len == 0 && !(p->flags & (TH_FIN | TH_RST)) && (p->flags & TH_ACK)) {
 		if (dir == UP && c->hs == HS_SYNACK && p->ack == o->isn + 1) {
@@ -585,89 +493,25 @@ void trace_packet(struct trace *t, const struct pkt *p, const uint8_t *raw, uint
 			li.acks_fin = true;
 		}
 	}
-
 	if ((p->flags & TH_ACK) && !(p->flags & TH_SYN))
-		half_acked(t, c, !dir, p->ack);
+		stream_ack(t, c, !dir, p->ack);
 
 	/* Which message (request) the packet belongs to. */
-	if (p->len > 0)
-		r->idx = half_data_index(h);
-	else if (p->flags & (TH_SYN))
+	if (p->flags & (TH_FIN | TH_RST) || li.acks_fin) {
+		uint32_t a = stream_last_index(&c->h[UP]), b = stream_last_index(&c->h[DOWN]);
+		r->idx = a > b ? a : b;
+	} else if (p->flags & TH_SYN || li.handshake_ack) {
 		r->idx = 0;
-	else if (p->flags & (TH_FIN | TH_RST) || li.acks_fin)
-		r->idx = half_last_index(&c->h[UP]) > half_last_index(&c->h[DOWN]) ?
-		         half_last_index(&c->h[UP]) : half_last_index(&c->h[DOWN]);
-	else if (li.handshake_ack)
-		r->idx = 0;
-	else
-		r->idx = half_last_index(o);
+	} else {
+		r->idx = stream_last_index(o);
+	}
 
-	/* The bytes: in order, old (a retransmission), or ahead of a gap. */
 	if (p->len > 0 && !(p->flags & TH_SYN)) {
-		int32_t d = (int32_t)(p->seq - h->next);
 		if (c->hs != HS_DONE && dir == UP)
 			c->hs = HS_DONE;
-		if (d > 0) {
-			r->ooo = true;
-			t->ooo++;
-			if (!half_keep(h, p)) {
-				/* A gap that is not filling: the bytes before are lost
-				 * (half_gap); these are taken as in order. */
-				h->next = p->seq;
-				d = 0;
-			}
-		}
-		if (d > 0) {
-			snprintf(r->summary, sizeof(r->summary), "out of order");
-		} else if ((int64_t)d + p->len <= 0) {
-			/* Old bytes again: they belong to the message they first carried. */
-			r->idx = half_last_index(h);
-			r->retrans = true;
-			snprintf(r->summary, sizeof(r->summary), "retransmitted");
-		} else {
-			uint32_t skip = (uint32_t)-d;
-			if (skip > 0)
-				r->retrans = true;
-			if (h->lost && skip == 0 && looks_like_start(dir, p->payload, p->caplen)) {
-				half_resync(c, dir);
-				r->idx = half_data_index(h);
-			}
-			bool starts = !h->http_dead && !h->lost && (!h->http_on || !h->msg.in_message) && skip == 0;
-			if (c->kind == CONN_CLIENT && dir == UP && (starts || (h->http_dead && c->nreqs == 0)))
-				corr_client_request(t, c, r->idx);
-			if (starts) {
-				r->msg_start = true;
-				first_line(r->summary, sizeof(r->summary), p->payload, p->caplen);
-			} else if (h->http_dead || h->lost) {
-				snprintf(r->summary, sizeof(r->summary), "%s", skip ? "partly retransmitted" : h->lost ? "after lost bytes" : "data");
-			} else {
-				strcpy(r->summary, h->msg.headers_done ? "body" : "head, continued");
-			}
-			h->head_in_feed = false;
-			if (p->caplen < p->len) {
-				/* Cut by the snap length: what follows cannot be parsed. */
-				if (p->caplen > skip)
-					half_feed(t, c, dir, p->payload + skip, p->caplen - skip);
-				half_gap(h);
-			} else {
-				half_feed(t, c, dir, p->payload + skip, p->len - skip);
-			}
-			h->next = p->seq + p->len;
-			if (starts && h->head_in_feed && h->head_body != -2 && h->head_body != 0) {
-				size_t n = strlen(r->summary);
-				if (h->head_body == -1)
-					snprintf(r->summary + n, sizeof(r->summary) - n, " (chunked)");
-				else
-					snprintf(r->summary + n, sizeof(r->summary) - n, " (%lld B)", (long long)h->head_body);
-			}
-			half_drain(t, c, dir);
-		}
+		stream_data(t, c, dir, r, p);
 		if (r->retrans)
 			t->retrans++;
-		/* A request on a backend connection that carried one before, or
-		 * that was open before the capture began, reuses it. */
-		if (c->kind == CONN_BACKEND && dir == UP && r->msg_start && (r->idx > 0 || !c->syn_seen))
-			r->reuse = true;
 	}
 
 	/* FIN: its sequence number, and a retransmitted FIN. */
@@ -677,10 +521,7 @@ void trace_packet(struct trace *t, const struct pkt *p, const uint8_t *raw, uint
 			r->retrans = true;
 			t->retrans++;
 		}
-		h->fin = true;
-		h->fin_seq = fin_seq;
-		if ((int32_t)(fin_seq + 1 - h->next) > 0)
-			h->next = fin_seq + 1;
+		stream_fin(t, c, dir, fin_seq);
 		if (c->closer < 0)
 			c->closer = dir;
 	}
@@ -689,40 +530,40 @@ void trace_packet(struct trace *t, const struct pkt *p, const uint8_t *raw, uint
 			c->closer = dir;
 		c->reset = true;
 	}
+	if (c->kind == CONN_CLIENT && dir == DOWN && (p->flags & (TH_FIN | TH_RST)) && p->len == 0 &&
+	    !c->refused && c->closer == DOWN && refuses(t, c, p->ts_ns)) {
+		c->refused = true;
+		t->refused++;
+	}
+	li.refused = c->refused;
 
 	struct label l = label_packet(&li);
 	r->step = l.step;
 	r->close = l.close;
 	r->reset = l.reset;
+	if (c->refused && l.step == 1 && l.close)
+		r->kind = KIND_REFUSED;
 	r->seq = p->seq - h->isn;
 	r->ack = (p->flags & TH_ACK) && o->seen ? p->ack - o->isn : 0;
 	t->labelled++;
 
 	/* A client's response has begun: its request is settled. */
 	if (c->kind == CONN_CLIENT && dir == DOWN && p->len > 0) {
-		struct request *rq = conn_req(c, r->idx);
+		struct request *rq = slot_request(c, conn_slot(c, r->idx));
 		if (rq)
 			rq->settled = true;
 	}
+	/* From now on the connection needs no message below the last one of
+	 * either direction. */
+	uint32_t a = stream_last_index(&c->h[UP]), b = stream_last_index(&c->h[DOWN]);
+	r->low = a < b ? a : b;
+	if (r->idx < r->low)
+		r->idx = r->low;
 	if ((p->flags & TH_RST) || (c->h[UP].fin && c->h[DOWN].fin))
-		conn_done(t, c);
+		conn_done(t, c, p->ts_ns);
 
+	if ((t->gaps && t->last_ts > t->gaps->gap_ts + GAP_WAIT_NS) ||
+	    (t->closed && t->last_ts > t->closed->t_done + CONN_LINGER_NS))
+		trace_tick(t, false);
 	output_pump(t, false);
-}
-
-void trace_free_conns(struct trace *t)
-{
-	for (struct conn *c = t->all, *n; c; c = n) {
-		n = c->all_next;
-		for (int d = 0; d < 2; d++) {
-			half_lose(&c->h[d]);
-			if (c->h[d].http_on)
-				http_msg_free(&c->h[d].msg);
-		}
-		free(c->reqs);
-		free(c);
-	}
-	t->all = NULL;
-	free(t->table);
-	t->table = NULL;
 }

@@ -1,6 +1,9 @@
 /*
  * trace.c - the trace's lifetime: memory helpers that end the run on
  * exhaustion (one line, exit 2), and freeing everything at the end.
+ * Freeing as the trace goes is each module's business: tcp.c frees closed
+ * connections once their packets are printed, and with them the requests
+ * nothing else refers to (correlate.c).
  */
 #include "tracer.h"
 
@@ -25,6 +28,17 @@ void *xcalloc(size_t n, size_t size)
 	return p;
 }
 
+void *xrealloc(void *p, size_t n, size_t size)
+{
+	if (size && n > SIZE_MAX / size)
+		oom();
+	size_t bytes = n * size;
+	void *q = realloc(p, bytes ? bytes : 1);
+	if (q == NULL)
+		oom();
+	return q;
+}
+
 char *xstrndup(const char *s, size_t n)
 {
 	char *p = strndup(s, n);
@@ -33,13 +47,16 @@ char *xstrndup(const char *s, size_t n)
 	return p;
 }
 
+char *xstrdup(const char *s)
+{
+	return xstrndup(s, strlen(s));
+}
+
 void trace_free(struct trace *t)
 {
-	output_free(t);
 	trace_free_conns(t);
-	for (size_t i = 0; i < t->nreqs; i++)
-		corr_free_request(t->reqs[i]);
-	free(t->reqs);
+	corr_free_all(t);
+	output_free(t);
 	free(t->by_id);
 	for (size_t i = 0; i < t->nbes; i++)
 		free(t->bes[i]);

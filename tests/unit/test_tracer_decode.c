@@ -115,12 +115,19 @@ TEST(vlan_tags_are_skipped)
 	CHECK_INT(p.dport, 8080);
 }
 
-TEST(ipv4_fragments_are_not_decoded)
+TEST(ipv4_fragments_are_told_apart_not_decoded)
 {
 	uint8_t buf[128];
 	size_t n = ipv4_seg(buf);
 	buf[6] = 0x20;   /* more fragments */
 	struct pkt p;
+	CHECK_INT(decode_frame(DLT_RAW, buf, (uint32_t)n, &p), DECODE_FRAGMENT);
+	buf[6] = 0;
+	buf[7] = 8;      /* a later fragment: offset 64 bytes */
+	CHECK_INT(decode_frame(DLT_RAW, buf, (uint32_t)n, &p), DECODE_FRAGMENT);
+	buf[7] = 0;
+	buf[9] = 17;     /* UDP: not ours to count */
+	buf[6] = 0x20;
 	CHECK_INT(decode_frame(DLT_RAW, buf, (uint32_t)n, &p), DECODE_OTHER);
 }
 
@@ -163,7 +170,7 @@ int main(void)
 	RUN(a_frame_cut_anywhere_before_the_payload_is_refused);
 	RUN(a_payload_cut_by_the_snap_length_says_how_much_was_captured);
 	RUN(vlan_tags_are_skipped);
-	RUN(ipv4_fragments_are_not_decoded);
+	RUN(ipv4_fragments_are_told_apart_not_decoded);
 	RUN(ipv6_with_a_hop_by_hop_header_is_decoded);
 	RUN(the_outgoing_copy_of_a_loopback_frame_on_any_is_a_duplicate);
 	return t_done();

@@ -7,7 +7,13 @@
 
 static struct label L(enum conn_kind k, int dir, uint8_t flags, uint32_t len, bool hs_ack, bool acks_fin)
 {
-	struct label_in in = { k, dir, flags, len, hs_ack, acks_fin };
+	struct label_in in = { k, dir, flags, len, hs_ack, acks_fin, false };
+	return label_packet(&in);
+}
+
+static struct label refused(int dir, uint8_t flags, uint32_t len, bool acks_fin)
+{
+	struct label_in in = { CONN_CLIENT, dir, flags, len, false, acks_fin, true };
 	return label_packet(&in);
 }
 
@@ -77,6 +83,21 @@ TEST(a_fin_with_bytes_is_labelled_by_its_bytes_and_marked_close)
 	CHECK(l.close);
 }
 
+TEST(the_teardown_of_a_refused_client_connection_is_step_1)
+{
+	struct label l = refused(DOWN, TH_RST | TH_ACK, 0, false);
+	CHECK_INT(l.step, 1);
+	CHECK(l.close && l.reset);
+	l = refused(DOWN, TH_FIN | TH_ACK, 0, false);
+	CHECK_INT(l.step, 1);
+	CHECK(l.close);
+	l = refused(UP, TH_ACK, 0, true);
+	CHECK_INT(l.step, 1);
+	CHECK(l.close);
+	/* the request it sent is still step 2 */
+	CHECK_INT(refused(UP, TH_PSH | TH_ACK, 78, false).step, 2);
+}
+
 int main(void)
 {
 	RUN(the_client_handshake_is_step_1);
@@ -86,5 +107,6 @@ int main(void)
 	RUN(fin_and_its_ack_keep_the_side_step_and_are_marked_close);
 	RUN(rst_is_close_and_reset_on_either_connection);
 	RUN(a_fin_with_bytes_is_labelled_by_its_bytes_and_marked_close);
+	RUN(the_teardown_of_a_refused_client_connection_is_step_1);
 	return t_done();
 }
