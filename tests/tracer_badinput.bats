@@ -44,23 +44,21 @@ fails_cleanly() {
 
 @test "a link type the tracer does not read is one line and exit 2" {
 	# The fixture with its link type changed to 105 (IEEE 802.11).
-	python3 -c '
-import sys, struct
-d = bytearray(open(sys.argv[1], "rb").read())
-d[20:24] = struct.pack("<I", 105)
-open(sys.argv[2], "wb").write(d)' "$FX/nginx-one.pcap" "$BATS_TEST_TMPDIR/wifi.pcap"
+	"$L7_TEST_TOOLS/pcaptool" linktype "$FX/nginx-one.pcap" "$BATS_TEST_TMPDIR/wifi.pcap" 105
 	fails_cleanly "$L7_BIN/tracer" -r "$BATS_TEST_TMPDIR/wifi.pcap" "${ARGS[@]}"
 	assert_equal "$stderr" "tracer: $BATS_TEST_TMPDIR/wifi.pcap: link type 105 (IEEE802_11) is not handled (EN10MB, NULL, LOOP, RAW, LINUX_SLL and LINUX_SLL2 are)"
 }
 
 @test "the reader survives hundreds of truncated and bit-flipped captures" {
 	mkdir "$BATS_TEST_TMPDIR/c"
-	python3 "$FX/corrupt.py" "$FX/l7lab-keepalive.pcap" "$BATS_TEST_TMPDIR/c" 160 11
+	"$L7_TEST_TOOLS/pcaptool" corrupt "$FX/l7lab-keepalive.pcap" "$BATS_TEST_TMPDIR/c" 160 11
 	# pcapng too, from the tracer's own writer
 	"$L7_BIN/tracer" -r "$FX/haproxy-chunked.pcap" "${ARGS[@]}" --json -w "$BATS_TEST_TMPDIR/h.pcapng" >/dev/null 2>&1
-	python3 "$FX/corrupt.py" "$BATS_TEST_TMPDIR/h.pcapng" "$BATS_TEST_TMPDIR/c" 80 12
+	mkdir "$BATS_TEST_TMPDIR/c2"
+	"$L7_TEST_TOOLS/pcaptool" corrupt "$BATS_TEST_TMPDIR/h.pcapng" "$BATS_TEST_TMPDIR/c2" 80 12
+	for f in "$BATS_TEST_TMPDIR"/c2/*; do mv "$f" "$BATS_TEST_TMPDIR/c/n${f##*/}"; done
 	local f rc ran=0
-	for f in "$BATS_TEST_TMPDIR"/c/c*; do
+	for f in "$BATS_TEST_TMPDIR"/c/*; do
 		rc=0
 		"$L7_BIN/tracer" -r "$f" "${ARGS[@]}" --json >/dev/null 2>"$BATS_TEST_TMPDIR/err" || rc=$?
 		ran=$((ran + 1))
@@ -75,7 +73,7 @@ open(sys.argv[2], "wb").write(d)' "$FX/nginx-one.pcap" "$BATS_TEST_TMPDIR/wifi.p
 			return 1
 		fi
 	done
-	[ "$ran" -ge 160 ]
+	[ "$ran" -ge 240 ]
 }
 
 @test "a corrupt events file is skipped line by line with a warning" {
@@ -85,8 +83,32 @@ open(sys.argv[2], "wb").write(d)' "$FX/nginx-one.pcap" "$BATS_TEST_TMPDIR/wifi.p
 	assert_equal "${stderr##*$'\n'}" "tracer: --events: 2 lines were not JSON objects"
 }
 
+@test "an events stream with no newline ends with a warning instead of growing without bound" {
+	run --separate-stderr timeout 60 "$L7_BIN/tracer" -r "$FX/l7lab-one.pcap" "${ARGS[@]}" --events /dev/zero --json
+	assert_success
+	assert_line --index 0 --partial '"frame":1,'
+	[[ "$stderr" == *"tracer: --events: stopped reading after 1024 MiB"* ]]
+}
+
+@test "an events line longer than 64 KiB is skipped with a warning, the rest read" {
+	{
+		printf '{"id":"x","reason":"'
+		head -c 100000 /dev/zero | tr '\0' 'x'
+		printf '"}\n'
+		cat "$FX/l7lab-keepalive.events"
+	} >"$BATS_TEST_TMPDIR/ev"
+	run --separate-stderr "$L7_BIN/tracer" -r "$FX/l7lab-keepalive.pcap" "${ARGS[@]}" --events "$BATS_TEST_TMPDIR/ev" --color never
+	assert_success
+	assert_line --regexp '→ b1 \(roundrobin, pool default\)'
+	assert_equal "$stderr" "tracer: --events: 1 lines longer than 64 KiB were skipped"
+}
+
 @test "a missing events file is one line and exit 2" {
 	fails_cleanly "$L7_BIN/tracer" -r "$FX/l7lab-one.pcap" "${ARGS[@]}" --events "$BATS_TEST_TMPDIR/none"
+}
+
+@test "an unwritable --html file is one line and exit 2" {
+	fails_cleanly "$L7_BIN/tracer" -r "$FX/l7lab-one.pcap" "${ARGS[@]}" --html "$BATS_TEST_TMPDIR/no/such/dir.html"
 }
 
 @test "an unwritable -w file is one line and exit 2" {
@@ -113,8 +135,13 @@ open(sys.argv[2], "wb").write(d)' "$FX/nginx-one.pcap" "$BATS_TEST_TMPDIR/wifi.p
 	           "-r x --proxy 0 --backends 2" "-r x --proxy 99999 --backends 2" \
 	           "-r x --proxy 1 --backends 2 --json --summary" "-r x --proxy 1 --backends 2 --bogus" \
 	           "-r x --proxy 1 --backends 2 --color sometimes" "-r x --proxy 1 --backends 2 -c 0" \
-	           "-r x --proxy 1 --backends 2 --name b1" "-r x --proxy 1 --backends 2 --duration 1s" \
-	           "-r x --proxy nohost:1 --backends 2" "-r x --proxy 1 --backends 2 extra"; do
+	           "-r x --proxy 1 --backends 2 --name =b1" "-r x --proxy 1 --backends 2 --duration 1s" \
+	           "-r x --proxy nohost:1 --backends 2" "-r x --proxy 1 --backends 2 extra" \
+	           "-r x --proxy 1 --backends =2" "-r x --proxy 1 --backend b1=nohost:2" \
+	           "-r x --proxy 1 --backends 2 --requests 5-3" "-r x --proxy 1 --backends 2 --requests x" \
+	           "-r x --proxy 1 --backends 2 --fenced" "-r x --proxy 1 --backends 2 --json --step" \
+	           "-r x --proxy 1 --backends 2 --mermaid --html y" "-r x --proxy 1 --backends 2 --name 'a b'" \
+	           "-r x --proxy 1 --backends 2 --verbose=x"; do
 		# shellcheck disable=SC2086
 		run --separate-stderr "$L7_BIN/tracer" $bad
 		[ "$status" -eq 2 ] || { echo "'$bad': exit $status"; return 1; }

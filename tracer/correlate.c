@@ -439,8 +439,10 @@ static void tie(struct trace *t, struct xchg *x, struct request *r, enum corr ho
 	} else if (r->tried == NULL) {
 		r->tried = x->conn->be;
 	}
-	r->settled = true;
-	pending_remove(t, r);
+	if (!x->no_request) {
+		r->settled = true;   /* forwarded (a refused connection forwarded nothing) */
+		pending_remove(t, r);
+	}
 	if (how == CORR_ORDER && !x->no_request) {
 		x->final = false;
 		tentative_add(t, x);
@@ -695,12 +697,9 @@ void corr_conn_done(struct trace *t, struct conn *c)
 			x->no_request = true;
 			x->failed = true;
 			s->x = x;
-			enum corr how = c->guess_sole ? CORR_TARGET : CORR_ORDER;
-			const struct decision *d = t->events && c->guess->id ? events_decision(t->events, c->guess->id) : NULL;
-			if (d && ((d->server && strcmp(d->server, c->be->addr) == 0) ||
-			          (d->server_name && strcmp(d->server_name, c->be->name) == 0)))
-				how = CORR_EVENTS;
-			tie(t, x, c->guess, how);
+			/* (the proxy's --events may confirm it once the request's id is
+			 * known: output.c asks them) */
+			tie(t, x, c->guess, c->guess_sole ? CORR_TARGET : CORR_ORDER);
 			if (!c->guess->answered)
 				pending_add(t, c->guess, true);
 		}

@@ -382,7 +382,7 @@ void html_end(struct trace *t)
 	}
 	fputs("</ol>\n<button id=\"prev\" title=\"previous step (\xe2\x86\x90)\">\xe2\x97\x80 previous step</button>"
 	      "<button id=\"next\" title=\"next step (\xe2\x86\x92)\">next step \xe2\x96\xb6</button>"
-	      "<button id=\"nextreq\" title=\"next request (n)\">next request \xe2\x8f\xad</button>"
+	      "<button id=\"nextreq\" title=\"next request (n)\">next request \xc2\xbb</button>"
 	      "<button id=\"all\">show all</button><span id=\"where\"></span>", f);
 	if (h->full)
 		fprintf(f, " <strong>(the ladder stops after %d rows)</strong>", HTML_MAX_ROWS);

@@ -66,6 +66,13 @@ static bool rec_ready(const struct rec *r)
 		return true;
 	if (r->pending)
 		return false;
+	if (r->head_pending) {
+		/* a message whose head is split: its first segment waits for the
+		 * rest, to say the body's size */
+		const struct half *h = &c->h[r->dir];
+		if (!h->http_dead && !h->lost && !c->done && h->start_serial == r->serial)
+			return false;
+	}
 	const struct slot *s = rec_slot(r);
 	if (s == NULL || (c->kind == CONN_CLIENT ? s->req == NULL : s->x == NULL))
 		return c->done || c->h[UP].http_dead;   /* no message yet: one may still come */
@@ -248,6 +255,14 @@ static void resolve(struct trace *t, const struct rec *r, struct view *v)
 	if (v->q) {
 		v->how = corr_name(x->how);
 		v->inferred = x->how == CORR_ORDER;
+		/* A connection that carried no request was tied by order, unless
+		 * the proxy's events say it chose that very server for it. */
+		const struct decision *d = x->no_request ? out_decision(t, v->q) : NULL;
+		if (d && ((d->server && strcmp(d->server, c->be->addr) == 0) ||
+		          (d->server_name && strcmp(d->server_name, c->be->name) == 0))) {
+			v->how = corr_name(CORR_EVENTS);
+			v->inferred = false;
+		}
 		if (r->dir == UP && r->msg_start) {
 			if (x->diff == NULL && (v->q->names.len || x->names.len))
 				x->diff = header_diff(&v->q->names, &x->names);
@@ -429,6 +444,7 @@ void output_begin(struct trace *t)
 	if (t->mode != OUT_TIMELINE)
 		return;
 	char a[ADDR_STRLEN];
+	size_t start = buf_len(&t->line);
 	out_color(t, C_BOLD);
 	out_put(t, "l7lab tracer");
 	out_color(t, C_OFF);
@@ -454,6 +470,7 @@ void output_begin(struct trace *t)
 		out_put(t, a);
 	}
 	out_put(t, "\n");
+	out_fit(t, start);
 	out_write(t, true);
 }
 
@@ -461,6 +478,30 @@ void output_request_done(struct trace *t, struct request *q)
 {
 	if (t->mode == OUT_SUMMARY && t->summary && !q->o_skip)
 		summary_row(t, q);
+}
+
+/* The closing line; on a terminal too narrow for it, broken at its " · ". */
+static void closing_line(struct trace *t, const char *s)
+{
+	static const char sep[] = " \xc2\xb7 ";
+	size_t col = 0;
+	while (*s) {
+		const char *next = strstr(s, sep);
+		size_t n = next ? (size_t)(next - s) : strlen(s), cols = 0;
+		for (size_t i = 0; i < n; i++)
+			cols += ((unsigned char)s[i] & 0xc0) != 0x80;
+		if (col > 0 && t->width && col + 3 + cols > t->width) {
+			out_put(t, "\n");
+			col = 0;
+		} else if (col > 0) {
+			out_put(t, sep);
+			col += 3;
+		}
+		out_putn(t, s, n);
+		col += cols;
+		s += n + (next ? sizeof(sep) - 1 : 0);
+	}
+	out_put(t, "\n");
 }
 
 void output_end(struct trace *t, long long drops)
@@ -501,8 +542,7 @@ void output_end(struct trace *t, long long drops)
 	/* The timeline ends with it; machine-readable outputs keep stdout clean. */
 	if (t->mode == OUT_TIMELINE) {
 		out_put(t, "\n");
-		out_put(t, buf_begin(&line));
-		out_put(t, "\n");
+		closing_line(t, buf_begin(&line));
 		out_write(t, true);
 	} else if (t->mode != OUT_MERMAID) {
 		fprintf(stderr, "%s\n", buf_begin(&line));

@@ -83,6 +83,10 @@ void out_color(struct trace *t, const char *c);
 /* s padded with spaces to width columns (UTF-8 aware); at least one space
  * follows a text as wide as the column or wider. */
 void out_pad(struct trace *t, const char *s, size_t width);
+/* Cuts the line that starts at offset start of the buffer (it ends with
+ * '\n') to the terminal's width (t->width, 0: no cut), with "…" where it
+ * was cut; ANSI colours take no room. */
+void out_fit(struct trace *t, size_t start);
 /* Writes the buffer when it holds 64 KiB (or now, with force). */
 void out_write(struct trace *t, bool force);
 /* Seconds since the first packet, and milliseconds of a span. */

@@ -17,6 +17,7 @@ struct seg {
 	struct seg *next;
 	uint64_t serial;             /* its record in the output queue */
 	uint32_t seq, len, caplen;
+	uint32_t up_heads;           /* requests seen when it was captured */
 	uint8_t data[];
 };
 
@@ -200,8 +201,9 @@ static bool looks_like_start(int dir, const uint8_t *p, uint32_t len)
 	return i > 0 && i + 1 < len && p[i] == ' ' && p[i + 1] > ' ' && p[i + 1] < 0x7f;
 }
 
-/* Starts parsing again at a message start after lost bytes. */
-static void resync(struct conn *c, int dir)
+/* Starts parsing again at a message start after lost bytes; up_heads:
+ * the requests seen when the segment was captured. */
+static void resync(struct conn *c, int dir, uint32_t up_heads)
 {
 	struct half *h = &c->h[dir];
 	if (h->http_on) {
@@ -211,9 +213,9 @@ static void resync(struct conn *c, int dir)
 	memset(&h->msg, 0, sizeof(h->msg));
 	h->lost = false;
 	/* Whole messages may have been lost: a response answers the newest
-	 * request seen (no pipelining is the common case). */
-	if (dir == DOWN && c->h[UP].heads > h->heads + 1)
-		h->heads = c->h[UP].heads - 1;
+	 * request seen by then (no pipelining is the common case). */
+	if (dir == DOWN && up_heads > h->heads + 1)
+		h->heads = up_heads - 1;
 }
 
 /* ---- parsing a segment's new bytes ----------------------------------------- */
@@ -245,7 +247,7 @@ static void keep_head(struct rec *r, const uint8_t *p, uint32_t len)
 
 /* Parses a segment's bytes from skip on (the first skip bytes were parsed
  * before) and fills its record: the message it belongs to, its summary. */
-static void take(struct trace *t, struct conn *c, int dir, struct rec *r,
+static void take(struct trace *t, struct conn *c, int dir, struct rec *r, uint32_t up_heads,
                  uint32_t seq, const uint8_t *data, uint32_t caplen, uint32_t len, uint32_t skip)
 {
 	struct half *h = &c->h[dir];
@@ -254,7 +256,7 @@ static void take(struct trace *t, struct conn *c, int dir, struct rec *r,
 	if (skip > 0)
 		r->retrans = true;
 	if (h->lost && skip == 0 && caplen > 0 && looks_like_start(dir, data, caplen)) {
-		resync(c, dir);
+		resync(c, dir, up_heads);
 		r->idx = stream_data_index(h);
 	}
 	bool starts = !h->http_dead && !h->lost && (!h->http_on || !h->msg.in_message) && skip == 0;
@@ -286,12 +288,22 @@ static void take(struct trace *t, struct conn *c, int dir, struct rec *r,
 		h->next++;   /* the FIN came before these bytes were parsed */
 	if (starts && h->interim_in_feed && !h->head_in_feed)
 		r->kind = KIND_INTERIM;
-	if (starts && h->head_in_feed && h->head_body != -2 && h->head_body != 0) {
-		size_t n = strlen(r->summary);
+	/* The head is complete: its body's size goes on the segment that
+	 * started it ("HTTP/1.1 200 OK (312 B)"), if it is not printed yet. */
+	struct rec *first = starts ? r : h->head_in_feed ? rec_by_serial(t, h->start_serial) : NULL;
+	if (starts)
+		h->start_serial = r->serial;
+	if (first && h->head_in_feed)
+		first->head_pending = false;
+	else if (starts && h->http_on && h->msg.in_message && !h->msg.headers_done)
+		r->head_pending = true;   /* the head goes on in a later segment */
+	if (first && first->msg_start && h->head_in_feed && h->head_body != -2 && h->head_body != 0 &&
+	    !strstr(first->summary, " B)") && !strstr(first->summary, "(chunked)")) {
+		size_t n = strlen(first->summary);
 		if (h->head_body == -1)
-			snprintf(r->summary + n, sizeof(r->summary) - n, " (chunked)");
+			snprintf(first->summary + n, sizeof(first->summary) - n, " (chunked)");
 		else
-			snprintf(r->summary + n, sizeof(r->summary) - n, " (%lld B)", (long long)h->head_body);
+			snprintf(first->summary + n, sizeof(first->summary) - n, " (%lld B)", (long long)h->head_body);
 	}
 }
 
@@ -329,7 +341,7 @@ static void drain(struct trace *t, struct conn *c, int dir)
 			r->pending = false;   /* its bytes came again in between */
 			r->retrans = true;
 		} else {
-			take(t, c, dir, r, s->seq, s->data, s->caplen, s->len, (uint32_t)-d);
+			take(t, c, dir, r, s->up_heads, s->seq, s->data, s->caplen, s->len, (uint32_t)-d);
 		}
 		if (r == &scratch)
 			free(scratch.head);
@@ -354,6 +366,7 @@ static bool hold(struct half *h, const struct pkt *p, const struct rec *r)
 	if (s == NULL)
 		oom();
 	s->serial = r->serial;
+	s->up_heads = h->conn->h[UP].heads;
 	s->seq = p->seq;
 	s->len = p->len;
 	s->caplen = p->caplen;
@@ -392,7 +405,12 @@ void stream_data(struct trace *t, struct conn *c, int dir, struct rec *r, const 
 		r->ooo = true;
 		t->ooo++;
 		r->idx = stream_data_index(h);
-		if (hold(h, p, r)) {
+		/* The peer acknowledged the missing bytes a while before these were
+		 * sent: they were lost, not reordered (a capture reorders by
+		 * microseconds, not by a round trip). */
+		bool lost = (int32_t)(h->acked - h->next) > 0 && (int32_t)(p->seq - h->acked) >= 0 && h->gap &&
+		            p->ts_ns > h->gap_ts + GAP_ACKED_NS;
+		if (!lost && hold(h, p, r)) {
 			r->pending = true;
 			snprintf(r->summary, sizeof(r->summary), "out of order");
 			gap_update(t, h);
@@ -414,7 +432,7 @@ void stream_data(struct trace *t, struct conn *c, int dir, struct rec *r, const 
 		snprintf(r->summary, sizeof(r->summary), "retransmitted");
 		return;
 	}
-	take(t, c, dir, r, p->seq, p->payload, p->caplen, p->len, (uint32_t)-d);
+	take(t, c, dir, r, c->h[UP].heads, p->seq, p->payload, p->caplen, p->len, (uint32_t)-d);
 	drain(t, c, dir);
 	gap_update(t, h);
 }

@@ -21,6 +21,7 @@
 #define OOO_MAX_BYTES (1u << 20)
 #define OOO_MAX_SEGS 256
 #define GAP_WAIT_NS 200000000ull   /* 200 ms of capture (or wall-clock) time */
+#define GAP_ACKED_NS 1000000ull    /* bytes acknowledged 1 ms before later ones came: lost */
 
 /* Segment p's bytes in direction dir of c, labelled in r: in order (parsed
  * now), old (a retransmission), or ahead of a gap (held). */

@@ -16,9 +16,8 @@
 
 /* ---- lines that fit a terminal ------------------------------------------- */
 
-/* Cuts the line that starts at offset start (it ends with '\n') to the
- * terminal's width, with "…" where it was cut.  ANSI colours take no room. */
-static void fit(struct trace *t, size_t start)
+/* (see output.h) */
+void out_fit(struct trace *t, size_t start)
 {
 	if (t->width == 0)
 		return;
@@ -120,7 +119,7 @@ static void decide_line(struct trace *t, const struct view *v)
 		snprintf(s, sizeof(s), "no server: answers %d itself", q->status);
 		out_put(t, s);
 		out_put(t, "\n");
-		fit(t, start);
+		out_fit(t, start);
 		return;
 	}
 	out_put(t, v->c->be->name);
@@ -154,7 +153,7 @@ static void decide_line(struct trace *t, const struct view *v)
 		out_color(t, C_OFF);
 	}
 	out_put(t, "\n");
-	fit(t, start);
+	out_fit(t, start);
 }
 
 /* ---- one packet ---------------------------------------------------------- */
@@ -240,7 +239,7 @@ static void heading(struct trace *t, const struct view *v)
 		out_put(t, "health check");
 		out_color(t, C_OFF);
 		out_put(t, "  the proxy's own request, no client request behind it\n");
-		fit(t, start);
+		out_fit(t, start);
 		return;
 	}
 	if (group == 4) {
@@ -248,7 +247,7 @@ static void heading(struct trace *t, const struct view *v)
 		out_put(t, v->c->addr[UP]);
 		out_color(t, C_OFF);
 		out_put(t, v->c->refused ? "  \xc2\xb7 no request: refused at step 1\n" : "  \xc2\xb7 no request\n");
-		fit(t, start);
+		out_fit(t, start);
 		return;
 	}
 	if (q == NULL) {
@@ -278,7 +277,7 @@ static void heading(struct trace *t, const struct view *v)
 		out_put(t, q->id);
 	}
 	out_put(t, "\n");
-	fit(t, start);
+	out_fit(t, start);
 }
 
 void timeline_rec(struct trace *t, const struct view *v)
@@ -353,7 +352,7 @@ void timeline_rec(struct trace *t, const struct view *v)
 	while (t->line.len > start && t->line.data[t->line.off + t->line.len - 1] == ' ')
 		t->line.len--;   /* no padding after the last column */
 	out_put(t, "\n");
-	fit(t, start);
+	out_fit(t, start);
 }
 
 void timeline_end(struct trace *t)

@@ -172,6 +172,7 @@ struct half {
 	bool head_in_feed;           /* a head completed in the current feed */
 	bool interim_in_feed;        /* a 1xx head completed in the current feed */
 	int64_t head_body;           /* its body: Content-Length, -1 chunked, -2 none or unknown */
+	uint64_t start_serial;       /* the record of the segment that started the current message */
 	uint32_t body_hashed;        /* bytes of the current body hashed so far */
 	struct conn *conn;           /* back-pointer for the llhttp hooks   */
 };
@@ -223,7 +224,7 @@ struct rec {
 	uint32_t seq, ack, len;
 	uint8_t flags, step, dir;    /* dir: UP or DOWN                      */
 	uint8_t kind;                /* enum rec_kind, when known at capture time */
-	bool close, reset, reuse, retrans, ooo, msg_start, forced, pending;
+	bool close, reset, reuse, retrans, ooo, msg_start, forced, pending, head_pending;
 	char summary[136];           /* a first line of at most 100 bytes, and "(N B)" */
 	uint8_t *frame_data;         /* -w only: the captured frame          */
 	uint32_t frame_len, wire_len;
