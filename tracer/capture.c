@@ -5,11 +5,14 @@
 #include "capture.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
+#include <linux/filter.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "decode.h"
+#include "log.h"
 
 static int check_linktype(struct capture *c, char *err, size_t errlen)
 {
@@ -43,6 +46,45 @@ int capture_open_file(struct capture *c, const char *path, char *err, size_t err
 		return -1;
 	}
 	return 0;
+}
+
+/* Is dev a loopback interface (as libpcap lists it)? */
+static bool is_loopback(const char *dev)
+{
+	pcap_if_t *all;
+	char perr[PCAP_ERRBUF_SIZE];
+	bool lo = false;
+	if (pcap_findalldevs(&all, perr) < 0)
+		return false;
+	for (pcap_if_t *d = all; d; d = d->next)
+		if (strcmp(d->name, dev) == 0)
+			lo = (d->flags & PCAP_IF_LOOPBACK) != 0;
+	pcap_freealldevs(all);
+	return lo;
+}
+
+/* On a loopback interface every packet is seen going out and coming in;
+ * libpcap throws the outgoing copy away, but only after the kernel has
+ * queued it in the ring: at full load, half the ring is wasted and the
+ * kernel drops.  So the kernel gets the filter with "inbound" too.  It is
+ * attached behind libpcap's back: libpcap also runs its filter in user
+ * space on the first ring block after a change, and its user-space BPF
+ * cannot read the packet type "inbound" needs (it would reject that
+ * block's packets).  Best effort: without it, the plain filter stays. */
+static void inbound_only(struct capture *c, const char *filter)
+{
+	struct bpf_program prog;
+	char *in = NULL;
+	if (asprintf(&in, "inbound and (%s)", filter) < 0)
+		return;
+	if (pcap_compile(c->p, &prog, in, 1, PCAP_NETMASK_UNKNOWN) == 0) {
+		/* struct bpf_insn and the kernel's struct sock_filter agree */
+		struct sock_fprog fp = { .len = (unsigned short)prog.bf_len, .filter = (struct sock_filter *)prog.bf_insns };
+		if (setsockopt(pcap_fileno(c->p), SOL_SOCKET, SO_ATTACH_FILTER, &fp, sizeof(fp)) < 0)
+			log_debug("capture on %s: kernel filter with inbound: %s", c->name, strerror(errno));
+		pcap_freecode(&prog);
+	}
+	free(in);
 }
 
 int capture_open_live(struct capture *c, const char *dev, uint32_t snaplen, uint32_t bufsize,
@@ -98,6 +140,8 @@ int capture_open_live(struct capture *c, const char *dev, uint32_t snaplen, uint
 		snprintf(err, errlen, "setfilter on %s: %s", dev, pcap_geterr(c->p));
 		goto fail;
 	}
+	if (is_loopback(dev))
+		inbound_only(c, filter);
 	/* Until the filter was set, the socket took every packet on the
 	 * interface, and the kernel may have dropped some of those: they were
 	 * never ours to count. */

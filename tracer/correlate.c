@@ -433,6 +433,7 @@ static void tie(struct trace *t, struct xchg *x, struct request *r, enum corr ho
 		t->retries++;
 	if (!x->no_request) {
 		r->x = x;
+		r->x_gone = false;
 		r->be = x->conn->be;
 		r->reused = x->reused;
 		r->how = how;
@@ -569,6 +570,18 @@ static void check_tie(struct trace *t, struct request *r, bool at_end)
 {
 	struct xchg *x = r->x;
 	int sx = x && x->fp.head ? match_compare(&x->fp, &r->fp) : -1;
+	if (x == NULL && r->x_gone) {
+		/* the attempt's connection moved on first: what it left */
+		if (!at_end && (r->x_failed || r->x_status != r->fp.status)) {
+			r->proxy_made = true;
+			t->proxy_responses++;
+		}
+		return;
+	}
+	/* The backend's side lost bytes (a kernel drop): its response may be
+	 * among them, so nothing is said of who made the client's. */
+	if (x && !x->fp.head && x->conn && (x->conn->h[DOWN].lost || x->conn->h[DOWN].gap))
+		return;
 	if (x == NULL || x->final) {
 		if (!at_end && sx < 0 && (x == NULL || !x->fp.head || x->fp.status != r->fp.status || x->failed)) {
 			r->proxy_made = true;
@@ -626,7 +639,7 @@ void corr_response_head(struct trace *t, struct conn *c, uint32_t idx, const str
 		struct xchg *x = s ? s->x : NULL;
 		if (x == NULL)
 			return;
-		match_head(&x->fp, m);
+		match_head(&x->fp, m, !x->final);
 		/* A 5xx may be retried elsewhere (proxy --retry-on): the request
 		 * waits again until the client gets an answer. */
 		if (x->fp.status >= 500 && x->req && !x->req->answered && x->req->x == x)
@@ -643,7 +656,7 @@ void corr_response_head(struct trace *t, struct conn *c, uint32_t idx, const str
 	r->reason = xstrdup(http_target(m));
 	set_id(t, r, http_get(m, "X-Request-ID"));
 	pending_remove(t, r);
-	match_head(&r->fp, m);
+	match_head(&r->fp, m, r->x && !r->x->final);
 	check_tie(t, r, false);
 }
 
@@ -725,8 +738,12 @@ void corr_slot_release(struct trace *t, struct conn *c, struct slot *s)
 		return;
 	tentative_remove(t, x);
 	struct request *r = x->req;
-	if (r && r->x == x)
+	if (r && r->x == x) {
 		r->x = NULL;
+		r->x_gone = true;
+		r->x_failed = (x->failed || !x->fp.head) && !x->conn->h[DOWN].lost;
+		r->x_status = x->fp.status;
+	}
 	free(x->id);
 	free(x->diff);
 	buf_free(&x->names);

@@ -38,15 +38,39 @@ static char *w_secs(char *p, uint64_t ns)
 	return p + 9;
 }
 
-/* A JSON string's inside; needs 6 * strlen(s) bytes at most. */
+/* Bytes a JSON string carries as they are: not a control, '"' or '\\'
+ * (bytes >= 0x80: the summaries' UTF-8 ellipsis).  The end of a string,
+ * NUL, is not one of them. */
+static const bool plain[256] = {
+	[0x20] = 1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	[0x30] = 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	[0x40] = 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	[0x50] = 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1,
+	[0x60] = 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	[0x70] = 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0,
+	[0x80] = 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	[0xa0] = 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	[0xc0] = 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	[0xe0] = 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+};
+
+/* A JSON string's inside; needs 6 * strlen(s) bytes at most.  Runs of
+ * plain bytes are copied at once. */
 static char *w_esc(char *p, const char *s)
 {
 	static const char hex[] = "0123456789abcdef";
-	for (const unsigned char *u = (const unsigned char *)s; *u; u++) {
+	const unsigned char *u = (const unsigned char *)s;
+	for (;;) {
+		const unsigned char *run = u;
+		while (plain[*u])
+			u++;
+		memcpy(p, run, (size_t)(u - run));
+		p += u - run;
 		unsigned char c = *u;
-		if (c >= 0x20 && c != '"' && c != '\\' && c != 0x7f) {
-			*p++ = (char)c;   /* bytes >= 0x80: the summaries' UTF-8 ellipsis */
-		} else if (c == '"' || c == '\\') {
+		if (c == '\0')
+			return p;
+		u++;
+		if (c == '"' || c == '\\') {
 			*p++ = '\\';
 			*p++ = (char)c;
 		} else {
@@ -55,7 +79,6 @@ static char *w_esc(char *p, const char *s)
 			*p++ = hex[c & 15];
 		}
 	}
-	return p;
 }
 
 static char *w_str(char *p, const char *s)
@@ -91,8 +114,9 @@ void json_rec(struct trace *t, const struct view *v)
 	const char *id = q ? q->id : NULL;
 	const char *client = q ? q->client : c->kind == CONN_CLIENT ? c->addr[UP] : NULL;
 	const struct backend *be = c->kind == CONN_BACKEND ? c->be : q ? q->be : NULL;
-	size_t need = 640 + 6 * (strlen(r->summary) + slen(diff) + slen(id) + strlen(v->src) + strlen(v->dst) +
-	                         (be ? strlen(be->name) : 0) + 4 * ADDR_STRLEN + 64);
+	/* The fixed fields, and every string at its longest escaped: the
+	 * summary (136), four names (64) and four addresses (ADDR_STRLEN). */
+	size_t need = 640 + 6 * (sizeof(r->summary) + 4 * 64 + 4 * ADDR_STRLEN + slen(diff) + slen(id));
 	if (buf_reserve(&t->line, need) < 0)
 		oom();
 	char *p0 = buf_begin(&t->line) + buf_len(&t->line), *p = p0;

@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -242,7 +243,7 @@ static void on_frame(u_char *arg, const struct pcap_pkthdr *h, const u_char *dat
 			t->fragments++;
 		trace_other(t, p.frame, ts, data, h->caplen, h->len);
 	}
-	if ((run->count && t->labelled >= run->count) || stop_flag) {
+	if ((run->count && t->labelled >= run->count) || (stop_flag && !run->cap->live)) {
 		run->stop = true;
 		pcap_breakloop(run->cap->p);
 	}
@@ -325,6 +326,18 @@ static int read_live(struct run *run, uint64_t duration_us)
 	ev_timer_init(&run->tick);
 	ev_timer_arm(loop, &run->tick, run->t->line_buffered ? 10 : 100, on_tick, run);
 	int rc = ev_run(loop);
+	/* What the kernel captured before the stop is part of the trace
+	 * (unless a signal ended a --step pause: then nothing more is shown):
+	 * read on until nothing comes for 100 ms (the kernel hands a block
+	 * over 10 ms after its first packet at the latest). */
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	while (!run->stop && !run->t->discard) {
+		int n = pcap_dispatch(run->cap->p, -1, on_frame, (u_char *)run);
+		if (n > 0)
+			continue;
+		if (n < 0 || poll(&pfd, 1, 100) <= 0)
+			break;
+	}
 	ev_timer_stop(loop, &run->tick);
 	ev_unwatch(loop, fd);
 	sig_teardown(loop);

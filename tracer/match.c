@@ -35,24 +35,25 @@ static bool volatile_header(const struct http_msg *m, size_t i)
 	return false;
 }
 
-void match_head(struct fingerprint *fp, const struct http_msg *m)
+void match_head(struct fingerprint *fp, const struct http_msg *m, bool full)
 {
 	memset(fp, 0, sizeof(*fp));
 	fp->head = true;
+	fp->full = full;
 	fp->status = http_status(m);
-	for (size_t i = 0; i < m->nhdrs && fp->npairs < FP_PAIRS; i++) {
+	fp->body_hash = 1469598103934665603u;
+	for (size_t i = 0; full && i < m->nhdrs && fp->npairs < FP_PAIRS; i++) {
 		if (volatile_header(m, i))
 			continue;
 		fp->pairs[fp->npairs][0] = name_hash(http_hdr_name(m, i), m->hdrs[i].name_len);
 		fp->pairs[fp->npairs][1] = match_hash(http_hdr_value(m, i), m->hdrs[i].value_len, MATCH_HASH_INIT);
 		fp->npairs++;
 	}
-	fp->body_hash = 1469598103934665603u;
 }
 
 void match_body(struct fingerprint *fp, const char *at, size_t len)
 {
-	if (fp->body_len < FP_BODY_HASHED) {
+	if (fp->full && fp->body_len < FP_BODY_HASHED) {
 		size_t n = FP_BODY_HASHED - fp->body_len < len ? FP_BODY_HASHED - fp->body_len : len;
 		uint64_t h = fp->body_hash;
 		for (size_t i = 0; i < n; i++)
@@ -90,7 +91,7 @@ int match_compare(const struct fingerprint *a, const struct fingerprint *b)
 			return -1;
 		score += v;
 	}
-	if (a->done && b->done) {
+	if (a->done && b->done && a->full && b->full) {
 		if (a->body_len != b->body_len || a->body_hash != b->body_hash)
 			return -1;
 		score += a->body_len > 0;

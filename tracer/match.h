@@ -22,8 +22,10 @@
 
 #define FP_BODY_HASHED 1024
 
-/* Notes the status and header values of a response head. */
-void match_head(struct fingerprint *fp, const struct http_msg *m);
+/* Notes the status of a response head and, if full, its header values
+ * (and then its body, in match_body): a tie that is a fact needs only
+ * the status. */
+void match_head(struct fingerprint *fp, const struct http_msg *m, bool full);
 /* Adds body bytes (de-chunked) as they are parsed. */
 void match_body(struct fingerprint *fp, const char *at, size_t len);
 /* -1: a and b cannot be the same response (status, a header value, or

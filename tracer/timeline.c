@@ -158,6 +158,62 @@ static void decide_line(struct trace *t, const struct view *v)
 
 /* ---- one packet ---------------------------------------------------------- */
 
+/* A line written straight into the output buffer, reserved beforehand. */
+struct lw {
+	char *p;
+};
+
+static void lw_s(struct lw *w, const char *s)
+{
+	size_t n = strlen(s);
+	memcpy(w->p, s, n);
+	w->p += n;
+}
+
+static void lw_spaces(struct lw *w, size_t n)
+{
+	memset(w->p, ' ', n);
+	w->p += n;
+}
+
+/* s, then spaces to width columns; returns the columns written (UTF-8
+ * characters), at least width. */
+static size_t lw_pad(struct lw *w, const char *s, size_t width)
+{
+	size_t cols = 0;
+	for (const unsigned char *u = (const unsigned char *)s; *u; u++) {
+		*w->p++ = (char)*u;
+		cols += (*u & 0xc0) != 0x80;
+	}
+	if (cols < width) {
+		lw_spaces(w, width - cols);
+		cols = width;
+	}
+	return cols;
+}
+
+/* Milliseconds with three decimals, right-aligned in ten columns, as
+ * printf's "%10.3f" (rounded to the microsecond). */
+static void lw_ms(struct lw *w, uint64_t ns)
+{
+	char tmp[32];
+	char *e = tmp + sizeof(tmp), *d = e;
+	uint64_t us = (ns + 500) / 1000, ms = us / 1000;
+	unsigned frac = (unsigned)(us % 1000);
+	for (int i = 0; i < 3; i++, frac /= 10)
+		*--d = (char)('0' + frac % 10);
+	*--d = '.';
+	do {
+		*--d = (char)('0' + ms % 10);
+		ms /= 10;
+	} while (ms);
+	size_t n = (size_t)(e - d);
+	if (n < 10)
+		lw_spaces(w, 10 - n);
+	memcpy(w->p, d, n);
+	w->p += n;
+}
+
 /* The note on the first packet of a step (and on every close). */
 static const char *note_for(struct trace *t, const struct view *v, char *buf, size_t size)
 {
@@ -296,62 +352,84 @@ void timeline_rec(struct trace *t, const struct view *v)
 	if (t->discard)
 		return;
 
+	/* The hot path with -l at full load: one reservation, then plain
+	 * copies (printf's float formatting cost more than the rest). */
+	char note[160];
+	const char *n = note_for(t, v, note, sizeof(note));
+	const char *diff = r->summary[0] && v->diff && v->q && v->q->be == v->c->be ? v->diff : NULL;
 	size_t start = buf_len(&t->line);
-	char tmp[96], arrow[160], note[160];
-	snprintf(tmp, sizeof(tmp), "%10.3f ms  ", out_ms(out_rel(t, r->ts_ns)));
-	out_put(t, tmp);
-	out_color(t, out_step_color(r->step));
-	snprintf(tmp, sizeof(tmp), "%u", r->step);
-	out_put(t, tmp);
-	out_color(t, C_OFF);
-	out_put(t, "  ");
-	snprintf(arrow, sizeof(arrow), "%-6s \xe2\x86\x92 %s", v->src, v->dst);
-	out_pad(t, arrow, 18);
-	out_pad(t, out_flags(r->flags), 9);
+	if (buf_reserve(&t->line, 512 + strlen(r->summary) + (diff ? strlen(diff) : 0) + (n ? strlen(n) : 0) +
+	                          strlen(v->src) + strlen(v->dst)) < 0)
+		oom();
+	struct lw w = { buf_begin(&t->line) + buf_len(&t->line) };
+	lw_ms(&w, out_rel(t, r->ts_ns));
+	lw_s(&w, " ms  ");
+	if (t->color)
+		lw_s(&w, out_step_color(r->step));
+	*w.p++ = (char)('0' + r->step);
+	if (t->color)
+		lw_s(&w, C_OFF);
+	lw_s(&w, "  ");
+	size_t cols = lw_pad(&w, v->src, 6);
+	lw_s(&w, " \xe2\x86\x92 ");
+	cols += 3 + lw_pad(&w, v->dst, 0);
+	lw_spaces(&w, cols < 18 ? 18 - cols : 1);
+	cols = lw_pad(&w, out_flags(r->flags), 0);
+	lw_spaces(&w, cols < 9 ? 9 - cols : 1);
 	if (r->len) {
-		snprintf(tmp, sizeof(tmp), "%u B", r->len);
-		out_pad(t, tmp, 8);
+		char num[16];
+		char *e = num + sizeof(num), *d = e;
+		uint32_t len = r->len;
+		do {
+			*--d = (char)('0' + len % 10);
+			len /= 10;
+		} while (len);
+		memcpy(w.p, d, (size_t)(e - d));
+		w.p += e - d;
+		lw_s(&w, " B");
+		lw_spaces(&w, (size_t)(e - d) + 2 < 8 ? 8 - ((size_t)(e - d) + 2) : 1);
 	} else {
-		out_put(t, "        ");
+		lw_spaces(&w, 8);
 	}
-	if (r->summary[0]) {
-		out_put(t, r->summary);
-		if (v->diff && v->q && v->q->be == v->c->be) {
-			out_put(t, "  ");
-			out_put(t, v->diff);
-		}
+	lw_s(&w, r->summary);
+	if (diff) {
+		lw_s(&w, "  ");
+		lw_s(&w, diff);
 	}
 	if (r->retrans || r->ooo) {
-		out_color(t, C_RED);
+		if (t->color)
+			lw_s(&w, C_RED);
 		if (r->retrans)
-			out_put(t, "  [retransmission]");
+			lw_s(&w, "  [retransmission]");
 		if (r->ooo)
-			out_put(t, "  [out of order]");
-		out_color(t, C_OFF);
+			lw_s(&w, "  [out of order]");
+		if (t->color)
+			lw_s(&w, C_OFF);
 	}
 	if (v->reuse)
-		out_put(t, "  [reuse]");
+		lw_s(&w, "  [reuse]");
 	if (v->retry && (r->step == 4 || r->step == 5) && !r->close)
-		out_put(t, "  [retry]");
+		lw_s(&w, "  [retry]");
 	if (r->close) {
-		if (r->reset) {
-			out_color(t, C_RED);
-			out_put(t, "  [close, reset]");
-			out_color(t, C_OFF);
-		} else {
-			out_put(t, "  [close]");
-		}
+		if (r->reset && t->color)
+			lw_s(&w, C_RED);
+		lw_s(&w, r->reset ? "  [close, reset]" : "  [close]");
+		if (r->reset && t->color)
+			lw_s(&w, C_OFF);
 	}
-	const char *n = note_for(t, v, note, sizeof(note));
 	if (n) {
-		out_color(t, C_DIM);
-		out_put(t, "  ");
-		out_put(t, n);
-		out_color(t, C_OFF);
+		if (t->color)
+			lw_s(&w, C_DIM);
+		lw_s(&w, "  ");
+		lw_s(&w, n);
+		if (t->color)
+			lw_s(&w, C_OFF);
 	}
-	while (t->line.len > start && t->line.data[t->line.off + t->line.len - 1] == ' ')
-		t->line.len--;   /* no padding after the last column */
-	out_put(t, "\n");
+	char *line = buf_begin(&t->line) + start;
+	while (w.p > line && w.p[-1] == ' ')
+		w.p--;   /* no padding after the last column */
+	*w.p++ = '\n';
+	t->line.len += (size_t)(w.p - line);
 	out_fit(t, start);
 }
 

@@ -63,6 +63,7 @@ struct backend {
 struct fingerprint {
 	int status;
 	bool head, done;             /* head seen; body complete */
+	bool full;                   /* headers and body noted, not only the status */
 	uint8_t npairs;
 	uint32_t pairs[FP_PAIRS][2]; /* hash of the lower-case name, hash of the value */
 	uint64_t body_len;
@@ -123,6 +124,9 @@ struct request {
 	uint32_t key;                /* hash of method and target */
 	int status;                  /* the response's status, 0 before it */
 	struct xchg *x;              /* the latest attempt at a backend */
+	bool x_gone;                 /* it was freed (its connection moved on) before the client's response: */
+	bool x_failed;               /* what check_tie needs of it */
+	int x_status;
 	struct backend *be;          /* the server of x, kept once x is freed */
 	struct backend *tried;       /* a server tried for it without a request sent */
 	enum corr how;

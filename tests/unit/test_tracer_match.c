@@ -9,7 +9,7 @@
 
 static int on_headers(struct http_msg *m)
 {
-	match_head(m->user, m);
+	match_head(m->user, m, true);
 	return 0;
 }
 
@@ -92,7 +92,7 @@ TEST(only_the_start_of_a_long_body_is_hashed_but_all_of_it_counted)
 {
 	struct fingerprint a;
 	memset(&a, 0, sizeof(a));
-	a.head = true;
+	a.head = a.full = true;
 	char chunk[700];
 	memset(chunk, 'x', sizeof(chunk));
 	match_body(&a, chunk, sizeof(chunk));
@@ -105,6 +105,22 @@ TEST(only_the_start_of_a_long_body_is_hashed_but_all_of_it_counted)
 	CHECK_INT(a.body_len, 2100);
 }
 
+TEST(a_status_only_fingerprint_compares_the_status_alone)
+{
+	struct http_msg m;
+	struct fingerprint a, b;
+	fp_of(backend, &a);
+	http_msg_init(&m, HTTP_RESPONSE, NULL, NULL);
+	static const char head[] = "HTTP/1.1 200 OK\r\nX-Conn: 9\r\nContent-Length: 0\r\n\r\n";
+	CHECK(http_msg_feed(&m, head, sizeof(head) - 1, NULL) == HPE_OK);
+	match_head(&b, &m, false);
+	http_msg_free(&m);
+	CHECK_INT(b.npairs, 0);
+	CHECK(match_compare(&a, &b) > 0);
+	b.status = 502;
+	CHECK_INT(match_compare(&a, &b), -1);
+}
+
 int main(void)
 {
 	RUN(the_same_response_through_a_proxy_matches);
@@ -113,5 +129,6 @@ int main(void)
 	RUN(headers_the_proxy_adds_are_not_held_against_a_match);
 	RUN(more_agreeing_headers_score_higher);
 	RUN(only_the_start_of_a_long_body_is_hashed_but_all_of_it_counted);
+	RUN(a_status_only_fingerprint_compares_the_status_alone);
 	return t_done();
 }
