@@ -15,6 +15,7 @@
 #include "events.h"
 #include "match.h"
 #include "output.h"
+#include "stream.h"
 
 const char *corr_name(enum corr how)
 {
@@ -223,7 +224,7 @@ void corr_client_head(struct trace *t, struct conn *c, uint32_t idx, const struc
 	if (r == NULL || r->head_done)
 		return;
 	r->head_done = true;
-	r->t_head = t->last_ts;
+	r->t_head = t->parse_ts;
 	r->method = xstrdup(http_method(m));
 	r->target = xstrdup(http_target(m));
 	r->key = key_of(r->method, r->target);
@@ -399,6 +400,44 @@ static bool looks_forwarded(const struct http_msg *m)
 	return false;
 }
 
+/* ---- orphans: answered before an attempt was seen ------------------------- */
+
+static void orphan_add(struct trace *t, struct request *r)
+{
+	if (t->norphans == ORPHANS) {
+		corr_unref(t, t->orphans[0]);
+		memmove(t->orphans, t->orphans + 1, (ORPHANS - 1) * sizeof(*t->orphans));
+		t->norphans--;
+	}
+	t->orphans[t->norphans++] = r;
+	corr_ref(r);
+}
+
+static void orphan_remove(struct trace *t, struct request *r)
+{
+	for (size_t i = 0; i < t->norphans; i++) {
+		if (t->orphans[i] == r) {
+			memmove(t->orphans + i, t->orphans + i + 1, (t->norphans - i - 1) * sizeof(*t->orphans));
+			t->norphans--;
+			corr_unref(t, r);
+			return;
+		}
+	}
+}
+
+/* An orphan the exact evidence names: its id, or its client "IP:PORT". */
+static struct request *orphan_find(struct trace *t, const char *id, const char *client)
+{
+	for (size_t i = t->norphans; i-- > 0;) {
+		struct request *r = t->orphans[i];
+		if (r->t_head + 1000000000u < t->parse_ts)
+			break;   /* older ones are a second old: not held bytes any more */
+		if ((id && r->id && strcmp(r->id, id) == 0) || (client && strcmp(r->client, client) == 0))
+			return r;
+	}
+	return NULL;
+}
+
 static struct request *pending_by_id(struct trace *t, const char *id)
 {
 	for (struct request *r = t->p_head; r; r = r->pnext)
@@ -443,6 +482,7 @@ static void tie(struct trace *t, struct xchg *x, struct request *r, enum corr ho
 	if (!x->no_request) {
 		r->settled = true;   /* forwarded (a refused connection forwarded nothing) */
 		pending_remove(t, r);
+		orphan_remove(t, r);
 	}
 	if (how == CORR_ORDER && !x->no_request) {
 		x->final = false;
@@ -484,13 +524,13 @@ void corr_backend_head(struct trace *t, struct conn *c, uint32_t idx, const stru
 	char fwd[ADDR_STRLEN + 8], ip[ADDR_STRLEN];
 	bool have_fwd = forwarded_for(m, fwd, sizeof(fwd));
 
-	if (x->id && (r = pending_by_id(t, x->id)) != NULL)
+	if (x->id && ((r = pending_by_id(t, x->id)) != NULL || (r = orphan_find(t, x->id, NULL)) != NULL))
 		how = CORR_REQUEST_ID;
-	if (r == NULL && have_fwd && (r = pending_by_client(t, fwd)) != NULL)
+	if (r == NULL && have_fwd && ((r = pending_by_client(t, fwd)) != NULL || (r = orphan_find(t, NULL, fwd)) != NULL))
 		how = CORR_FORWARDED;
 	if (r == NULL && x->id && t->events) {
 		const char *client = events_client_of(t->events, x->id);
-		if (client && (r = pending_by_client(t, client)) != NULL)
+		if (client && ((r = pending_by_client(t, client)) != NULL || (r = orphan_find(t, NULL, client)) != NULL))
 			how = CORR_EVENTS;
 	}
 	if (r == NULL) {
@@ -508,8 +548,8 @@ void corr_backend_head(struct trace *t, struct conn *c, uint32_t idx, const stru
 		size_t same = 0, from_ip = 0;
 		struct request *first = NULL, *rewrite = NULL;
 		for (struct request *q = t->p_head; q; q = q->pnext) {
-			if (by_ip && !same_ip(q->client, ip))
-				continue;
+			if ((by_ip && !same_ip(q->client, ip)) || q->t_head > t->parse_ts)
+				continue;   /* (a request that came after these bytes cannot be theirs) */
 			from_ip++;
 			if (q->head_done && q->key == x->key) {
 				same++;
@@ -580,7 +620,11 @@ static void check_tie(struct trace *t, struct request *r, bool at_end)
 	}
 	/* The backend's side lost bytes (a kernel drop): its response may be
 	 * among them, so nothing is said of who made the client's. */
-	if (x && !x->fp.head && x->conn && (x->conn->h[DOWN].lost || x->conn->h[DOWN].gap))
+	if (x && (x->resp_lost || x->conn->lossy || (!x->fp.head && (x->conn->h[DOWN].gap || x->conn->h[UP].gap))))
+		return;
+	/* No attempt seen while the capture lost forwarded bytes: it may have
+	 * been among them. */
+	if (x == NULL && t->fwd_loss_ts && t->fwd_loss_ts + GAP_WAIT_NS >= r->t_head)
 		return;
 	if (x == NULL || x->final) {
 		if (!at_end && sx < 0 && (x == NULL || !x->fp.head || x->fp.status != r->fp.status || x->failed)) {
@@ -656,6 +700,8 @@ void corr_response_head(struct trace *t, struct conn *c, uint32_t idx, const str
 	r->reason = xstrdup(http_target(m));
 	set_id(t, r, http_get(m, "X-Request-ID"));
 	pending_remove(t, r);
+	if (r->x == NULL && !r->x_gone)
+		orphan_add(t, r);
 	match_head(&r->fp, m, r->x && !r->x->final);
 	check_tie(t, r, false);
 }
@@ -694,7 +740,10 @@ void corr_conn_done(struct trace *t, struct conn *c)
 		if (x->fp.head)
 			continue;
 		/* Closed or reset before its response: the attempt failed, and the
-		 * request may be tried again elsewhere. */
+		 * request may be tried again elsewhere (unless the capture lost
+		 * where its response would be). */
+		if (x->resp_lost)
+			continue;
 		x->failed = true;
 		if (!x->final)
 			finalize(t, x);
@@ -720,6 +769,20 @@ void corr_conn_done(struct trace *t, struct conn *c)
 	drop_guess(t, c);
 }
 
+void corr_bytes_lost(struct trace *t, struct conn *c, int dir)
+{
+	if (c->kind != CONN_BACKEND)
+		return;
+	c->lossy = true;
+	if (dir == UP) {
+		t->fwd_loss_ts = t->last_ts;   /* a forwarded request may be among them */
+		return;
+	}
+	for (uint32_t i = 0; i < c->nslots; i++)
+		if (c->slots[i].x && !c->slots[i].x->fp.head)
+			c->slots[i].x->resp_lost = true;
+}
+
 void corr_slot_release(struct trace *t, struct conn *c, struct slot *s)
 {
 	if (c->kind == CONN_CLIENT) {
@@ -741,7 +804,7 @@ void corr_slot_release(struct trace *t, struct conn *c, struct slot *s)
 	if (r && r->x == x) {
 		r->x = NULL;
 		r->x_gone = true;
-		r->x_failed = (x->failed || !x->fp.head) && !x->conn->h[DOWN].lost;
+		r->x_failed = (x->failed || !x->fp.head) && !x->resp_lost && !x->conn->lossy;
 		r->x_status = x->fp.status;
 	}
 	free(x->id);
@@ -753,6 +816,8 @@ void corr_slot_release(struct trace *t, struct conn *c, struct slot *s)
 
 void corr_free_all(struct trace *t)
 {
+	while (t->norphans)
+		orphan_remove(t, t->orphans[t->norphans - 1]);
 	while (t->p_head) {
 		struct request *r = t->p_head;
 		pending_remove(t, r);

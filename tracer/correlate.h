@@ -47,6 +47,9 @@ void corr_response_done(struct trace *t, struct conn *c, uint32_t idx);
 /* Connection c closed: attempts that got no response failed, and what
  * waited on it is settled. */
 void corr_conn_done(struct trace *t, struct conn *c);
+/* Direction dir of c lost bytes (a kernel drop): responses not seen yet may
+ * be among them. */
+void corr_bytes_lost(struct trace *t, struct conn *c, int dir);
 /* c's slot s is forgotten: drop what it holds. */
 void corr_slot_release(struct trace *t, struct conn *c, struct slot *s);
 

@@ -18,6 +18,7 @@ struct seg {
 	uint64_t serial;             /* its record in the output queue */
 	uint32_t seq, len, caplen;
 	uint32_t up_heads;           /* requests seen when it was captured */
+	uint64_t ts;                 /* and when */
 	uint8_t data[];
 };
 
@@ -52,8 +53,11 @@ static int on_headers(struct http_msg *m)
 		h->interim_in_feed = true;
 		return 0;   /* 100 Continue and friends: the real response follows */
 	}
-	if (dir == DOWN && h->heads >= c->h[UP].heads && !c->h[UP].http_dead)
-		return 0;   /* it answers no request we saw (lost, or a 408 on an idle connection) */
+	if (dir == DOWN && h->heads >= c->h[UP].heads && !c->h[UP].http_dead) {
+		if (!c->h[UP].lost && !c->h[UP].gap)
+			return 0;   /* it answers no request (a 408 on an idle connection) */
+		c->h[UP].heads = h->heads + 1;   /* it answers one the capture lost */
+	}
 	uint32_t idx = h->heads++;
 	if (!h->head_in_feed) {
 		/* For the summary: "HTTP/1.1 200 OK (312 B)". */
@@ -176,6 +180,8 @@ static void gap_update(struct trace *t, struct half *h)
 		return;
 	h->gap = true;
 	h->gap_ts = t->last_ts;
+	if (h->conn->kind == CONN_BACKEND && h == &h->conn->h[UP])
+		t->fwd_loss_ts = t->last_ts;   /* a forwarded request may be missing */
 	h->gap_wall = t->now_wall_ns;
 	/* Oldest first: append. */
 	struct half *last = t->gaps;
@@ -274,12 +280,14 @@ static void take(struct trace *t, struct conn *c, int dir, struct rec *r, uint32
 	}
 	h->head_in_feed = false;
 	h->interim_in_feed = false;
+	t->parse_ts = r->ts_ns;   /* what the parse hooks see as "now" */
 	if (caplen < len) {
 		/* Cut by the snap length: what follows cannot be parsed. */
 		if (caplen > skip)
 			feed(t, c, dir, data + skip, caplen - skip);
 		if (!h->http_dead)
 			h->lost = true;
+		corr_bytes_lost(t, c, dir);
 	} else {
 		feed(t, c, dir, data + skip, len - skip);
 	}
@@ -334,6 +342,7 @@ static void drain(struct trace *t, struct conn *c, int dir)
 		struct rec scratch, *r = rec_by_serial(t, s->serial);
 		if (r == NULL) {
 			memset(&scratch, 0, sizeof(scratch));
+			scratch.ts_ns = s->ts;
 			r = &scratch;   /* printed already (held too long): parse all the same */
 		}
 		int32_t d = (int32_t)(s->seq - h->next);
@@ -367,6 +376,7 @@ static bool hold(struct half *h, const struct pkt *p, const struct rec *r)
 		oom();
 	s->serial = r->serial;
 	s->up_heads = h->conn->h[UP].heads;
+	s->ts = p->ts_ns;
 	s->seq = p->seq;
 	s->len = p->len;
 	s->caplen = p->caplen;
@@ -382,6 +392,8 @@ void stream_settle(struct trace *t, struct half *h)
 {
 	struct conn *c = h->conn;
 	int dir = h == &c->h[UP] ? UP : DOWN;
+	if (h->ooo || (int32_t)(h->acked - h->next) > 0)
+		corr_bytes_lost(t, c, dir);
 	while (h->ooo) {
 		if (!h->http_dead)
 			h->lost = true;
@@ -422,6 +434,7 @@ void stream_data(struct trace *t, struct conn *c, int dir, struct rec *r, const 
 			if (!h->http_dead)
 				h->lost = true;
 			h->next = p->seq;
+			corr_bytes_lost(t, c, dir);
 		}
 		d = (int32_t)(p->seq - h->next);
 	}

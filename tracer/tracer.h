@@ -99,6 +99,7 @@ struct xchg {
 	bool health;                 /* a request no client sent (a health check) */
 	bool no_request;             /* the connection carried no request */
 	bool failed;                 /* closed or reset before a response */
+	bool resp_lost;              /* bytes were lost where its response would be */
 	bool reused;                 /* on a connection that carried a request before */
 	bool printed;                /* its first packet was printed (output.c) */
 	uint8_t o_noted;             /* bit n: the timeline explained its step n */
@@ -204,6 +205,7 @@ struct conn {
 	bool done;                   /* closed (both FINs, or a RST)        */
 	bool in_hash;
 	bool refused;                /* client connection closed by the proxy at step 1 */
+	bool lossy;                  /* the capture lost (or held back) bytes of it: ties on it are unsure */
 	int closer;                  /* -1, UP or DOWN: who closed first    */
 	bool reset;
 	uint64_t t_syn, t_done;      /* capture times                       */
@@ -236,6 +238,10 @@ struct rec {
 };
 
 /* ---- the whole trace ----------------------------------------------------- */
+
+/* Requests answered before an attempt was seen (its bytes held behind a
+ * gap, or lost) stay findable by exact evidence for a while. */
+#define ORPHANS 256
 
 enum out_mode { OUT_TIMELINE, OUT_JSON, OUT_SUMMARY, OUT_MERMAID, OUT_HTML };
 
@@ -281,6 +287,9 @@ struct trace {
 	uint32_t nreqs;              /* requests numbered so far */
 	size_t live_reqs;            /* not freed yet */
 	struct request *p_head, *p_tail;   /* pending: heads seen, waiting to be forwarded */
+	struct request *orphans[ORPHANS];  /* answered before any attempt was seen, newest last */
+	size_t norphans;
+	uint64_t parse_ts;           /* capture time of the bytes being parsed (stream.c) */
 	struct xchg *t_head;         /* tentative attempts (correlate.c) */
 	struct request **by_id;      /* live requests by X-Request-ID (correlate.c) */
 	size_t by_id_size, by_id_count;
@@ -298,6 +307,7 @@ struct trace {
 	/* counters */
 	uint64_t packets, labelled, retrans, ooo, undecoded, fragments, backend_reuses;
 	uint64_t retries, health_checks, proxy_responses, refused;
+	uint64_t fwd_loss_ts;        /* when bytes proxy -> backend were last lost (capture time) */
 
 	/* output state (output.c and the printers) */
 	struct request *last_printed_req;
