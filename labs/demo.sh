@@ -158,8 +158,7 @@ wait_for "$tmp/access.log" '"GET ' 4 "$proxy_pid" || true
 trace() {
 	local pcap=$1 events=$2 proxy=$3 b1=$4 b2=$5 b3=$6
 	shift 6
-	"$L7_BIN/tracer" -r "$pcap" --proxy "$proxy" --backends "$b1,$b2,$b3" \
-		--name "$b1=b1" --name "$b2=b2" --name "$b3=b3" \
+	"$L7_BIN/tracer" -r "$pcap" --proxy "$proxy" --backends "b1=$b1,b2=$b2,b3=$b3" \
 		--events "$events" --color "$([ -t 1 ] && echo always || echo never)" "$@"
 }
 if [ "$tracing" = 1 ]; then
@@ -181,6 +180,9 @@ trace "${show[@]}" 2>&1
 echo
 say "\$ tracer --summary: the time each request spent in each step"
 trace "${show[@]}" --summary 2>/dev/null
+echo "${dim}The tracer's step 3 runs from the last request byte to the first packet to a backend, on the"
+echo "wire: it holds the proxy's wake-up, parsing, decision and connect call.  The access log's decide="
+echo "below is the decision alone, timed inside the proxy: far shorter.${off}"
 echo
 say "The proxy's access log: one line per request, the time spent in each step (ms)"
 sed 's/^/  /' "$tmp/access.log"

@@ -714,3 +714,17 @@ many_requests() {
 	assert_equal "$(wc -l <<<"$output")" 5
 	assert_equal "$stderr" "5 packets · 1 request · client connections 1 · backend connections 0 opened, 0 reused · 0 retransmissions · 0 out of order"
 }
+
+# ---- the manual ----------------------------------------------------------------------
+
+@test "tracer.1 shows the tshark filter with its double quotes and the closing line's separators" {
+	command -v groff >/dev/null || skip "groff is not installed (bin/install-deps installs man-db, which brings it)"
+	run groff -man -Tutf8 -P-cbu -ww "$TOP/tracer/tracer.1"
+	assert_success
+	assert_output --partial "tshark -r labelled.pcapng -Y 'frame.comment contains \"step 4\"'"
+	assert_output --partial "31 packets · 3 requests · client connections 1 ·"
+	refute_output --partial "•"
+	# and the Forwarded recipe for nginx and HAProxy
+	assert_output --partial "proxy_set_header Forwarded 'for=\"\$remote_addr:\$remote_port\"';"
+	assert_output --partial 'http-request set-header Forwarded for=\"%[src]:%[src_port]\"'
+}
