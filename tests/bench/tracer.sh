@@ -89,7 +89,8 @@ rm -f "$pcap"
 live_drops() {
 	local name=$1 pid i
 	shift
-	"$@" >/dev/null 2>"$BENCH_TMP/$name.err" &
+	# (the timeline's closing line is on its stdout: keep the end of it)
+	"$@" > >(tail -n 3 >"$BENCH_TMP/$name.out") 2>"$BENCH_TMP/$name.err" &
 	pid=$!
 	_bench_pids+=("$pid")
 	for ((i = 0; i < 500; i++)); do
@@ -100,8 +101,13 @@ live_drops() {
 	kill -INT "$pid"
 	wait "$pid" 2>/dev/null || true
 	echo "bench: $name: $(grep -E 'requests  ' "$BENCH_TMP/$name.lg" | head -n 1 | sed 's/^ *//')" >&2
-	echo "bench: $name: $(grep -E 'dropped' "$BENCH_TMP/$name.err" | tail -n 1)" >&2
-	grep -oE '[0-9]+ (packets )?dropped by (the )?kernel' "$BENCH_TMP/$name.err" | tail -n 1 | grep -oE '^[0-9]+'
+	for ((i = 0; i < 500; i++)); do   # tail writes once its input ends
+		[ -s "$BENCH_TMP/$name.out" ] && break
+		sleep 0.01
+	done
+	cat "$BENCH_TMP/$name.out" "$BENCH_TMP/$name.err" | grep -E 'dropped' | tail -n 1 | sed "s/^/bench: $name: /" >&2 || true
+	cat "$BENCH_TMP/$name.out" "$BENCH_TMP/$name.err" | grep -oE '[0-9]+ (packets )?dropped by (the )?kernel' |
+		tail -n 1 | grep -oE '^[0-9]+' || true
 }
 ours_drops=$(live_drops tracer "$L7_BIN/tracer" -i lo --proxy "127.0.0.2:$port" \
 	--backends "${backends[0]},${backends[1]}" -l)
