@@ -516,6 +516,15 @@ b2"
 	assert_line alpha
 }
 
+@test "--verbose takes a level as the proxy's does, and -v counts" {
+	for v in "--verbose 2" "--verbose=1" "--verbose" "-vv"; do
+		# shellcheck disable=SC2086
+		run --separate-stderr "$L7_BIN/tracer" -r "$FX/nginx-one.pcap" "${ARGS[@]}" $v --json
+		assert_success
+		assert_equal "$(wc -l <<<"$output")" 17
+	done
+}
+
 @test "a backend entry on the proxy's port gets a warning" {
 	run --separate-stderr "$L7_BIN/tracer" -r "$FX/nginx-one.pcap" --proxy 8080 --backends 9001,8080 --json
 	assert_success
