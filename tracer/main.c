@@ -531,8 +531,6 @@ int main(int argc, char **argv)
 		fatal("--events: %s", err);
 	if (trace_init(&t) < 0)
 		oom();
-	if (html && html_open(&t, html, err, sizeof(err)) < 0)
-		fatal("--html: %s", err);
 
 	struct capture cap;
 	char *filter = capture_filter(&t);
@@ -545,6 +543,8 @@ int main(int argc, char **argv)
 	t.source = file ? file : iface;
 	if (wfile && (t.pcapng = pcapng_open(wfile, cap.linktype, cap.snaplen, err, sizeof(err))) == NULL)
 		fatal("-w: %s", err);
+	if (html && html_open(&t, html, err, sizeof(err)) < 0)
+		fatal("--html: %s", err);
 
 	if (!file) {
 		/* The line scripts wait for before they send traffic. */
