@@ -470,9 +470,7 @@ int main(int argc, char **argv)
 		case 'v': log_verbose++; break;
 		case 'h': usage(stdout); return 0;
 		case OPT_VERBOSE:
-			/* --verbose, --verbose=N or --verbose N, as the proxy takes it */
-			if (optarg == NULL && optind < argc && argv[optind][0] >= '0' && argv[optind][0] <= '9')
-				optarg = argv[optind++];
+			/* --verbose adds one, --verbose=N sets N, as in the proxy */
 			log_verbose = optarg ? (int)cli_uint("--verbose", optarg, 0, 9) : log_verbose + 1;
 			break;
 		case OPT_PROXY: parse_role("--proxy", optarg, &t.proxy, false); have_proxy = true; break;

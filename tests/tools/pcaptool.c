@@ -2,7 +2,7 @@
  * pcaptool.c - makes the captures the tracer's tests need, from the
  * recorded fixtures or from a text spec, with nothing but C (the tests may
  * use only what bin/install-deps installs).  Built by the Makefile as
- * build/<build>/tests/pcaptool.
+ * build/<build>/tests/tools/pcaptool.
  *
  *   pcaptool relink KIND IN OUT    an Ethernet capture as another link type:
  *                                  null, loop, raw, sll, sll2, any (sll2 with each
