@@ -227,7 +227,9 @@ fuzz_tool_obj = $(patsubst %.c,$(FUZZ_OBJ)/%.o,$(filter-out %/main.c,$(wildcard 
 fuzz-build: $(FUZZ_BIN)
 
 # Runs every harness (FUZZ=NAME for one) for FUZZ_SECONDS; fails on a finding.
-fuzz: deps-check fuzz-build
+fuzz:
+	@$(INSTALL_DEPS) --test
+	+@$(SUBMAKE) fuzz-build
 	FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/run $(FUZZ)
 
 # The helpers (splits, the strict reader, ...) go in an archive: each
@@ -260,9 +262,10 @@ $(FUZZ_OBJ)/llhttp/%.o: $(LLHTTP_DIR)/%.c
 
 # The fault soak: SOAK_SECONDS of loadgen through the ASan proxy (not in CI).
 SOAK_SECONDS ?= 600
-soak: deps-check
-	$(MAKE) tools
-	$(MAKE) SAN=1 tools
+soak:
+	@$(INSTALL_DEPS) --test
+	+@$(SUBMAKE) tools
+	+@$(SUBMAKE) SAN=1 tools
 	SOAK_SECONDS=$(SOAK_SECONDS) tests/soak/run
 
 -include $(shell find build -name '*.d' 2>/dev/null)
