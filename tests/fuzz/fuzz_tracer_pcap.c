@@ -1,10 +1,12 @@
 /*
  * fuzz_tracer_pcap.c - the tracer reading a capture file (tracer -r): the
  * input is the file, pcap or pcapng, read by libpcap from a memfd, every
- * frame decoded (decode_frame), reassembled and labelled (trace_packet),
- * printed in the mode the input's hash picks.  Any file gets a trace or an
- * error, never a crash, a leak or undefined behaviour.  The loop is
- * main.c's read_file and on_frame, through the public functions only.
+ * frame decoded (decode_frame), reassembled, tied and labelled
+ * (trace_packet), printed in the output mode and with the options the
+ * input's hash picks (tracer_setup.h), as a file or as if live.  Any file
+ * gets a trace or an error, never a crash, a leak, undefined behaviour, a
+ * packet left unprinted or a request left unfreed.  The loop is main.c's
+ * read_file and on_frame, through the public functions only.
  */
 #include <stdio.h>
 #include <string.h>
@@ -37,35 +39,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FUZZ_CHECK(err[0] != '\0', "capture_open_file failed without a reason");
 		return 0;
 	}
-	struct trace t;
-	tracer_begin(&t, fuzz_hash(data, size));
+	struct fuzz_trace f;
+	tracer_begin(&f, fuzz_hash(data, size));
 	struct pcap_pkthdr *h;
 	const u_char *frame;
-	uint64_t frames = 0;
-	while (pcap_next_ex(cap.p, &h, &frame) == 1) {
+	int rc;
+	while ((rc = pcap_next_ex(cap.p, &h, &frame)) == 1) {
 		struct pkt p;
 		enum decode_result d = decode_frame(cap.linktype, frame, h->caplen, &p);
-		uint64_t ts = capture_ts_ns(&cap, h);
-		p.frame = ++frames;
-		p.ts_ns = ts;
-		if (!t.have_first) {
-			t.have_first = true;
-			t.first_ts = ts;
-		}
-		if (ts > t.last_ts)
-			t.last_ts = ts;
-		t.packets++;
-		if (d == DECODE_TCP) {
+		if (d == DECODE_TCP)
 			FUZZ_CHECK(p.caplen <= p.len && (p.caplen == 0 || (p.payload >= frame && p.payload + p.caplen <= frame + h->caplen)),
 			           "decode_frame: a payload outside the frame");
-			trace_packet(&t, &p, frame, h->caplen, h->len);
-		} else {
-			if (d == DECODE_BAD)
-				t.undecoded++;
-			trace_other(&t, p.frame, ts, frame, h->caplen, h->len);
-		}
+		tracer_frame(&f, d, &p, capture_ts_ns(&cap, h), frame, h->caplen, h->len);
 	}
-	tracer_end(&t);
+	tracer_end(&f, rc == PCAP_ERROR_BREAK);
 	capture_close(&cap);
 	return 0;
 }

@@ -10,7 +10,12 @@
  * (client 127.0.0.1:50000 -> proxy 127.0.0.2:8080, proxy 127.0.0.2:40000 ->
  * backend 127.0.0.11:9001), in segments whose sizes, order, repeats,
  * overlaps, losses, initial sequence numbers and endings the control bytes
- * choose.  Never a crash, a leak or undefined behaviour.
+ * choose; the last control byte may make it a retry (b1 resets, the proxy
+ * forwards again to 127.0.0.12:9001) or leave the backend out (a response
+ * the proxy makes, a refusal).  The input's hash picks the tracer's options
+ * (tracer_setup.h) and how far apart the segments are in time (up to 0.6 s:
+ * past the tracer's waits for gaps and requests).  Never a crash, a leak,
+ * undefined behaviour, a packet left unprinted or a request left unfreed.
  */
 #include <string.h>
 
@@ -34,8 +39,9 @@ struct side {                   /* one direction of a connection */
 };
 
 struct feed {
-	struct trace *t;
+	struct fuzz_trace *ft;
 	uint64_t frame, ts;
+	uint64_t pace;              /* capture nanoseconds per gap unit: 1, or 1000 (gaps up to 0.6 s) */
 	uint8_t raw[512];
 };
 
@@ -46,18 +52,12 @@ static void segment(struct feed *f, struct side *from, struct side *to, uint8_t 
 	                 .ack = (flags & TH_ACK) ? to->next : 0, .len = len, .caplen = len, .payload = data };
 	memcpy(p.saddr, from->ip, 4);
 	memcpy(p.daddr, to->ip, 4);
-	p.frame = ++f->frame;
-	p.ts_ns = f->ts += 1000 + (f->frame % 7) * 100000;   /* now and then a gap */
-	if (!f->t->have_first) {
-		f->t->have_first = true;
-		f->t->first_ts = p.ts_ns;
-	}
-	f->t->last_ts = p.ts_ns;
-	f->t->packets++;
+	f->frame++;
+	f->ts += (1000 + (f->frame % 7) * 100000) * f->pace;   /* now and then a gap */
 	uint32_t raw = len < sizeof(f->raw) ? len : sizeof(f->raw);
 	if (raw)
 		memcpy(f->raw, data, raw);
-	trace_packet(f->t, &p, f->raw, raw, len);
+	tracer_frame(f->ft, DECODE_TCP, &p, f->ts, f->raw, raw, len);
 }
 
 static void handshake(struct feed *f, struct side *a, struct side *b)
@@ -145,26 +145,48 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (int i = 0; i < 4; i++)      /* near the wrap, sometimes */
 		isn[i] = (next(&c) & 1) ? 0xffffff00u + next(&c) : (uint32_t)next(&c) << 24 | next(&c);
 
+	/* The last control byte picks what the proxy does besides forwarding
+	 * (bits the seeds leave clear): */
+	unsigned plan = c.n ? c.p[c.n - 1] : 0;
+	bool retry = plan & 0x80;        /* b1 resets the request, the proxy tries b2 on a new connection */
+	bool own = plan & 0x10;          /* no backend leg: the proxy answers, or refuses, by itself */
+
 	struct side client = { { 127, 0, 0, 1 }, 50000, isn[0], 0 }, proxy = { { 127, 0, 0, 2 }, 8080, isn[1], 0 };
 	struct side pout = { { 127, 0, 0, 2 }, 40000, isn[2], 0 }, backend = { { 127, 0, 0, 11 }, 9001, isn[3], 0 };
-	struct trace t;
-	tracer_begin(&t, fuzz_hash(data, size));
-	struct feed f = { .t = &t, .ts = 1700000000000000000u };
+	struct side pout2 = { { 127, 0, 0, 2 }, 40001, isn[2] ^ 0x5a5a5a5au, 0 };
+	struct side backend2 = { { 127, 0, 0, 12 }, 9001, isn[3] ^ 0xa5a5a5a5u, 0 };
+	struct fuzz_trace ft;
+	uint64_t choice = fuzz_hash(data, size);
+	tracer_begin(&ft, choice);
+	struct feed f = { .ft = &ft, .ts = 1700000000000000000u, .pace = (choice >> 40 & 1) ? 1000 : 1 };
+	struct side *bout = &pout, *bend = &backend;   /* the backend leg that answers */
 
 	handshake(&f, &client, &proxy);
 	stream(&f, &c, &client, &proxy, text[0], len[0]);
-	handshake(&f, &pout, &backend);
-	stream(&f, &c, &pout, &backend, text[1], len[1]);
-	stream(&f, &c, &backend, &pout, text[2], len[2]);
+	if (!own) {
+		handshake(&f, &pout, &backend);
+		stream(&f, &c, &pout, &backend, text[1], len[1]);
+		if (retry) {
+			segment(&f, &backend, &pout, TH_RST | TH_ACK, backend.next, NULL, 0);
+			handshake(&f, &pout2, &backend2);
+			stream(&f, &c, &pout2, &backend2, text[1], len[1]);
+			bout = &pout2;
+			bend = &backend2;
+		}
+		stream(&f, &c, bend, bout, text[2], len[2]);
+	}
 	stream(&f, &c, &proxy, &client, text[3], len[3]);
 	if (next(&c) & 1) {              /* a second exchange on both connections */
 		stream(&f, &c, &client, &proxy, text[0], len[0]);
-		stream(&f, &c, &pout, &backend, text[1], len[1]);
-		stream(&f, &c, &backend, &pout, text[2], len[2]);
+		if (!own) {
+			stream(&f, &c, bout, bend, text[1], len[1]);
+			stream(&f, &c, bend, bout, text[2], len[2]);
+		}
 		stream(&f, &c, &proxy, &client, text[3], len[3]);
 	}
 	ending(&f, &c, &client, &proxy);
-	ending(&f, &c, &pout, &backend);
-	tracer_end(&t);
+	if (!own)
+		ending(&f, &c, bout, bend);
+	tracer_end(&ft, true);
 	return 0;
 }
