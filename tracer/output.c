@@ -191,14 +191,14 @@ static char *header_diff(const struct buf *client, const struct buf *fwd)
 	const char *signs = "+-";
 	for (int k = 0; k < 2; k++) {
 		const struct buf *have = lists[k], *other = lists[!k];
-		const char *p = have->data, *end = p + have->len;
-		while (p && p < end) {
+		const char *p = buf_begin(have), *end = p + buf_len(have);   /* never NULL + 0 */
+		while (p < end) {
 			const char *nl = memchr(p, '\n', (size_t)(end - p));
 			if (nl == NULL)
 				break;
 			size_t n = (size_t)(nl - p);
 			bool found = false, dup = false;
-			for (const char *o = other->data, *oe = o + other->len; o && o < oe && !found;) {
+			for (const char *o = buf_begin(other), *oe = o + buf_len(other); o < oe && !found;) {
 				const char *onl = memchr(o, '\n', (size_t)(oe - o));
 				if (onl == NULL)
 					break;
@@ -206,7 +206,7 @@ static char *header_diff(const struct buf *client, const struct buf *fwd)
 				o = onl + 1;
 			}
 			/* a name added twice is said once */
-			for (const char *o = have->data; o < p && !dup;) {
+			for (const char *o = buf_begin(have); o < p && !dup;) {
 				const char *onl = memchr(o, '\n', (size_t)(p - o));
 				if (onl == NULL)
 					break;
