@@ -247,10 +247,12 @@ void conn_trim(struct trace *t, struct conn *c, uint32_t low)
 	if (low <= c->base)
 		return;
 	uint32_t k = low - c->base < c->nslots ? low - c->base : c->nslots;
-	for (uint32_t i = 0; i < k; i++)
-		corr_slot_release(t, c, &c->slots[i]);
-	memmove(c->slots, c->slots + k, (c->nslots - k) * sizeof(*c->slots));
-	c->nslots -= k;
+	if (k > 0) {   /* (no slots yet: no storage either, never NULL + 0) */
+		for (uint32_t i = 0; i < k; i++)
+			corr_slot_release(t, c, &c->slots[i]);
+		memmove(c->slots, c->slots + k, (c->nslots - k) * sizeof(*c->slots));
+		c->nslots -= k;
+	}
 	c->base = low;
 }
 
