@@ -35,6 +35,7 @@ _bg_dir() {
 spawn() {
 	local name=$1; shift
 	local dir; dir=$(_bg_dir)
+	: >>"$dir/$name.out"   # there before CMD opens it: pid_of NAME and the like find it at once
 	"$@" >"$dir/$name.out" 2>"$dir/$name.err" 3>&- </dev/null &
 	echo $! >"$dir/$name.pid"
 	echo "$name" >>"$dir/.bg-names"
@@ -96,7 +97,7 @@ pid_of() { cat "$(_find_bg "$1")/$1.pid"; }
 out_of() { echo "$(_find_bg "$1")/$1.out"; }
 err_of() { echo "$(_find_bg "$1")/$1.err"; }
 _find_bg() {
-	if [ -n "${BATS_TEST_TMPDIR:-}" ] && [ -f "$BATS_TEST_TMPDIR/$1.out" ]; then
+	if [ -n "${BATS_TEST_TMPDIR:-}" ] && [ -e "$BATS_TEST_TMPDIR/$1.out" ]; then   # (a link to /dev/null too)
 		echo "$BATS_TEST_TMPDIR"
 	else
 		echo "$BATS_FILE_TMPDIR"

@@ -32,11 +32,8 @@ teardown() {
 # says it is capturing.
 start_tracer() {
 	local name=$1; shift
-	local dir=$BATS_TEST_TMPDIR
-	"$L7_BIN/tracer" -i lo "${TARGS[@]}" "$@" >"$dir/$name.out" 2>"$dir/$name.err" 3>&- </dev/null &
-	echo $! >"$dir/$name.pid"
-	echo "$name" >>"$dir/.bg-names"
-	wait_for_lines "$dir/$name.err" '^tracer: capturing on lo' 1 "$!"
+	spawn "$name" "$L7_BIN/tracer" -i lo "${TARGS[@]}" "$@"
+	wait_for_lines "$(err_of "$name")" '^tracer: capturing on lo' 1 "$(pid_of "$name")"
 }
 
 @test "live on lo, the tracer prints each request's packets as they arrive" {
@@ -108,18 +105,13 @@ start_tracer() {
 }
 
 @test "live at a steady load for a minute, the tracer's memory stays flat" {
-	local dir=$BATS_TEST_TMPDIR
 	# a small capture buffer: the ring's pages are all touched in the first
-	# seconds; under ASan, no quarantine of freed memory (it would grow)
-	ASAN_OPTIONS=${ASAN_OPTIONS:-}:quarantine_size_mb=0 \
-		"$L7_BIN/tracer" -i lo "${TARGS[@]}" --json -l --buffer 4M >/dev/null 2>"$dir/mem.err" 3>&- </dev/null &
-	echo $! >"$dir/mem.pid"
-	echo mem >>"$dir/.bg-names"
-	local pid=$!
-	wait_for_lines "$dir/mem.err" '^tracer: capturing on lo' 1 "$pid"
-	"$L7_BIN/loadgen" -c 8 -r 2000 -d 62s "http://$PROXY/" >"$dir/lg.out" 2>&1 &
-	echo $! >"$dir/lg.pid"
-	echo lg >>"$dir/.bg-names"
+	# seconds; under ASan, no quarantine of freed memory (it would grow);
+	# its output, a minute of JSON, goes to /dev/null
+	ln -s /dev/null "$BATS_TEST_TMPDIR/mem.out"
+	ASAN_OPTIONS=${ASAN_OPTIONS:-}:quarantine_size_mb=0 start_tracer mem --json -l --buffer 4M
+	local pid; pid=$(pid_of mem)
+	spawn lg "$L7_BIN/loadgen" -c 8 -r 2000 -d 62s "http://$PROXY/"
 	local t0=$SECONDS rss10 rss60
 	# the RSS after 10 s and after 60 s of the same load
 	while [ $((SECONDS - t0)) -lt 10 ]; do sleep 1; done
@@ -129,7 +121,7 @@ start_tracer() {
 	echo "# tracer RSS: ${rss10} kB after 10 s, ${rss60} kB after 60 s" >&3
 	stop_bg lg || true   # (the load's own exit status is not what is tested)
 	stop_bg mem
-	run tail -n 1 "$dir/mem.err"
+	run tail -n 1 "$(err_of mem)"
 	assert_output --regexp '^[0-9]+ packets · [0-9]+ requests · '
 	# requests kept until exit would grow it by about a kilobyte each: 100,000 of them
 	[ "$rss60" -le $((rss10 * 110 / 100)) ] || { echo "RSS grew from $rss10 kB to $rss60 kB"; return 1; }
