@@ -440,6 +440,26 @@ b1>proxy 4"
 HTTP/1.1 204 No Content"
 }
 
+@test "a client request without headers shows each header the proxy added" {
+	cat >"$BATS_TEST_TMPDIR/bare.spec" <<-'EOF'
+	0.000000 127.0.0.1:40000 > 127.0.0.2:8080 S 1000 0
+	0.000010 127.0.0.2:8080 > 127.0.0.1:40000 SA 5000 1001
+	0.000020 127.0.0.1:40000 > 127.0.0.2:8080 A 1001 5001
+	0.000100 127.0.0.1:40000 > 127.0.0.2:8080 PA 1001 5001 "GET / HTTP/1.0\r\n\r\n"
+	0.000200 127.0.0.2:50000 > 127.0.0.11:9001 S 7000 0
+	0.000210 127.0.0.11:9001 > 127.0.0.2:50000 SA 9000 7001
+	0.000220 127.0.0.2:50000 > 127.0.0.11:9001 A 7001 9001
+	0.000300 127.0.0.2:50000 > 127.0.0.11:9001 PA 7001 9001 "GET / HTTP/1.0\r\nX-Forwarded-For: 127.0.0.1\r\nVia: 1.0 l7lab\r\n\r\n"
+	0.000400 127.0.0.11:9001 > 127.0.0.2:50000 FPA 9001 7066 "HTTP/1.0 204 No Content\r\n\r\n"
+	0.000500 127.0.0.2:8080 > 127.0.0.1:40000 FPA 5001 1019 "HTTP/1.0 204 No Content\r\n\r\n"
+	EOF
+	"$L7_TEST_TOOLS/pcaptool" spec "$BATS_TEST_TMPDIR/bare.spec" "$BATS_TEST_TMPDIR/bare.pcap"
+	run --separate-stderr "$L7_BIN/tracer" -r "$BATS_TEST_TMPDIR/bare.pcap" "${ARGS[@]}" --json
+	assert_success
+	run jq -r 'select(.step == 5 and .len > 0) | .summary' <<<"$output"
+	assert_output "GET / HTTP/1.0  +X-Forwarded-For +Via"
+}
+
 @test "IP fragments are counted and said to be skipped" {
 	"$L7_TEST_TOOLS/pcaptool" fragment "$FX/nginx-one.pcap" "$BATS_TEST_TMPDIR/frag.pcap"
 	run --separate-stderr "$L7_BIN/tracer" -r "$BATS_TEST_TMPDIR/frag.pcap" "${ARGS[@]}" --json
