@@ -224,25 +224,7 @@ static void on_frame(u_char *arg, const struct pcap_pkthdr *h, const u_char *dat
 	 * unseen; in a file it keeps its frame number. */
 	if (d == DECODE_DUPLICATE && run->cap->live)
 		return;
-	uint64_t ts = capture_ts_ns(run->cap, h);
-	p.frame = ++run->frames;
-	p.ts_ns = ts;
-	if (!t->have_first) {
-		t->have_first = true;
-		t->first_ts = ts;
-	}
-	if (ts > t->last_ts)
-		t->last_ts = ts;
-	t->packets++;
-	if (d == DECODE_TCP) {
-		trace_packet(t, &p, data, h->caplen, h->len);
-	} else {
-		if (d == DECODE_BAD)
-			t->undecoded++;
-		else if (d == DECODE_FRAGMENT)
-			t->fragments++;
-		trace_other(t, p.frame, ts, data, h->caplen, h->len);
-	}
+	trace_frame(t, d, &p, ++run->frames, capture_ts_ns(run->cap, h), data, h->caplen, h->len);
 	if ((run->count && t->labelled >= run->count) || (stop_flag && !run->cap->live)) {
 		run->stop = true;
 		pcap_breakloop(run->cap->p);

@@ -404,6 +404,29 @@ void trace_other(struct trace *t, uint64_t frame, uint64_t ts, const uint8_t *ra
 	output_pump(t, false);
 }
 
+void trace_frame(struct trace *t, enum decode_result d, struct pkt *p, uint64_t frame, uint64_t ts_ns,
+                 const uint8_t *raw, uint32_t rawlen, uint32_t wirelen)
+{
+	p->frame = frame;
+	p->ts_ns = ts_ns;
+	if (!t->have_first) {
+		t->have_first = true;
+		t->first_ts = ts_ns;
+	}
+	if (ts_ns > t->last_ts)
+		t->last_ts = ts_ns;
+	t->packets++;
+	if (d == DECODE_TCP) {
+		trace_packet(t, p, raw, rawlen, wirelen);
+		return;
+	}
+	if (d == DECODE_BAD)
+		t->undecoded++;
+	else if (d == DECODE_FRAGMENT)
+		t->fragments++;
+	trace_other(t, frame, ts_ns, raw, rawlen, wirelen);
+}
+
 /* STEP 1 seen from outside: the proxy closes a client connection before it
  * sent a byte and before it forwarded anything, right after the handshake
  * or after a request it never answered (an allow/deny list, a connection

@@ -322,6 +322,12 @@ struct trace {
 	struct html *html;
 };
 
+/* tcp.c: one captured frame, decoded as d into p (decode.h): numbered
+ * frame, stamped ts_ns, counted, and traced (trace_packet) if it is a TCP
+ * segment, else kept for -w only (trace_other).  raw/rawlen/wirelen are
+ * the whole frame. */
+void trace_frame(struct trace *t, enum decode_result d, struct pkt *p, uint64_t frame, uint64_t ts_ns,
+                 const uint8_t *raw, uint32_t rawlen, uint32_t wirelen);
 /* tcp.c: one segment, already decoded, into the trace.  raw/rawlen/wirelen
  * are the whole frame, kept for -w. */
 void trace_packet(struct trace *t, const struct pkt *p, const uint8_t *raw, uint32_t rawlen, uint32_t wirelen);

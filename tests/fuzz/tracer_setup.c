@@ -130,24 +130,7 @@ void tracer_frame(struct fuzz_trace *f, enum decode_result d, struct pkt *p, uin
 		uint64_t since = t->have_first && ts_ns > t->first_ts ? ts_ns - t->first_ts : 0;
 		t->now_wall_ns = f->wall0 + (since > UINT64_MAX / f->warp / 2 ? UINT64_MAX / 2 : since * f->warp);
 	}
-	p->frame = ++f->frames;
-	p->ts_ns = ts_ns;
-	if (!t->have_first) {
-		t->have_first = true;
-		t->first_ts = ts_ns;
-	}
-	if (ts_ns > t->last_ts)
-		t->last_ts = ts_ns;
-	t->packets++;
-	if (d == DECODE_TCP) {
-		trace_packet(t, p, raw, rawlen, wirelen);
-	} else {
-		if (d == DECODE_BAD)
-			t->undecoded++;
-		else if (d == DECODE_FRAGMENT)
-			t->fragments++;
-		trace_other(t, p->frame, ts_ns, raw, rawlen, wirelen);
-	}
+	trace_frame(t, d, p, ++f->frames, ts_ns, raw, rawlen, wirelen);
 	if (f->live)
 		live_tick(f);
 }
