@@ -210,6 +210,7 @@ struct run {
 	uint64_t deadline_ns;    /* --duration, on the monotonic clock (0: none)  */
 	uint64_t frames;
 	unsigned ticks;
+	uint64_t trimmed_ns;     /* when trace_trim last ran (monotonic) */
 	bool stop;
 	ev_timer tick;
 };
@@ -263,7 +264,8 @@ static void on_readable(ev_loop *loop, int fd, void *arg, int mask)
 }
 
 /* Every 10 ms: output is written (-l); every 100 ms: packets held too long
- * are printed, gaps that waited too long are settled, --duration ends. */
+ * are printed, gaps that waited too long are settled, --duration ends;
+ * every second: memory a burst took goes back (trace_trim). */
 static void on_tick(ev_loop *loop, void *arg)
 {
 	struct run *run = arg;
@@ -274,6 +276,10 @@ static void on_tick(ev_loop *loop, void *arg)
 		output_pump(t, false);
 	}
 	output_flush(t, false);
+	if (ev_now_ns(loop) >= run->trimmed_ns + 1000000000u) {
+		trace_trim(t);
+		run->trimmed_ns = ev_now_ns(loop);
+	}
 	if (stop_flag || (run->deadline_ns && ev_now_ns(loop) >= run->deadline_ns)) {
 		ev_stop(loop);
 		return;

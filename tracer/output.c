@@ -20,25 +20,39 @@
 #define HOLD_NS       1000000000ull   /* the longest a packet waits for its request */
 #define HOLD_MAX      100000          /* the most packets waiting                   */
 #define FLUSH_NS      10000000ull     /* live: output is written at least this often */
+#define QUEUE_MIN     256             /* the queue's first size, and the least output_trim leaves */
 
 /* ---- the queue ----------------------------------------------------------- */
 
+/* The queue's ring moved into cap slots (cap >= qlen), oldest first. */
+static void queue_resize(struct trace *t, size_t cap)
+{
+	struct rec *q = xcalloc(cap, sizeof(*q));
+	for (size_t i = 0; i < t->qlen; i++)
+		q[i] = t->q[(t->qhead + i) % t->qcap];
+	free(t->q);
+	t->q = q;
+	t->qcap = cap;
+	t->qhead = 0;
+}
+
 struct rec *output_rec(struct trace *t)
 {
-	if (t->qlen == t->qcap) {
-		size_t cap = t->qcap ? t->qcap * 2 : 256;
-		struct rec *q = xcalloc(cap, sizeof(*q));
-		for (size_t i = 0; i < t->qlen; i++)
-			q[i] = t->q[(t->qhead + i) % t->qcap];
-		free(t->q);
-		t->q = q;
-		t->qcap = cap;
-		t->qhead = 0;
-	}
+	if (t->qlen == t->qcap)
+		queue_resize(t, t->qcap ? t->qcap * 2 : QUEUE_MIN);
 	struct rec *r = &t->q[(t->qhead + t->qlen++) % t->qcap];
 	memset(r, 0, sizeof(*r));
 	r->serial = t->q_serial + t->qlen - 1;
 	return r;
+}
+
+void output_trim(struct trace *t)
+{
+	size_t cap = t->qcap;
+	while (cap > QUEUE_MIN && t->qlen <= cap / 8)
+		cap /= 2;
+	if (cap < t->qcap)
+		queue_resize(t, cap);
 }
 
 struct rec *rec_by_serial(struct trace *t, uint64_t serial)

@@ -27,6 +27,9 @@
 struct rec *output_rec(struct trace *t);
 /* Prints what is ready at the head of the queue; final: everything. */
 void output_pump(struct trace *t, bool final);
+/* Cuts back a queue a burst grew (a live capture that fell behind) once it
+ * holds little again (trace_trim). */
+void output_trim(struct trace *t);
 /* Live: writes what was printed so far, when 10 ms have passed since the
  * last write (or now, with force).  Only with -l or on a terminal. */
 void output_flush(struct trace *t, bool force);

@@ -7,6 +7,7 @@
  */
 #include "tracer.h"
 
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -50,6 +51,12 @@ char *xstrndup(const char *s, size_t n)
 char *xstrdup(const char *s)
 {
 	return xstrndup(s, strlen(s));
+}
+
+void trace_trim(struct trace *t)
+{
+	output_trim(t);
+	malloc_trim(0);   /* glibc: free heap pages go back, not only the top */
 }
 
 void trace_free(struct trace *t)

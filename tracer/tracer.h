@@ -348,6 +348,11 @@ struct rec *rec_by_serial(struct trace *t, uint64_t serial);
 
 /* Sets up the hash table; 0 or -1 (ENOMEM). */
 int trace_init(struct trace *t);
+/* Live, once a second: what a burst took (the capture fell behind and
+ * thousands of requests were in flight at once) goes back to the system
+ * once they are done, so the memory used follows what is live, not the
+ * peak. */
+void trace_trim(struct trace *t);
 /* Frees everything trace_init and the packets allocated. */
 void trace_free(struct trace *t);
 void trace_free_conns(struct trace *t);

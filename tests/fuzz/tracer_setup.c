@@ -106,7 +106,8 @@ void tracer_begin(struct fuzz_trace *f, uint64_t choice)
 	output_begin(t);
 }
 
-/* What the live loop does every 10 ms (write out, with -l) and 100 ms. */
+/* What the live loop does every 10 ms (write out, with -l), 100 ms and
+ * second (give memory back). */
 static void live_tick(struct fuzz_trace *f)
 {
 	struct trace *t = &f->t;
@@ -116,6 +117,10 @@ static void live_tick(struct fuzz_trace *f)
 		output_pump(t, false);
 	}
 	output_flush(t, false);
+	if (t->now_wall_ns >= f->last_trim + 10 * TICK_NS) {
+		f->last_trim = t->now_wall_ns;
+		trace_trim(t);
+	}
 }
 
 void tracer_frame(struct fuzz_trace *f, enum decode_result d, struct pkt *p, uint64_t ts_ns, const uint8_t *raw,
@@ -126,7 +131,7 @@ void tracer_frame(struct fuzz_trace *f, enum decode_result d, struct pkt *p, uin
 		return;
 	if (f->live) {
 		if (f->wall0 == 0)
-			f->wall0 = f->last_tick = 1800000000000000000u;
+			f->wall0 = f->last_tick = f->last_trim = 1800000000000000000u;
 		uint64_t since = t->have_first && ts_ns > t->first_ts ? ts_ns - t->first_ts : 0;
 		t->now_wall_ns = f->wall0 + (since > UINT64_MAX / f->warp / 2 ? UINT64_MAX / 2 : since * f->warp);
 	}

@@ -7,7 +7,8 @@
  * --html), --color, -w, --requests, a terminal's width, -l, names
  * (--name, ADDR=NAME), --events, and whether the capture is live (frames
  * stamped with a wall clock that may run fast, so packets and gaps wait
- * "too long", and the live loop's ticks) or read from a file.
+ * "too long", and the live loop's ticks, trace_trim included) or read
+ * from a file.
  * Written against the tracer's public functions (tracer.h, output.h,
  * capture.h, events.h, pcapng.h).
  */
@@ -24,7 +25,7 @@ struct fuzz_trace {
 	struct trace t;
 	bool live;              /* frames get wall-clock stamps; ticks as the live loop's */
 	uint64_t warp;          /* live: wall-clock nanoseconds per capture nanosecond */
-	uint64_t wall0, last_tick;
+	uint64_t wall0, last_tick, last_trim;
 	uint64_t frames;
 };
 
