@@ -208,6 +208,7 @@ backend_names() { awk '{ print $1 }' "$(l7_dir)/backends" 2>/dev/null; }
 # {config} (the filled configuration file) replaced.
 l7_fill() {
 	local s=$1 dir
+	[[ $s == *'{'* ]] || { printf '%s' "$s"; return 0; }
 	dir=$(l7_dir)
 	s=${s//\{listen\}/$(cat "$dir/proxy.listen" 2>/dev/null)}
 	s=${s//\{backends\}/$(backends_list)}
