@@ -4,13 +4,14 @@
 # (10000) inputs from a fixed seed (FUZZ_CI_SEED, 1), so that CI finds the
 # same things on every run (at most FUZZ_CI_SECONDS, 60); any crash,
 # sanitizer report, leak or disagreement fails the test, and its input is
-# kept in build/fuzz/findings/.
+# kept in build/fuzz/findings/.  The harnesses run at the suite's priority
+# (FUZZ_NICE=0): under nice -n 19 they would wait for every other file.
 # The long runs are `make fuzz FUZZ_SECONDS=...` (README).
 
 load helpers
 
 setup_file() {
-	make -C "$TOP" -s fuzz-build >"$BATS_FILE_TMPDIR/build.log" 2>&1 || {
+	make -C "$TOP" -s -j"$(nproc)" fuzz-build >"$BATS_FILE_TMPDIR/build.log" 2>&1 || {
 		echo "# make fuzz-build failed:" >&3
 		tail -n 30 "$BATS_FILE_TMPDIR/build.log" | sed 's/^/#   /' >&3
 		return 1
@@ -19,7 +20,7 @@ setup_file() {
 
 # run_harness NAME: its corpus, then a fixed number of inputs from a fixed seed.
 run_harness() {
-	FUZZ_WORK="$BATS_FILE_TMPDIR/corpus" FUZZ_SECONDS="${FUZZ_CI_SECONDS:-60}" \
+	FUZZ_WORK="$BATS_FILE_TMPDIR/corpus" FUZZ_SECONDS="${FUZZ_CI_SECONDS:-60}" FUZZ_NICE=0 \
 	FUZZ_ARGS="-seed=${FUZZ_CI_SEED:-1} -runs=${FUZZ_CI_RUNS:-10000}" run "$TOP/tests/fuzz/run" "$1"
 	[ "$status" -eq 0 ] || printf "%s\n" "$output" | tail -n 40 | sed "s/^/# /" >&3
 	assert_success
