@@ -553,21 +553,72 @@ static int apply(struct parse *p, const struct directive *d, char *v)
 
 /* ---- the config file --------------------------------------------------------- */
 
-/* Splits line into at most max words at blanks; '#' at the start of a word
- * begins a comment.  Returns the count, or max + 1 if there are more. */
-static size_t split(char *line, char **w, size_t max)
+#define OPEN_QUOTE "a quote (\") is not closed on its line"
+
+static unsigned hexval(char c)
 {
-	size_t n = 0;
-	for (char *s = line;;) {
-		s += strspn(s, " \t\r\n");
-		if (*s == '\0' || *s == '#')
-			return n;
-		if (n == max)
-			return max + 1;
-		w[n++] = s;
-		s += strcspn(s, " \t\r\n");
-		if (*s != '\0')
-			*s++ = '\0';
+	return c >= '0' && c <= '9' ? (unsigned)(c - '0') : c >= 'a' && c <= 'f' ? (unsigned)(c - 'a' + 10)
+	     : c >= 'A' && c <= 'F' ? (unsigned)(c - 'A' + 10) : 16;
+}
+
+/* One escape inside double quotes, *r at its backslash: the byte it stands
+ * for in *c, *r past it.  \" \\ \n \r \t and \xHH (not \x00). */
+static int unescape(struct parse *p, char **r, char *c)
+{
+	static const char from[] = "\"\\nrt", to[] = "\"\\\n\r\t";
+	const char *s = *r + 1, *k = *s ? strchr(from, *s) : NULL;
+	if (k != NULL) {
+		*c = to[k - from];
+		*r += 2;
+		return 0;
+	}
+	if (*s == '\0' || *s == '\n')
+		return fail(p, OPEN_QUOTE);
+	unsigned hi, lo;
+	if (*s == 'x' && s[1] && s[2] && (hi = hexval(s[1])) < 16 && (lo = hexval(s[2])) < 16) {
+		if (hi == 0 && lo == 0)
+			return fail(p, "\\x00: a value cannot hold a NUL byte");
+		*c = (char)(hi << 4 | lo);
+		*r += 4;
+		return 0;
+	}
+	return fail(p, "unknown escape '\\%.1s' in quotes (\\\" \\\\ \\n \\r \\t \\xHH)", s);
+}
+
+/* Splits line in place into at most max words at blanks (count in *n, or
+ * max + 1 if there are more).  A '#' that begins a word begins a comment.
+ * Double quotes hold blanks, '#' and escapes (unescape): "path:/my docs"
+ * and path:"/my docs" are the same word.  Outside quotes a backslash is
+ * an ordinary byte.  Returns -1 for an open quote or a bad escape. */
+static int split(struct parse *p, char *line, char **w, size_t max, size_t *n)
+{
+	char *r = line;
+	for (*n = 0;; (*n)++) {
+		r += strspn(r, " \t\r\n");
+		if (*r == '\0' || *r == '#')
+			return 0;
+		if (*n == max) {
+			*n = max + 1;
+			return 0;
+		}
+		char *o = w[*n] = r;       /* the word is never longer than its text */
+		while (*r != '\0' && strchr(" \t\r\n", *r) == NULL) {
+			if (*r != '"') {
+				*o++ = *r++;
+				continue;
+			}
+			for (r++; *r != '"'; )
+				if (*r == '\0' || *r == '\n')
+					return fail(p, OPEN_QUOTE);
+				else if (*r != '\\')
+					*o++ = *r++;
+				else if (unescape(p, &r, o++) < 0)
+					return -1;
+			r++;
+		}
+		if (*r != '\0')
+			r++;
+		*o = '\0';
 	}
 }
 
@@ -644,9 +695,9 @@ static int load_file(struct parse *p, const char *path)
 		p->where = where;
 		if ((size_t)len != strlen(line))
 			rc = fail(p, "a NUL byte in the line (is this a text file?)");
-		else if ((n = split(line, w, MAX_WORDS)) > MAX_WORDS)
+		else if ((rc = split(p, line, w, MAX_WORDS, &n)) == 0 && n > MAX_WORDS)
 			rc = fail(p, "too many words");
-		else
+		else if (rc == 0)
 			rc = file_line(p, w, n, &block);
 	}
 	if (rc == 0 && ferror(f)) {
@@ -929,6 +980,30 @@ static void print_cidrs(FILE *out, const char *word, const struct cidr *c, size_
 			fprintf(out, "%s %s/%u\n", word, ip, c[i].prefix);
 }
 
+/* s as one word of the file: as it is when split() reads it back so, else
+ * in double quotes, escaped (unescape() reads it back). */
+static void print_word(FILE *out, const char *s)
+{
+	bool plain = *s != '\0' && *s != '#' && strcmp(s, "{") != 0 && strcmp(s, "}") != 0;
+	for (const char *c = s; plain && *c; c++)
+		plain = (unsigned char)*c > ' ' && *c != 0x7f && *c != '"';
+	if (plain) {
+		fputs(s, out);
+		return;
+	}
+	fputc('"', out);
+	for (const unsigned char *c = (const unsigned char *)s; *c; c++)
+		if (*c == '"' || *c == '\\')
+			fprintf(out, "\\%c", *c);
+		else if (*c == '\n' || *c == '\r' || *c == '\t')
+			fprintf(out, "\\%c", *c == '\n' ? 'n' : *c == '\r' ? 'r' : 't');
+		else if (*c < ' ' || *c == 0x7f)
+			fprintf(out, "\\x%02x", *c);
+		else
+			fputc(*c, out);
+	fputc('"', out);
+}
+
 void config_print(const struct config *cfg, FILE *out)
 {
 	char a[ADDR_STRLEN], buf[24];
@@ -950,8 +1025,11 @@ void config_print(const struct config *cfg, FILE *out)
 		case T_SIZE:  fprintf(out, "%s ", d->name); print_size(out, n); fputc('\n', out); break;
 		case T_MS:    fprintf(out, "%s %s\n", d->name, config_ms_str(n, buf)); break;
 		case T_STR:
-			if (*(char *const *)field != NULL)
-				fprintf(out, "%s %s\n", d->name, *(char *const *)field);
+			if (*(char *const *)field != NULL) {
+				fprintf(out, "%s ", d->name);
+				print_word(out, *(char *const *)field);
+				fputc('\n', out);
+			}
 			break;
 		case T_BOOL:
 			if (*(const bool *)field)
@@ -995,8 +1073,11 @@ void config_print(const struct config *cfg, FILE *out)
 	}
 	if (cfg->nroutes > 0)
 		fputc('\n', out);
-	for (size_t i = 0; i < cfg->nroutes; i++)
-		fprintf(out, "route %s %s\n", cfg->routes[i].match, cfg->routes[i].pool_name);
+	for (size_t i = 0; i < cfg->nroutes; i++) {
+		fputs("route ", out);
+		print_word(out, cfg->routes[i].match);
+		fprintf(out, " %s\n", cfg->routes[i].pool_name);
+	}
 	if (config_pool(cfg, DEFAULT_POOL) == NULL)
 		fprintf(out, "# no pool 'default': requests no route matches get 503\n");
 }

@@ -63,6 +63,25 @@ EOF
 	printf '%s\n' "$output" | diff -u printed.conf -
 }
 
+@test "--check quotes a path with a blank and a log file named with '#', and they read back" {
+	run "$PROXY" --check --listen 127.0.0.1:0 --backend 127.0.0.1:9001 --route 'path:/my docs=default' \
+		--access-log '#access log'
+	assert_success
+	assert_line 'route "path:/my docs" default'
+	assert_line 'access-log "#access log"'
+	printf '%s\n' "$output" >printed.conf
+	run "$PROXY" --check -c printed.conf
+	assert_success
+	printf '%s\n' "$output" | diff -u printed.conf -
+}
+
+@test "a quote left open in a file exits 2 naming the line" {
+	conf "${BASE}route \"path:/my docs default\n"
+	run "$PROXY" -c lab.conf
+	assert_equal "$status" 2
+	assert_output 'proxy: lab.conf:3: a quote (") is not closed on its line'
+}
+
 @test "--check accepts every lab configuration" {
 	local f
 	for f in "$TOP"/labs/*/*.conf; do

@@ -358,6 +358,85 @@ TEST(an_ipv6_source_without_a_port_prints_in_brackets_and_reads_back)
 	free(text);
 }
 
+/* config_print's text (malloc'ed). */
+static char *printed(const struct config *cfg)
+{
+	char *text = NULL;
+	size_t len;
+	FILE *f = open_memstream(&text, &len);
+	config_print(cfg, f);
+	fclose(f);
+	return text;
+}
+
+TEST(double_quotes_hold_blanks_a_hash_and_escapes)
+{
+	struct config cfg;
+	CHECK_INT(file(&cfg, BASE "route \"path:/my docs\" default\n"
+	                         "route path:\"/a b\"/c default   # quoted and plain parts join\n"
+	                         "route header:X-Q:\"say \\\"hi\\\"\\t\\\\\\x41\" default\n"
+	                         "access-log \"#access log\"\n"
+	                         "events C:\\logs\\ev.json\n"), 0);
+	CHECK_STR(err, "");
+	CHECK_INT(cfg.nroutes, 3);
+	CHECK_STR(cfg.routes[0].value, "/my docs");
+	CHECK_STR(cfg.routes[1].value, "/a b/c");
+	CHECK_STR(cfg.routes[2].value, "say \"hi\"\t\\A");
+	CHECK_STR(cfg.access_log, "#access log");
+	CHECK_STR(cfg.events, "C:\\logs\\ev.json");   /* outside quotes a backslash is a byte */
+	config_free(&cfg);
+}
+
+TEST(a_quoting_error_names_the_line)
+{
+	CHECK_STR(file_error(BASE "access-log \"my log\n"), "lab.conf:3: a quote (\") is not closed on its line");
+	CHECK_STR(file_error(BASE "access-log \"my log\\\n"), "lab.conf:3: a quote (\") is not closed on its line");
+	CHECK_STR(file_error(BASE "access-log \"a\\q\"\n"),
+	          "lab.conf:3: unknown escape '\\q' in quotes (\\\" \\\\ \\n \\r \\t \\xHH)");
+	CHECK_STR(file_error(BASE "access-log \"a\\x4\"\n"),
+	          "lab.conf:3: unknown escape '\\x' in quotes (\\\" \\\\ \\n \\r \\t \\xHH)");
+	CHECK_STR(file_error(BASE "access-log \"a\\x00\"\n"), "lab.conf:3: \\x00: a value cannot hold a NUL byte");
+	CHECK_STR(file_error(BASE "access-log \"\"\n"), "lab.conf:3: expected FILE");
+}
+
+/* Found by fuzzing (tests/fuzz/corpus/proxy_args/regress-file-blank and
+ * regress-route-blank): values with blanks, a leading '#' or control bytes
+ * were printed bare, and the printed file did not load. */
+TEST(check_quotes_the_values_that_need_it_and_they_read_back)
+{
+	struct config cfg;
+	CHECK_INT(args(&cfg, "--listen", "127.0.0.1:0", "--backend", "127.0.0.1:1", "--route", "path:/ap i=default",
+	               "--route", "header:X-Q:\"{\\}\"=default", "--access-log", "#log file", "--events",
+	               "a\tb\x01\x7f\xc3\xa9\n", NULL), 0);
+	char *one = printed(&cfg);
+	config_free(&cfg);
+	CHECK(strstr(one, "\nroute \"path:/ap i\" default\n") != NULL);
+	CHECK(strstr(one, "\nroute \"header:X-Q:\\\"{\\\\}\\\"\" default\n") != NULL);
+	CHECK(strstr(one, "\naccess-log \"#log file\"\n") != NULL);
+	CHECK(strstr(one, "\nevents \"a\\tb\\x01\\x7f\xc3\xa9\\n\"\n") != NULL);
+	write_file("printed.conf", one);
+	CHECK_INT(args(&cfg, "-c", "printed.conf", NULL), 0);
+	CHECK_STR(err, "");
+	char *two = printed(&cfg);
+	CHECK_STR(two, one);
+	config_free(&cfg);
+	free(one);
+	free(two);
+}
+
+TEST(a_plain_value_is_printed_without_quotes)
+{
+	struct config cfg;
+	CHECK_INT(args(&cfg, "--listen", "127.0.0.1:0", "--backend", "127.0.0.1:1", "--route", "path:/api=default",
+	               "--access-log", "/var/log/l7lab/access.log", "--events", "C:\\ev#1", NULL), 0);
+	char *text = printed(&cfg);
+	CHECK(strstr(text, "\nroute path:/api default\n") != NULL);
+	CHECK(strstr(text, "\naccess-log /var/log/l7lab/access.log\n") != NULL);
+	CHECK(strstr(text, "\nevents C:\\ev#1\n") != NULL);
+	config_free(&cfg);
+	free(text);
+}
+
 TEST(a_config_without_a_default_pool_says_so_when_printed)
 {
 	struct config cfg;
@@ -621,6 +700,10 @@ int main(void)
 	RUN(check_prints_the_resolved_configuration_in_file_syntax);
 	RUN(the_printed_configuration_reads_back_the_same);
 	RUN(an_ipv6_source_without_a_port_prints_in_brackets_and_reads_back);
+	RUN(double_quotes_hold_blanks_a_hash_and_escapes);
+	RUN(a_quoting_error_names_the_line);
+	RUN(check_quotes_the_values_that_need_it_and_they_read_back);
+	RUN(a_plain_value_is_printed_without_quotes);
 	RUN(a_config_without_a_default_pool_says_so_when_printed);
 	RUN(each_file_error_names_the_line_and_what_was_expected);
 	RUN(each_pool_and_route_error_names_the_line);
