@@ -45,30 +45,66 @@ _shape() {
 	fi
 }
 
+# _topo_netns_mounted: /run/netns is a mount point (ip netns add makes it one).
+_topo_netns_mounted() { awk '$5 == "/run/netns" { f = 1 } END { exit !f }' /proc/self/mountinfo 2>/dev/null; }
+
+# _topo_remove: delete every l7lab-* namespace (never another), then give
+# back /run/netns as it was before `up` (TOPO_HAD_DIR, TOPO_HAD_MOUNT):
+# unmounted, and removed, when up made it and no namespace is left in it.
+_topo_remove() {
+	local ns n=0
+	for ns in $(ip netns list 2>/dev/null | awk '$1 ~ /^l7lab-/ { print $1 }'); do
+		ip netns delete "$ns" && n=$((n + 1))
+	done
+	if [ -z "$(ls -A /run/netns 2>/dev/null)" ]; then
+		[ "${TOPO_HAD_MOUNT:-1}" = 1 ] || ! _topo_netns_mounted || umount /run/netns
+		[ "${TOPO_HAD_DIR:-1}" = 1 ] || rmdir /run/netns 2>/dev/null
+	fi
+	echo "$n"
+}
+
+# _topo_build: the switch's bridges and the hosts with their links.
+_topo_build() {
+	local h
+	for h in "${TOPO_HOSTS[@]}"; do
+		ip netns add "l7lab-$h" && ip -n "l7lab-$h" link set lo up || return 1
+	done
+	ip -n "$TOPO_SW" link add l7lab-front type bridge &&
+		ip -n "$TOPO_SW" link add l7lab-back type bridge &&
+		ip -n "$TOPO_SW" link set l7lab-front up &&
+		ip -n "$TOPO_SW" link set l7lab-back up &&
+		_link client eth0 c l7lab-front "$TOPO_NET_FRONT.1" &&
+		_link proxy front pf l7lab-front "$TOPO_NET_FRONT.2" &&
+		_link proxy back pb l7lab-back "$TOPO_NET_BACK.2" &&
+		_link b1 eth0 b1 l7lab-back "$TOPO_NET_BACK.11" &&
+		_link b2 eth0 b2 l7lab-back "$TOPO_NET_BACK.12" &&
+		_link b3 eth0 b3 l7lab-back "$TOPO_NET_BACK.13"
+}
+
+# _topo_fail WHAT ERR: undo a half-made topology, then one line and exit 2.
+_topo_fail() {
+	_topo_remove >/dev/null 2>&1
+	rm -f "$STATE/l7lab-topology-netem" "$STATE/l7lab-topology-run"
+	local why; why=$(printf '%s\n' "$2" | awk 'NF { l = $0 } END { print l }')
+	die "topology: $1${why:+ ($why)}"
+}
+
 topology_up() {
 	[ "$(id -u)" = 0 ] || die "topology: network namespaces need root"
 	command -v ip >/dev/null && command -v tc >/dev/null || die "topology: ip and tc are missing (apt-get install iproute2)"
 	topology_ready && { echo "topology: already up (bin/lab topology down first to rebuild it)"; return 0; }
-	local h err
-	trap 'topology_down >/dev/null 2>&1' ERR
-	set -e
-	ip netns add "$TOPO_SW"
-	for h in "${TOPO_HOSTS[@]}"; do
-		ip netns add "l7lab-$h"
-		ip -n "l7lab-$h" link set lo up
-	done
-	ip -n "$TOPO_SW" link add l7lab-front type bridge
-	ip -n "$TOPO_SW" link add l7lab-back type bridge
-	ip -n "$TOPO_SW" link set l7lab-front up
-	ip -n "$TOPO_SW" link set l7lab-back up
-	_link client eth0 c l7lab-front "$TOPO_NET_FRONT.1"
-	_link proxy front pf l7lab-front "$TOPO_NET_FRONT.2"
-	_link proxy back pb l7lab-back "$TOPO_NET_BACK.2"
-	_link b1 eth0 b1 l7lab-back "$TOPO_NET_BACK.11"
-	_link b2 eth0 b2 l7lab-back "$TOPO_NET_BACK.12"
-	_link b3 eth0 b3 l7lab-back "$TOPO_NET_BACK.13"
-	set +e
-	trap - ERR
+	local err
+	TOPO_HAD_DIR=$([ -d /run/netns ] && echo 1 || echo 0)
+	TOPO_HAD_MOUNT=$(_topo_netns_mounted && echo 1 || echo 0)
+	_topo_remove >/dev/null 2>&1          # the rest of a topology half made before
+	trap '_topo_fail "interrupted" ""' INT TERM
+	# Try once: can a namespace be made and entered here?  Not in a chroot
+	# (ip cannot make / a slave mount) nor a container without mount rights.
+	err=$( { ip netns add "$TOPO_SW" && ip -n "$TOPO_SW" link set lo up; } 2>&1) ||
+		_topo_fail "network namespaces cannot be made here" "$err"
+	echo "$TOPO_HAD_DIR $TOPO_HAD_MOUNT" >"$STATE/l7lab-topology-run"
+	err=$(_topo_build 2>&1) || _topo_fail "could not build the hosts" "$err"
+	trap - INT TERM
 	# netem: present in most kernels, absent from this project's machines.
 	if err=$(ip netns exec l7lab-client tc qdisc add dev eth0 root netem delay 1ms 2>&1); then
 		ip netns exec l7lab-client tc qdisc del dev eth0 root
@@ -77,20 +113,19 @@ topology_up() {
 		TOPO_NETEM=0
 		echo "topology: netem is absent from this kernel (tc: ${err##*: }); links get tbf rate limits only, no added delay"
 	fi
-	_shape l7lab-client eth0 10ms 20mbit && _shape l7lab-proxy front 10ms 20mbit &&
+	err=$( { _shape l7lab-client eth0 10ms 20mbit && _shape l7lab-proxy front 10ms 20mbit &&
 		_shape l7lab-proxy back 1ms 1gbit &&
-		_shape l7lab-b1 eth0 1ms 1gbit && _shape l7lab-b2 eth0 1ms 1gbit && _shape l7lab-b3 eth0 1ms 1gbit ||
-		{ topology_down >/dev/null 2>&1; die "topology: tc could not shape the links"; }
+		_shape l7lab-b1 eth0 1ms 1gbit && _shape l7lab-b2 eth0 1ms 1gbit && _shape l7lab-b3 eth0 1ms 1gbit; } 2>&1) ||
+		_topo_fail "tc could not shape the links" "$err"
 	echo "$TOPO_NETEM" >"$STATE/l7lab-topology-netem"
 	topology_status
 }
 
 topology_down() {
-	local ns n=0
-	for ns in $(ip netns list 2>/dev/null | awk '$1 ~ /^l7lab-/ { print $1 }'); do
-		ip netns delete "$ns" && n=$((n + 1))
-	done
-	rm -f "$STATE/l7lab-topology-netem"
+	local n
+	read -r TOPO_HAD_DIR TOPO_HAD_MOUNT 2>/dev/null <"$STATE/l7lab-topology-run"
+	n=$(_topo_remove)
+	rm -f "$STATE/l7lab-topology-netem" "$STATE/l7lab-topology-run"
 	echo "topology: removed $n namespace(s)"
 }
 
