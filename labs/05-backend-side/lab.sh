@@ -42,7 +42,13 @@ lab_check() {
 		"$(lgf '"\(.errors_total) \(.status["200"])"')" "0 12"
 	echo hello >"$(l7_dir)/body.txt"
 	proxy --backend "b1=$B1" --timeout-pool 100ms
-	lg -c 1 -r 4 -d 3s -m POST --body "$(l7_dir)/body.txt" "http://$P/echo"
-	expect "a pool timeout below the backend's: POSTs never meet a closed connection" "$(lgf '.status["200"]')" 12
+	# A POST every 250 ms at least (loadgen's open loop catches up after a
+	# stall with requests back to back, which may rightly reuse a connection).
+	local codes= i
+	for i in 1 2 3 4 5 6 7 8 9 10 11 12; do
+		codes+=$(get /echo --data-binary @"$(l7_dir)/body.txt" -o /dev/null -w ' %{http_code}')
+		sleep 0.25
+	done
+	expect "a pool timeout below the backend's: POSTs never meet a closed connection" "$(grep -o ' 200' <<<"$codes" | wc -l)" 12
 	expect "and every request opened a new connection" "$(events 'select(.event == "connect") | .reused' | sort -u)" false
 }
