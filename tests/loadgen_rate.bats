@@ -52,7 +52,7 @@ within() {
 
 @test "--warmup sends load that is not counted" {
 	local before; before=$(stat b1 .requests)
-	run lg -c 4 -r 100 --warmup 1s -d 1s --json "$(b1)/"
+	run lg -c 10 -r 100 --warmup 1s -d 1s --json "$(b1)/"
 	assert_success
 	within "$(jq .requests <<<"$output")" 100 3
 	within "$(jq .duration_s <<<"$output")" 1 1
