@@ -2,8 +2,9 @@
 #
 #   make            build every tool into bin/ (objects in build/rel/)
 #   make SAN=1      the same with AddressSanitizer + UBSan, into build/san/bin/
-#   make test       build both, run the unit tests and the bats suite (against
-#                   the sanitizer build; TEST_BUILD=rel runs it on bin/ instead)
+#   make test       build both and the fuzz harnesses, run the unit tests and
+#                   the bats suite (against the sanitizer build; TEST_BUILD=rel
+#                   runs it on bin/ instead)
 #   make demo       the one-command classroom demo
 #   make bench      benchmarks against the tools people pick instead (not CI)
 #   make waf-eval   the WAF's rule sets measured on tests/waf's corpus
@@ -164,10 +165,12 @@ deps:
 	$(INSTALL_DEPS)
 
 TEST_BUILD   ?= san
+# The fuzz harnesses (tests/fuzz.bats) are built here, where every core
+# builds, rather than inside the test run.
 test:
 	@$(INSTALL_DEPS) --test
 	+@$(SUBMAKE) tools unit man
-	+@$(SUBMAKE) SAN=1 tools unit
+	+@$(SUBMAKE) SAN=1 tools unit fuzz-build
 	tests/run --build $(TEST_BUILD)
 
 demo:
