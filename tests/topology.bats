@@ -9,6 +9,10 @@ load helpers
 
 setup_file() {
 	[ "$(id -u)" = 0 ] || return 0
+	# The l7lab-* namespaces are the machine's, and the suite of another
+	# checkout may run beside this one: one topology.bats at a time.
+	exec {TOPO_LOCK}>>/tmp/l7lab-topology.lock
+	flock -w 600 "$TOPO_LOCK" || { echo "# the topology tests of another run held it for 10 minutes" >&3; return 1; }
 	export L7LAB_STATE=$BATS_FILE_TMPDIR
 	local rc=0
 	"$TOP/bin/lab" topology up >"$BATS_FILE_TMPDIR/up.out" 2>&1 || rc=$?
