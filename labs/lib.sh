@@ -130,8 +130,13 @@ wait_event() {
 	return 1
 }
 
-# lg ARGS...: loadgen --json from the client; lgf JQ reads its report.
-lg() { on client "$L7_BIN/loadgen" --json "$@" >"$(l7_dir)/lg.json" 2>"$(l7_dir)/lg.err"; }
+# lg ARGS...: loadgen --json from the client; lgf JQ reads its report.  A
+# run that fails says why, under the observation that then does not hold.
+lg() {
+	local dir rc=0; dir=$(l7_dir)
+	on client "$L7_BIN/loadgen" --json "$@" >"$dir/lg.json" 2>"$dir/lg.err" || rc=$?
+	[ "$rc" -eq 0 ] || { echo "          (loadgen exited $rc: $(tail -n 3 "$dir/lg.err" | paste -sd' '))"; return "$rc"; }
+}
 lgf() { jq -r "$1" "$(l7_dir)/lg.json"; }
 
 # ---- the words of a check -----------------------------------------------
