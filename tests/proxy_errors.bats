@@ -23,7 +23,7 @@ setup_file() {
 	export B1=$(addr_of mock b1) QUIET=$(addr_of mock quiet)
 	start_bg_file proxy "$L7_BIN/proxy" --listen 127.0.0.2:0 --backend "b1=$B1" \
 		--pool "quiet=q=$QUIET" --route path:/quiet=quiet \
-		--timeout-server 300ms --timeout-header 300ms --max-body 1k
+		--timeout-server 1s --timeout-header 1s --max-body 1k
 	export P=$(addr_of proxy)
 }
 

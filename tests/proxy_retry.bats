@@ -50,9 +50,9 @@ events() { jq -r "$2" "$BATS_TEST_TMPDIR/$1.jsonl"; }
 
 @test "a lone server that timed out is not tried again: one 504, one timeout" {
 	start_bg hang "$L7_BIN/mockserver" --listen 127.0.0.14:0 --name h
-	proxy_with p --backend "h=$(addr_of hang)" --timeout-server 300ms
+	proxy_with p --backend "h=$(addr_of hang)" --timeout-server 1s
 	run curl -s -m 5 -o /dev/null -w '%{http_code} %{time_total}' "http://$(addr_of p)/hang"
-	assert_output --regexp '^504 0\.[3-5]'
+	assert_output --regexp '^504 1\.'      # one timeout, not two (a second of slack for a loaded machine)
 	run events p 'select(.event == "retry") | .failed'
 	assert_output ""
 }
