@@ -35,7 +35,10 @@ _bg_dir() {
 spawn() {
 	local name=$1; shift
 	local dir; dir=$(_bg_dir)
-	: >>"$dir/$name.out"   # there before CMD opens it: pid_of NAME and the like find it at once
+	# Emptied before the fork, not by the background shell when it gets to
+	# run: pid_of NAME finds it at once, and a wait for CMD's lines never
+	# reads those of the NAME this one replaces.
+	: >"$dir/$name.out" || return 1
 	"$@" >"$dir/$name.out" 2>"$dir/$name.err" 3>&- </dev/null &
 	echo $! >"$dir/$name.pid"
 	echo "$name" >>"$dir/.bg-names"

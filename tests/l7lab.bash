@@ -68,10 +68,14 @@ l7_seconds() {
 # ---- processes ----------------------------------------------------------
 
 # l7_spawn NAME CMD...: start CMD in the background (stdout NAME.out, stderr
-# NAME.err, pid NAME.pid in l7_dir), recorded for l7_teardown.
+# NAME.err, pid NAME.pid in l7_dir), recorded for l7_teardown.  The files
+# are emptied here, before the fork: the background shell opens them only
+# when the machine schedules it, and a wait for CMD's "listening" line
+# must never read the line of the NAME this one replaces.
 l7_spawn() {
 	local name=$1 dir; dir=$(l7_dir)
 	shift
+	: >"$dir/$name.out" && : >"$dir/$name.err" || return 1
 	"$@" >"$dir/$name.out" 2>"$dir/$name.err" 3>&- </dev/null &
 	echo $! >"$dir/$name.pid"
 	echo "$name" >>"$dir/.l7-names"

@@ -81,6 +81,17 @@ load 'l7lab'
 	! kill -0 "$m" 2>/dev/null
 }
 
+@test "l7_spawn empties NAME.out before it returns, so a wait never reads the line of the process it replaced" {
+	# What a restarted backend's wait would read if the background shell
+	# had not yet opened the file: its predecessor's "listening" line.
+	local out; out=$(l7_out b3)
+	echo 'listening b3 127.0.0.1:1' >"$out"
+	# On one core the parent goes on after the fork, as on a loaded machine.
+	taskset -cp 0 "$BASHPID" >/dev/null
+	l7_spawn b3 sleep 30
+	[ ! -s "$out" ]
+}
+
 @test "durations take units" {
 	[ "$(l7_seconds 1ms)" = 0.001000000 ]
 	[ "$(l7_seconds 250us)" = 0.000250000 ]
