@@ -465,14 +465,19 @@ static void on_end(ev_loop *loop, void *arg)
 }
 
 /* Ends the run: requests in flight are dropped uncounted (as wrk does), so
- * the counts cover exactly [measure_ns, end_ns). */
+ * the counts cover exactly [measure_ns, end_ns); how many were dropped
+ * (and, in an open loop, were due but waited for a connection) is told. */
 static void worker_stop(struct worker *w, uint64_t end_ns)
 {
 	if (w->stopping)
 		return;
 	w->stopping = true;
 	w->end_ns = end_ns;
+	if (w->open_loop)
+		w->st.unanswered += sched_due(&w->sched, end_ns - 1);   /* due in [.., end_ns) */
 	for (size_t i = 0; i < w->nconns; i++) {
+		if (w->conns[i].state != CONN_IDLE && w->conns[i].measured)
+			w->st.unanswered++;
 		ev_timer_stop(w->loop, &w->conns[i].wake);
 		conn_close(&w->conns[i]);
 	}

@@ -289,9 +289,12 @@ int report_text(const struct report *r, FILE *out)
 	fprintf(out, "%s\n", r->interrupted ? " · interrupted" : "");
 
 	double secs = r->duration_s > 0 ? r->duration_s : 1e-9;
-	fprintf(out, "  requests      %s   %s/s   %s/s   %s connection%s opened\n", fmt_count(st->requests, n),
+	fprintf(out, "  requests      %s   %s/s   %s/s   %s connection%s opened", fmt_count(st->requests, n),
 	        fmt_count((uint64_t)llround((double)st->requests / secs), a), fmt_bytes((double)st->bytes / secs, b),
 	        fmt_count(st->conns_opened, c), st->conns_opened == 1 ? "" : "s");
+	if (st->unanswered)
+		fprintf(out, "   %s unanswered at the end", fmt_count(st->unanswered, n));
+	fputc('\n', out);
 	fputs("  errors        ", out);
 	print_errors(out, st);
 	fputs("\n  status        ", out);
@@ -377,9 +380,10 @@ int report_json(const struct report *r, FILE *out)
 	        (unsigned long long)cfg->conns, (unsigned long long)cfg->threads, cfg->rate > 0 ? "open" : "closed",
 	        cfg->rate, cfg->keepalive ? "true" : "false", r->interrupted ? "true" : "false");
 	fprintf(out, "  \"requests\": %llu,\n  \"duration_s\": %.6f,\n  \"rps\": %.3f,\n  \"bytes\": %llu,\n"
-	             "  \"bytes_per_s\": %.1f,\n  \"connections_opened\": %llu,\n",
+	             "  \"bytes_per_s\": %.1f,\n  \"connections_opened\": %llu,\n  \"unanswered\": %llu,\n",
 	        (unsigned long long)st->requests, r->duration_s, (double)st->requests / secs,
-	        (unsigned long long)st->bytes, (double)st->bytes / secs, (unsigned long long)st->conns_opened);
+	        (unsigned long long)st->bytes, (double)st->bytes / secs, (unsigned long long)st->conns_opened,
+	        (unsigned long long)st->unanswered);
 
 	fputs("  \"errors\": {", out);
 	for (int k = 0; k < ERR__COUNT; k++)

@@ -233,6 +233,7 @@ int stats_merge(struct stats *dst, const struct stats *src)
 	dst->proxy_5xx += src->proxy_5xx;
 	dst->backend_5xx += src->backend_5xx;
 	dst->conns_opened += src->conns_opened;
+	dst->unanswered += src->unanswered;
 	for (int i = 0; i < STATS_STATUS_MAX; i++)
 		dst->status[i] += src->status[i];
 	hist_add(&dst->lat, &src->lat);

@@ -84,6 +84,7 @@ struct stats {
 	uint64_t proxy_5xx;            /* >= 500 without the by-header header */
 	uint64_t backend_5xx;          /* >= 500 with it                      */
 	uint64_t conns_opened;
+	uint64_t unanswered;           /* counted requests dropped at the end */
 	uint64_t status[STATS_STATUS_MAX];
 	struct hist lat;
 

@@ -27,16 +27,18 @@ within() {
 		fail "$1 is not within $3% of $2"
 }
 
-# near_rate WANT PERCENT: the report in $output has rps within PERCENT % of
-# WANT, less at most what was still in flight when the run ended (WANT
-# times the slowest answer's latency, over the duration): the counts cover
-# answers, and a loaded machine answers late.  On a quiet machine that is
-# a few requests.
+# near_rate WANT PERCENT: the report in $output shows the schedule held:
+# the requests it started or had due (answered, failed, and those the end
+# of the run left unanswered) come to WANT a second within PERCENT %, and
+# no more than that were answered.  The counts cover answers, so a loaded
+# machine that answers late moves requests from "answered" to
+# "unanswered", not out of the sum; at least nine in ten are answered.
 near_rate() {
-	jq -e --argjson w "$1" --argjson p "$2" '.rps <= $w * (1 + $p / 100) and
-		.rps >= $w * (1 - $p / 100) - $w * .latency_us.max / 1e6 / .duration_s' <<<"$output" >/dev/null ||
+	jq -e --argjson w "$1" --argjson p "$2" '((.requests + .errors_total + .unanswered) / .duration_s) as $sent |
+		$sent <= $w * (1 + $p / 100) and $sent >= $w * (1 - $p / 100) and
+		.rps <= $w * (1 + $p / 100) and .rps >= $w * 0.9' <<<"$output" >/dev/null ||
 		fail "$(jq -r --argjson w "$1" --argjson p "$2" \
-			'"\(.rps)/s is not within \($p)% of \($w)/s (the slowest answer took \(.latency_us.max / 1000) ms)"' <<<"$output")"
+			'"\(.requests) answered, \(.errors_total) failed and \(.unanswered) unanswered in \(.duration_s) s is not \($w)/s within \($p)%"' <<<"$output")"
 }
 
 @test "-r achieves the asked rate within 2% over 3 s" {
