@@ -110,3 +110,13 @@ stall_for_a_second() {
 	jq -e '.latency_us.max >= 500000 and .latency_us.p99 < 100000' <<<"$output" ||
 		fail "closed loop: $(jq -c .latency_us <<<"$output")"
 }
+
+@test "answers the end of the run cut off are reported as unanswered, not lost" {
+	# 4 connections, each answer 300 ms: 12 answers in 1 s of 50 due
+	run lg -c 4 -r 50 -d 1s --json "$(b1)/delay/300"
+	assert_success
+	assert_equal "$(jq '.requests + .errors_total + .unanswered' <<<"$output")" 50
+	[ "$(jq .unanswered <<<"$output")" -ge 30 ] || fail "only $(jq .unanswered <<<"$output") unanswered"
+	run lg -c 4 -r 50 -d 1s "$(b1)/delay/300"
+	assert_line --regexp '^  requests .* [0-9]+ unanswered at the end$'
+}
