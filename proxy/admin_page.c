@@ -244,6 +244,43 @@ static void put_pool(struct buf *b, const struct pool *pl)
 	put(b, "</tbody>\n</table>\n</section>\n");
 }
 
+/* The security checks' line, when one is on: WAF (step 3), DLP (step 6). */
+static void put_security(struct buf *b)
+{
+	const struct security_stats *sec = &P.sec;
+	if (P.waf == NULL && P.cfg->dlp.mode == DLP_OFF)
+		return;
+	put(b, "<p class=\"security\">");
+	if (P.waf != NULL) {
+		cat(b, "WAF <b>", waf_mode_name(P.cfg->waf), "</b> (", NULL);
+		html(b, P.cfg->waf_rules);
+		put(b, "): <b id=\"waf-blocked\">");
+		put_count(b, sec->waf_blocked);
+		put(b, "</b> blocked · <b id=\"waf-detected\">");
+		put_count(b, sec->waf_detected);
+		put(b, "</b> detected · ");
+		put_count(b, sec->waf_passed);
+		put(b, " passed");
+	}
+	if (P.waf != NULL && P.cfg->dlp.mode != DLP_OFF)
+		put(b, " &nbsp;|&nbsp; ");
+	if (P.cfg->dlp.mode != DLP_OFF) {
+		cat(b, "DLP <b>", dlp_mode_name(P.cfg->dlp.mode), "</b>: ", NULL);
+		put_count(b, sec->dlp_scanned);
+		put(b, " responses scanned · <b id=\"dlp-leaking\">");
+		put_count(b, sec->dlp_leaking);
+		put(b, "</b> with leaks · <b id=\"dlp-blocked\">");
+		put_count(b, sec->dlp_blocked);
+		put(b, "</b> blocked");
+		for (int t = 0; t < DLP_NTYPES; t++)
+			if (sec->dlp_found[t] > 0) {
+				cat(b, " · ", dlp_type_name((enum dlp_type)t), " ", NULL);
+				put_count(b, sec->dlp_found[t]);
+			}
+	}
+	put(b, "</p>\n");
+}
+
 int admin_page_html(struct buf *b)
 {
 	const char *name = P.cfg->name ? P.cfg->name : "l7lab";
@@ -268,8 +305,10 @@ int admin_page_html(struct buf *b)
 	put_count(b, idle_clients());
 	put(b, " idle) · p99 <b id=\"p99\">");
 	put_ms(b, T.p99_us);
-	putf(b, "</b> · retries <b id=\"retries\">%.1f%%</b></p>\n</header>\n",
+	putf(b, "</b> · retries <b id=\"retries\">%.1f%%</b></p>\n",
 	                 requests ? 100.0 * (double)retries / (double)requests : 0.0);
+	put_security(b);
+	put(b, "</header>\n");
 	for (size_t p = 0; p < P.cfg->npools; p++)
 		put_pool(b, &P.cfg->pools[p]);
 	cat(b, "<footer><p>figures of the last second; p50 and p99 time to first byte over the last 10 s · "
@@ -378,6 +417,43 @@ static void json_server(struct buf *b, const struct pool *pl, const struct serve
 	put(b, "}}");
 }
 
+/* "waf":{...},"dlp":{...}, (null when off) */
+static void json_security(struct buf *b)
+{
+	const struct security_stats *sec = &P.sec;
+	json_key(b, "waf");
+	if (P.waf != NULL) {
+		put(b, "{");
+		json_str(b, "mode", waf_mode_name(P.cfg->waf));
+		json_str(b, "rules", P.cfg->waf_rules);
+		json_num(b, "paranoia", P.cfg->waf_paranoia);
+		json_num(b, "passed", sec->waf_passed);
+		json_num(b, "detected", sec->waf_detected);
+		json_num(b, "blocked", sec->waf_blocked);
+		b->len--;
+		put(b, "},");
+	} else {
+		put(b, "null,");
+	}
+	json_key(b, "dlp");
+	if (P.cfg->dlp.mode == DLP_OFF) {
+		put(b, "null,");
+		return;
+	}
+	put(b, "{");
+	json_str(b, "mode", dlp_mode_name(P.cfg->dlp.mode));
+	json_num(b, "scanned", sec->dlp_scanned);
+	json_num(b, "leaking", sec->dlp_leaking);
+	json_num(b, "blocked", sec->dlp_blocked);
+	json_num(b, "unscanned", sec->dlp_unscanned);
+	json_key(b, "found");
+	for (int t = 0; t < DLP_NTYPES; t++) {
+		cat(b, t ? "," : "{", "\"", dlp_type_name((enum dlp_type)t), "\":", NULL);
+		putu(b, sec->dlp_found[t]);
+	}
+	put(b, "}},");
+}
+
 int admin_page_json(struct buf *b)
 {
 	char spec[BALANCE_STRLEN];
@@ -396,7 +472,9 @@ int admin_page_json(struct buf *b)
 	json_ms(b, "p50_ms", (double)T.p50_us);
 	json_ms(b, "p99_ms", (double)T.p99_us);
 	b->len--;
-	put(b, "},\"pools\":[");
+	put(b, "},");
+	json_security(b);
+	put(b, "\"pools\":[");
 	for (size_t p = 0; p < P.cfg->npools; p++) {
 		const struct pool *pl = &P.cfg->pools[p];
 		put(b, p ? ",{" : "{");
@@ -449,6 +527,30 @@ static void metric_servers(struct buf *b, const char *name, const char *type, co
 			putu(b, fn(&P.cfg->pools[p].servers[i]));
 			put(b, "\n");
 		}
+}
+
+/* l7lab_waf_requests_total{verdict=...}, l7lab_dlp_... (only when on). */
+static void metrics_security(struct buf *b)
+{
+	const struct security_stats *sec = &P.sec;
+	if (P.waf != NULL) {
+		metric_head(b, "l7lab_waf_requests_total", "counter", "Requests the WAF judged (step 3), by verdict.");
+		putf(b, "l7lab_waf_requests_total{verdict=\"pass\"} %llu\n", (unsigned long long)sec->waf_passed);
+		putf(b, "l7lab_waf_requests_total{verdict=\"detect\"} %llu\n", (unsigned long long)sec->waf_detected);
+		putf(b, "l7lab_waf_requests_total{verdict=\"block\"} %llu\n", (unsigned long long)sec->waf_blocked);
+	}
+	if (P.cfg->dlp.mode == DLP_OFF)
+		return;
+	metric_head(b, "l7lab_dlp_responses_total", "counter",
+	            "Text responses the data-leak filter saw (step 6): scanned, with leaks, blocked, unscanned (compressed).");
+	putf(b, "l7lab_dlp_responses_total{outcome=\"scanned\"} %llu\n", (unsigned long long)sec->dlp_scanned);
+	putf(b, "l7lab_dlp_responses_total{outcome=\"leaking\"} %llu\n", (unsigned long long)sec->dlp_leaking);
+	putf(b, "l7lab_dlp_responses_total{outcome=\"blocked\"} %llu\n", (unsigned long long)sec->dlp_blocked);
+	putf(b, "l7lab_dlp_responses_total{outcome=\"unscanned\"} %llu\n", (unsigned long long)sec->dlp_unscanned);
+	metric_head(b, "l7lab_dlp_matches_total", "counter", "Sensitive values the data-leak filter found, by type.");
+	for (int t = 0; t < DLP_NTYPES; t++)
+		putf(b, "l7lab_dlp_matches_total{type=\"%s\"} %llu\n", dlp_type_name((enum dlp_type)t),
+		     (unsigned long long)sec->dlp_found[t]);
 }
 
 int admin_page_metrics(struct buf *b)
@@ -505,6 +607,7 @@ int admin_page_metrics(struct buf *b)
 			putu(b, h->total);
 			put(b, "\n");
 		}
+	metrics_security(b);
 	metric_head(b, "l7lab_server_ewma_seconds", "gauge",
 	            "The time-to-first-byte estimate --balance ewma steers by (servers of ewma pools with an answer).");
 	for (size_t p = 0; p < cfg->npools; p++)

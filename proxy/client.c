@@ -22,6 +22,7 @@ const struct state client_states[] = {
 	[CS_IDLE]    = { 7, "idle",    EV_READ, TO_IDLE,   0 },
 	[CS_HEAD]    = { 2, "head",    EV_READ, TO_HEADER, 408 },
 	[CS_DECIDE]  = { 3, "decide",  EV_READ, TO_NONE,   0 },
+	[CS_INSPECT] = { 3, "inspect", EV_READ, TO_BODY,   408 },   /* --waf: the body up to its limit */
 	[CS_CONNECT] = { 4, "connect", EV_READ, TO_NONE,   0 },   /* timeout-connect: server.c */
 	[CS_BODY]    = { 5, "body",    EV_READ, TO_BODY,   408 },
 	[CS_WAIT]    = { 6, "wait",    EV_READ, TO_NONE,   0 },   /* timeout-server: server.c */
@@ -77,7 +78,7 @@ static uint64_t client_deadline(struct client *c)
 		c->timeout = to;
 		c->t_io = ev_now_ns(P.loop);
 	}
-	uint64_t silent = c->t_io + ms(cfg->timeout_client), body_end = c->t_state + ms(cfg->timeout_body);
+	uint64_t silent = c->t_io + ms(cfg->timeout_client), body_end = c->x.t_body + ms(cfg->timeout_body);
 	switch (to) {
 	case TO_HEADER: return (c->x.t_start ? c->x.t_start : c->t_accept) + ms(cfg->timeout_header);
 	case TO_IDLE:   return c->t_io + ms(cfg->timeout_idle);
@@ -102,7 +103,7 @@ static void on_client_timer(ev_loop *loop, void *arg)
 	case TO_IDLE:   why = "idle timeout"; break;
 	case TO_SEND:   why = "timeout-client: the client took no byte"; break;
 	case TO_BODY:
-		why = when == c->t_state + ms(P.cfg->timeout_body) ? "timeout-body: request body took too long"
+		why = when == c->x.t_body + ms(P.cfg->timeout_body) ? "timeout-body: request body took too long"
 		                                                   : "timeout-client: request body stalled";
 		break;
 	default:
@@ -157,6 +158,8 @@ void client_enter(struct client *c, enum client_state st)
 	}
 	c->state = st;
 	c->t_state = ev_now_ns(P.loop);
+	if ((st == CS_INSPECT || st == CS_BODY) && c->x.t_body == 0)
+		c->x.t_body = c->t_state;   /* --timeout-body counts from the body's first read */
 	refresh(c);   /* the handler's last client_refresh does the server side */
 }
 
@@ -236,6 +239,8 @@ int client_close(struct client *c, const char *reason)
 	mem_release(&c->in);
 	mem_release(&c->out);
 	mem_release(&x->head);
+	inspect_free(&x->waf);
+	screen_free(&x->dlp);
 	http_msg_free(&c->req);
 	*(c->prev ? &c->prev->next : &P.clients) = c->next;
 	if (c->next != NULL)

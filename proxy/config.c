@@ -444,6 +444,130 @@ static int set_verbose(struct parse *p, char *v)
 	return 0;
 }
 
+/* ---- security: the WAF (step 3) and data-leak prevention (step 6) ------- */
+
+static const char *const waf_modes[] = { [WAF_OFF] = "off", [WAF_DETECT] = "detect", [WAF_BLOCK] = "block" };
+
+static int parse_waf_mode(struct parse *p, const char *s, enum waf_mode *out)
+{
+	for (int m = WAF_OFF; m <= WAF_BLOCK; m++)
+		if (strcmp(s, waf_modes[m]) == 0) {
+			*out = (enum waf_mode)m;
+			return 0;
+		}
+	return fail(p, "'%s' is not a WAF mode (off, detect or block)", s);
+}
+
+/* --waf MODE, or --waf MATCH=MODE for the route written MATCH (the mode
+ * follows the last '=': a header value may hold one). */
+static int set_waf(struct parse *p, char *v)
+{
+	struct config *cfg = p->cfg;
+	char *eq = strrchr(v, '=');
+	enum waf_mode m = WAF_OFF;
+	if (parse_waf_mode(p, eq ? eq + 1 : v, &m) < 0)
+		return -1;
+	if (eq == NULL) {
+		cfg->waf = m;
+		return 0;
+	}
+	if (eq == v)
+		return fail(p, "expected MODE or MATCH=MODE, not '%s'", v);
+	*eq = '\0';
+	cfg->waf_routes = push(cfg->waf_routes, &cfg->nwaf_routes, sizeof(*cfg->waf_routes));
+	struct waf_route *w = &cfg->waf_routes[cfg->nwaf_routes - 1];
+	*w = (struct waf_route){ .match = xstrdup(v), .where = xstrdup(p->where), .mode = m };
+	return 0;
+}
+
+static int set_waf_rules(struct parse *p, char *v)
+{
+	if (*v == '\0')
+		return fail(p, "expected l7lab, crs or a rule file");
+	free(p->cfg->waf_rules);
+	p->cfg->waf_rules = xstrdup(v);
+	return 0;
+}
+
+static int set_waf_paranoia(struct parse *p, char *v)
+{
+	uint64_t n;
+	if (parse_uint(v, 1, 4, &n) < 0)
+		return fail(p, "'%s' is not a paranoia level (1 to 4)", v);
+	p->cfg->waf_paranoia = (unsigned)n;
+	return 0;
+}
+
+/* A SIZE from min to max into *out. */
+static int get_size(struct parse *p, const char *v, uint64_t min, uint64_t max, uint64_t *out)
+{
+	if (parse_size(v, out) < 0)
+		return fail(p, "'%s' is not a size (examples: 512, 16k, 1M)", v);
+	if (*out < min || *out > max)
+		return fail(p, "'%s' is out of range (%llu to %llu bytes)", v, (unsigned long long)min,
+		            (unsigned long long)max);
+	return 0;
+}
+
+static int set_waf_body_limit(struct parse *p, char *v)
+{
+	uint64_t n;
+	if (get_size(p, v, 1, 64u << 20, &n) < 0)
+		return -1;
+	p->cfg->waf_body_limit = n;
+	return 0;
+}
+
+static int set_dlp(struct parse *p, char *v)
+{
+	if (dlp_mode_parse(v, &p->cfg->dlp.mode) < 0)
+		return fail(p, "'%s' is not a DLP mode (off, detect, mask or block)", v);
+	return 0;
+}
+
+static int set_dlp_types(struct parse *p, char *v)
+{
+	if (dlp_types_parse(v, &p->cfg->dlp.types) < 0)
+		return fail(p, "'%s': expected all, or a list of card, ssn, aws-key and secret", v);
+	return 0;
+}
+
+static int set_dlp_block_limit(struct parse *p, char *v)
+{
+	uint64_t n;
+	if (get_size(p, v, 1, 64u << 20, &n) < 0)
+		return -1;
+	p->cfg->dlp.block_limit = n;
+	return 0;
+}
+
+/* WORD is one of two: a, the default (false), or b (true). */
+static int set_either(struct parse *p, const char *v, const char *a, const char *b, bool *out)
+{
+	if (strcmp(v, a) != 0 && strcmp(v, b) != 0)
+		return fail(p, "'%s': expected %s or %s", v, a, b);
+	*out = strcmp(v, b) == 0;
+	return 0;
+}
+
+static int set_dlp_over_limit(struct parse *p, char *v)
+{
+	return set_either(p, v, "mask", "block", &p->cfg->dlp.block_over_limit);
+}
+
+static int set_dlp_compressed(struct parse *p, char *v)
+{
+	return set_either(p, v, "pass", "block", &p->cfg->dlp.block_unreadable);
+}
+
+bool config_waf_used(const struct config *cfg)
+{
+	bool used = cfg->waf != WAF_OFF;
+	for (size_t i = 0; i < cfg->nroutes; i++)
+		used |= cfg->routes[i].waf_set && cfg->routes[i].waf != WAF_OFF;
+	return used;
+}
+
 /* Most directives store one value in one field, checked against a range. */
 enum dtype { T_FN, T_COUNT, T_SIZE, T_MS, T_STR, T_BOOL };
 
@@ -497,6 +621,15 @@ static const struct directive directives[] = {
 	{ "verbose",          "N",                         T_FN, 0, 0, 0, set_verbose },
 	{ "quiet",            NULL,   T_BOOL,  FIELD(quiet), 0, 0, NULL },
 	{ "seed",             "N",                         T_FN, 0, 0, 0, set_seed },
+	{ "waf",              "[MATCH=]off|detect|block",  T_FN, 0, 0, 0, set_waf },
+	{ "waf-rules",        "l7lab|crs|FILE",            T_FN, 0, 0, 0, set_waf_rules },
+	{ "waf-paranoia",     "N",                         T_FN, 0, 0, 0, set_waf_paranoia },
+	{ "waf-body-limit",   "SIZE",                      T_FN, 0, 0, 0, set_waf_body_limit },
+	{ "dlp",              "off|detect|mask|block",     T_FN, 0, 0, 0, set_dlp },
+	{ "dlp-types",        "all|TYPE[,TYPE...]",        T_FN, 0, 0, 0, set_dlp_types },
+	{ "dlp-block-limit",  "SIZE",                      T_FN, 0, 0, 0, set_dlp_block_limit },
+	{ "dlp-over-limit",   "mask|block",                T_FN, 0, 0, 0, set_dlp_over_limit },
+	{ "dlp-compressed",   "pass|block",                T_FN, 0, 0, 0, set_dlp_compressed },
 };
 #define NDIRECTIVES (sizeof(directives) / sizeof(directives[0]))
 
@@ -532,11 +665,8 @@ static int apply(struct parse *p, const struct directive *d, char *v)
 			            (unsigned long long)d->min, (unsigned long long)d->max);
 		break;
 	case T_SIZE:
-		if (parse_size(v, &n) < 0)
-			return fail(p, "'%s' is not a size (examples: 512, 16k, 1M)", v);
-		if (n < d->min || n > d->max)
-			return fail(p, "'%s' is out of range (%llu to %llu bytes)", v,
-			            (unsigned long long)d->min, (unsigned long long)d->max);
+		if (get_size(p, v, d->min, d->max, &n) < 0)
+			return -1;
 		break;
 	case T_MS:
 		if (parse_duration_us(v, &us, e) < 0)
@@ -662,6 +792,17 @@ static int file_line(struct parse *p, char **w, size_t n, size_t *block)
 	}
 	if (strcmp(w[0], "route") == 0 && n == 3)
 		return add_route(p, w[1], w[2]);
+	if (strcmp(w[0], "route") == 0 && n == 5 && strcmp(w[3], "waf") == 0) {
+		/* route MATCH POOL waf MODE: the route's own WAF mode */
+		struct route *r;
+		enum waf_mode m = WAF_OFF;
+		if (parse_waf_mode(p, w[4], &m) < 0 || add_route(p, w[1], w[2]) < 0)
+			return -1;
+		r = &p->cfg->routes[p->cfg->nroutes - 1];
+		r->waf_set = true;
+		r->waf = m;
+		return 0;
+	}
 	if (strcmp(w[0], "}") == 0)
 		return fail(p, "'}' without an open pool block");
 	const struct directive *d = find_directive(w[0], strlen(w[0]));
@@ -669,7 +810,7 @@ static int file_line(struct parse *p, char **w, size_t n, size_t *block)
 		return fail(p, "unknown directive '%s'", w[0]);
 	if (n != (d->arg ? 2u : 1u)) {
 		if (d->fn == set_route)
-			return fail(p, "expected 'route MATCH POOL'");
+			return fail(p, "expected 'route MATCH POOL [waf MODE]'");
 		return fail(p, "expected '%s%s%s'", d->name, d->arg ? " " : "", d->arg ? d->arg : "");
 	}
 	return apply(p, d, d->arg ? w[1] : NULL);
@@ -759,6 +900,12 @@ static void usage(FILE *out)
 "  --timeout-connect DURATION     connecting to a server (3s; then 504)\n"
 "  --timeout-server DURATION      server response (30s; then 504)\n"
 "  --timeout-pool DURATION        idle server connections are closed after (4s)\n"
+"Step 3, security checks (a WAF: libmodsecurity3):\n"
+"  --waf [MATCH=]off|detect|block judge requests for SQLi and XSS (off): detect\n"
+"                                 logs, block answers 403; MATCH=: a route's mode\n"
+"  --waf-rules l7lab|crs|FILE     the rule set (l7lab; crs: OWASP Core Rule Set)\n"
+"  --waf-paranoia N               how strict, 1 to 4 (1)\n"
+"  --waf-body-limit SIZE          body bytes inspected; the rest streams (64k)\n"
 "Step 4:\n"
 "  --server-keepalive N           idle connections kept per server (32)\n"
 "  --source ADDR                  bind server-side sockets to ADDR\n"
@@ -770,6 +917,14 @@ static void usage(FILE *out)
 "  --retry-on STATUS[,STATUS...]  e.g. 502,503,504: such a response to a request\n"
 "                                 without a body is dropped and retried elsewhere\n"
 "  --ewma-decay DURATION          how fast ewma forgets response times (3s)\n"
+"Step 6, data-leak prevention (text, HTML, JSON responses):\n"
+"  --dlp off|detect|mask|block    card numbers, SSNs, API keys (off); mask keeps\n"
+"                                 the length and last 4; block answers 502\n"
+"  --dlp-types all|TYPE[,TYPE...] card, ssn, aws-key, secret (all)\n"
+"  --dlp-block-limit SIZE         block: body held for the verdict (1M)\n"
+"  --dlp-over-limit mask|block    block mode, a body over the limit (mask)\n"
+"  --dlp-compressed pass|block    a compressed response: forward it unscanned, or\n"
+"                                 502 (pass; the proxy asks for identity)\n"
 "Observability:\n"
 "  --name NAME                    in Via and Forwarded by= (l7lab)\n"
 "  --return-request-id on|off     X-Request-ID on every response (on)\n"
@@ -814,6 +969,10 @@ void config_init(struct config *cfg)
 	cfg->ewma_decay = LB_EWMA_DECAY_MS;
 	cfg->name = xstrdup("l7lab");
 	cfg->return_id = true;
+	cfg->waf_rules = xstrdup("l7lab");
+	cfg->waf_paranoia = 1;
+	cfg->waf_body_limit = 64 * 1024;
+	dlp_config_init(&cfg->dlp);
 }
 
 int config_parse_args(struct config *cfg, int argc, char **argv, char *err, size_t errlen)
@@ -911,6 +1070,28 @@ void config_from_args(struct config *cfg, int argc, char **argv)
 	}
 }
 
+/* --waf MATCH=MODE: every route written MATCH takes MODE (a later one wins). */
+static int apply_waf_routes(struct parse *p)
+{
+	struct config *cfg = p->cfg;
+	int rc = 0;
+	for (size_t i = 0; i < cfg->nwaf_routes; i++) {
+		struct waf_route *w = &cfg->waf_routes[i];
+		bool found = false;
+		for (size_t j = 0; j < cfg->nroutes; j++)
+			if (strcmp(cfg->routes[j].match, w->match) == 0) {
+				cfg->routes[j].waf_set = true;
+				cfg->routes[j].waf = w->mode;
+				found = true;
+			}
+		if (!found && rc == 0) {
+			p->where = w->where;
+			rc = fail(p, "no route '%s' to set the WAF mode of (the MATCH of a route, as written)", w->match);
+		}
+	}
+	return rc;
+}
+
 int config_finish(struct config *cfg, char *err, size_t errlen)
 {
 	/* Errors name the place the pool or route was written; -2 for a file. */
@@ -931,6 +1112,8 @@ int config_finish(struct config *cfg, char *err, size_t errlen)
 			return p.where[0] == '-' ? -1 : -2;
 		}
 	}
+	if (apply_waf_routes(&p) < 0)
+		return p.where[0] == '-' ? -1 : -2;
 	if (cfg->npools == 0) {
 		snprintf(err, errlen, "no servers: give --backend ADDR:PORT, --pool, or -c FILE");
 		return -1;
@@ -1004,6 +1187,32 @@ static void print_word(FILE *out, const char *s)
 	fputc('"', out);
 }
 
+/* The WAF's and DLP's lines, when either is on (off, they print nothing:
+ * the defaults of a proxy that inspects nothing). */
+static void print_security(const struct config *cfg, FILE *out)
+{
+	const struct dlp_config *d = &cfg->dlp;
+	if (config_waf_used(cfg)) {
+		fprintf(out, "waf %s\nwaf-rules ", waf_modes[cfg->waf]);
+		print_word(out, cfg->waf_rules);
+		fprintf(out, "\nwaf-paranoia %u\nwaf-body-limit ", cfg->waf_paranoia);
+		print_size(out, cfg->waf_body_limit);
+		fputc('\n', out);
+	}
+	if (d->mode == DLP_OFF)
+		return;
+	fprintf(out, "dlp %s\ndlp-types ", dlp_mode_name(d->mode));
+	if (d->types == DLP_ALL_TYPES)
+		fprintf(out, "all");
+	for (int t = 0; t < DLP_NTYPES && d->types != DLP_ALL_TYPES; t++)
+		if (d->types & DLP_TYPE_BIT(t))
+			fprintf(out, "%s%s", d->types & (DLP_TYPE_BIT(t) - 1) ? "," : "", dlp_type_name((enum dlp_type)t));
+	fprintf(out, "\ndlp-block-limit ");
+	print_size(out, d->block_limit);
+	fprintf(out, "\ndlp-over-limit %s\ndlp-compressed %s\n", d->block_over_limit ? "block" : "mask",
+	        d->block_unreadable ? "block" : "pass");
+}
+
 void config_print(const struct config *cfg, FILE *out)
 {
 	char a[ADDR_STRLEN], buf[24];
@@ -1059,6 +1268,7 @@ void config_print(const struct config *cfg, FILE *out)
 		fprintf(out, "verbose %d\n", cfg->verbose > 3 ? 3 : cfg->verbose);
 	if (cfg->seed_set)
 		fprintf(out, "seed %llu\n", (unsigned long long)cfg->seed);
+	print_security(cfg, out);
 	for (size_t i = 0; i < cfg->npools; i++) {
 		const struct pool *pl = &cfg->pools[i];
 		char spec[BALANCE_STRLEN];
@@ -1074,9 +1284,11 @@ void config_print(const struct config *cfg, FILE *out)
 	if (cfg->nroutes > 0)
 		fputc('\n', out);
 	for (size_t i = 0; i < cfg->nroutes; i++) {
+		const struct route *r = &cfg->routes[i];
 		fputs("route ", out);
-		print_word(out, cfg->routes[i].match);
-		fprintf(out, " %s\n", cfg->routes[i].pool_name);
+		print_word(out, r->match);
+		fprintf(out, " %s", r->pool_name);
+		fprintf(out, r->waf_set ? " waf %s\n" : "\n", waf_modes[r->waf]);
 	}
 	if (config_pool(cfg, DEFAULT_POOL) == NULL)
 		fprintf(out, "# no pool 'default': requests no route matches get 503\n");
@@ -1101,6 +1313,12 @@ void config_free(struct config *cfg)
 		free(r->pool_name);
 		free(r->where);
 	}
+	for (size_t i = 0; i < cfg->nwaf_routes; i++) {
+		free(cfg->waf_routes[i].match);
+		free(cfg->waf_routes[i].where);
+	}
+	free(cfg->waf_routes);
+	free(cfg->waf_rules);
 	free(cfg->pools);
 	free(cfg->routes);
 	free(cfg->listeners);

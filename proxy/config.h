@@ -15,8 +15,10 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "dlp.h"
 #include "net.h"
 #include "rng.h"
+#include "waf.h"
 
 enum lb_algo { LB_ROUNDROBIN, LB_LEASTCONN, LB_RANDOM, LB_EWMA, LB_HASH };
 enum lb_hash_key { HASH_SOURCE, HASH_HEADER, HASH_URI };   /* hash:source, ... */
@@ -95,6 +97,14 @@ struct route {
 	struct pool *pool;          /* set by config_finish()                        */
 	char *pool_name;            /* the pool as written                           */
 	char *where;                /* "lab.conf:9" or "--route"                     */
+	bool waf_set;               /* its own --waf mode (else the proxy's)         */
+	enum waf_mode waf;
+};
+
+/* --waf MATCH=MODE: a route's mode, applied by config_finish(). */
+struct waf_route {
+	char *match, *where;
+	enum waf_mode mode;
 };
 
 struct listener_conf {
@@ -139,6 +149,18 @@ struct config {
 	uint64_t fail_timeout;      /* --fail-timeout: down this long, default 10s   */
 	bool retry_on[200];         /* --retry-on 502,503: [status - 400], default none */
 	uint64_t ewma_decay;        /* --ewma-decay: the EWMA's time constant, 3s    */
+
+	/* step 3, security checks: the WAF (inspect.c, waf.h) */
+	enum waf_mode waf;          /* --waf off|detect|block, default off; per route too */
+	char *waf_rules;            /* --waf-rules l7lab|crs|FILE, default l7lab      */
+	unsigned waf_paranoia;      /* --waf-paranoia 1..4, default 1                 */
+	size_t waf_body_limit;      /* --waf-body-limit: body bytes inspected, 64k    */
+	struct waf_route *waf_routes;   /* --waf MATCH=MODE until config_finish     */
+	size_t nwaf_routes;
+
+	/* step 6, data-leak prevention (screen.c, dlp.h): --dlp, --dlp-types,
+	 * --dlp-block-limit, --dlp-over-limit, --dlp-compressed */
+	struct dlp_config dlp;
 
 	/* observability */
 	char *name;                 /* --name, for Via and Forwarded by=; default "l7lab" */
@@ -192,6 +214,9 @@ void config_print(const struct config *cfg, FILE *out);
 
 /* A duration as a person writes it: "10s", "1500ms". */
 char *config_ms_str(uint64_t ms, char out[24]);
+
+/* True if the WAF judges some requests: --waf, or a route's own mode. */
+bool config_waf_used(const struct config *cfg);
 
 /* The pool named name, or NULL. */
 struct pool *config_pool(const struct config *cfg, const char *name);

@@ -88,6 +88,9 @@ int edit_request_head(const struct http_msg *req, const struct edit *e, struct b
 		const char *name = http_hdr_name(req, i);
 		if (e->host != NULL && http_hdr_is(req, i, "Host"))
 			r = put_header(out, name, e->host);
+		else if ((e->drop_expect && http_hdr_is(req, i, "Expect")) ||
+		         (e->identity && http_hdr_is(req, i, "Accept-Encoding")))
+			continue;   /* answered by us; --dlp reads identity bodies only */
 		else if (!rewritten(req, i, e->id != NULL) && !hop_by_hop(req, name))
 			r = put_header(out, name, http_hdr_value(req, i));
 	}
@@ -119,6 +122,8 @@ int edit_request_head(const struct http_msg *req, const struct edit *e, struct b
 		r = buf_cat(out, "Via: 1.1 ", e->name, "\r\n", NULL);
 	if (r == 0 && e->id != NULL)
 		r = put_header(out, "X-Request-ID", e->id);
+	if (r == 0 && e->identity)
+		r = buf_puts(out, "Accept-Encoding: identity\r\n");
 	if (r == 0 && e->chunked)
 		r = buf_puts(out, "Transfer-Encoding: chunked\r\n");
 	if (r == 0)
@@ -138,18 +143,28 @@ static const char *client_ip(const struct client *c, char out[ADDR_STRLEN])
 	return out;
 }
 
-/* STEP 3: choose a pool and a server, and edit the request for it. */
+/* STEP 3: choose a pool by the routing table; the WAF, when on for the
+ * route, judges the request first (STEP 3, security checks: inspect.c). */
 int step3_decide(struct client *c)
 {
 	struct exchange *x = &c->x;
-	const struct route *route = NULL;
+	x->t_decide0 = ev_mono_ns();
+	x->pool = route_pick(P.cfg, &c->req, &x->route);
+	if (x->pool == NULL)
+		return client_error(c, 503, "no route and no default pool");
+	enum waf_mode waf = x->route && x->route->waf_set ? x->route->waf : P.cfg->waf;
+	if (waf != WAF_OFF)
+		return step3_inspect(c, waf);
+	return step3_choose(c);
+}
+
+/* STEP 3, continued: choose a server of the pool, and edit the request for it. */
+int step3_choose(struct client *c)
+{
+	struct exchange *x = &c->x;
 	char ip[ADDR_STRLEN], authority[ROUTE_AUTHORITY_MAX + 1];
 	size_t alen;
 	const char *auth = route_authority(http_target(&c->req), &alen), *host = NULL;
-	x->t_decide0 = ev_mono_ns();
-	x->pool = route_pick(P.cfg, &c->req, &route);
-	if (x->pool == NULL)
-		return client_error(c, 503, "no route and no default pool");
 	/* The why line is written only for --events: it costs a few printf's. */
 	buf_clear(&P.why);
 	x->server = lb_pick(x->pool, &(struct lb_req){ &c->peer, &c->req }, NULL, ev_now_ns(P.loop),
@@ -177,6 +192,8 @@ int step3_decide(struct client *c)
 		.id = x->id_is_ours ? x->id : NULL,   /* ours replaces a refused one */
 		.host = host,
 		.chunked = (c->req.parser.flags & F_CHUNKED) != 0,
+		.drop_expect = x->waf.continued,
+		.identity = P.cfg->dlp.mode != DLP_OFF,
 	};
 	x->req_chunked = ed.chunked;
 	mem_prime(&x->head);
@@ -192,7 +209,7 @@ int step3_decide(struct client *c)
 		event_str(e, "algorithm", lb_algo_name(x->pool->algo));
 		buf_puts(e, ",\"reason\":");
 		buf_json_str(e, buf_begin(&P.why), buf_len(&P.why));
-		event_str(e, "route", route ? route->match : "default");
+		event_str(e, "route", x->route ? x->route->match : "default");
 		event_num(e, "ms", ms_between(x->t_decide0, x->t_decided));
 		event_end(e);
 	}

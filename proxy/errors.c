@@ -4,11 +4,17 @@
  * internal detail), logs why, and closes the connection after it.
  */
 #include <stdio.h>
+#include <string.h>
 
 #include "log.h"
 #include "proxy.h"
 
 int client_error(struct client *c, int status, const char *why)
+{
+	return client_refuse(c, status, why, NULL);
+}
+
+int client_refuse(struct client *c, int status, const char *why, const char *detail)
 {
 	struct exchange *x = &c->x;
 	if (x->err[0] == '\0' || why != x->err)
@@ -29,11 +35,13 @@ int client_error(struct client *c, int status, const char *why)
 	const char *reason = http_reason(status);
 	char body[64];
 	int blen = snprintf(body, sizeof(body), "%d %s\n", status, reason);
+	size_t dlen = detail ? strlen(detail) + 1 : 0;   /* and its newline */
 	size_t before = buf_len(&c->out);
-	if (buf_printf(&c->out, "HTTP/1.1 %d %s\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n"
-	               "Connection: close\r\n", status, reason, blen) < 0 ||
+	if (buf_printf(&c->out, "HTTP/1.1 %d %s\r\nContent-Type: text/plain\r\nContent-Length: %zu\r\n"
+	               "%sConnection: close\r\n", status, reason, (size_t)blen + dlen,
+	               detail ? "X-Content-Type-Options: nosniff\r\n" : "") < 0 ||
 	    (x->id[0] != '\0' && P.cfg->return_id && buf_printf(&c->out, "X-Request-ID: %s\r\n", x->id) < 0) ||
-	    buf_printf(&c->out, "\r\n%s", body) < 0)
+	    buf_printf(&c->out, "\r\n%s", body) < 0 || (detail && buf_cat(&c->out, detail, "\n", NULL) < 0))
 		return client_close(c, "out of memory");
 	x->resp_bytes = buf_len(&c->out) - before;
 	struct buf *e = event_begin(c, client_states[c->state].step, "error");

@@ -29,6 +29,8 @@ int step5_forward(struct client *c)
 		s->out = x->head;
 		x->head = (struct buf)BUF_INIT;
 	}
+	if (inspect_forward(c, &s->out) < 0)   /* the body step 3 held for the WAF */
+		return client_error(c, 500, "out of memory");
 	x->head_forwarded = true;
 	x->t_sent = ev_mono_ns();
 	x->server->inflight++;
@@ -42,6 +44,8 @@ int step5_forward(struct client *c)
 		event_bool(e, "chunked", x->req_chunked);
 		event_end(e);
 	}
+	if (x->waf.whole)
+		return request_sent(c);   /* step 3 read the whole body: it is all queued */
 	client_enter(c, CS_BODY);
 	http_msg_resume(&c->req);   /* the body (if any) flows from here */
 	return client_process(c);
@@ -85,6 +89,8 @@ int request_on_body(struct http_msg *m, const char *at, size_t len)
 		snprintf(m->error, sizeof(m->error), "request body over --max-body");
 		return -1;
 	}
+	if (c->state == CS_INSPECT)
+		return inspect_body(c, at, len);   /* STEP 3: held for the WAF's verdict */
 	int r = x->req_chunked ? chunk_append(&c->srv->out, at, len) : buf_append(&c->srv->out, at, len);
 	if (r < 0) {
 		snprintf(m->error, sizeof(m->error), "out of memory");

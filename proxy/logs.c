@@ -183,6 +183,46 @@ static void put_json_str(struct buf *b, const char *key, const char *val)
 		buf_json_str(b, val, strlen(val));
 }
 
+/* What step 3's WAF and step 6's DLP found, when they found something:
+ * waf=block waf_rule=11100 waf_var=ARGS:id dlp=mask dlp_found="card=2 ssn=1"
+ * (JSON: the same keys, null when nothing was found). */
+static void put_security(struct buf *b, bool json, const struct exchange *x)
+{
+	const struct inspection *w = &x->waf;
+	const struct screening *d = &x->dlp;
+	bool waf = w->mode != WAF_OFF && w->action != WAF_PASS;
+	bool found = d->scan != NULL && dlp_total(d->scan) > 0;
+	const char *dlp = d->refused ? "block" : d->unscanned ? "unscanned" : found ? dlp_mode_name(P.cfg->dlp.mode) : NULL;
+	if (json) {
+		put_json_str(b, "waf", waf ? waf_action_name(w->action) : NULL);
+		buf_puts(b, ",\"waf_rule\":");
+		if (waf)
+			buf_put_uint(b, w->rule);
+		else
+			buf_puts(b, "null");
+		put_json_str(b, "waf_var", waf ? w->var : NULL);
+		put_json_str(b, "dlp", dlp);
+		buf_puts(b, ",\"dlp_found\":");
+	} else {
+		if (waf) {
+			buf_printf(b, " waf=%s waf_rule=%lu waf_var=", waf_action_name(w->action), w->rule);
+			put_escaped(b, w->var[0] ? w->var : "-", false);
+		}
+		if (dlp != NULL)
+			buf_cat(b, " dlp=", dlp, NULL);
+		if (!found)
+			return;
+		buf_puts(b, " dlp_found=");
+	}
+	if (!found) {
+		buf_puts(b, "null");
+		return;
+	}
+	buf_puts(b, "\"");
+	dlp_summary(d->scan, b);
+	buf_puts(b, "\"");
+}
+
 /* --log-format json: the same facts as the text line, one object a line,
  * with "t" as in --events. */
 static void log_access_json(struct client *c, struct buf *b)
@@ -212,6 +252,7 @@ static void log_access_json(struct client *c, struct buf *b)
 	buf_puts(b, ",\"retries\":");
 	buf_put_uint(b, (unsigned)x->retries);
 	put_json_str(b, "err", x->err[0] ? x->err : NULL);
+	put_security(b, true, x);
 	buf_puts(b, "}\n");
 }
 
@@ -250,6 +291,7 @@ void log_access(struct client *c)
 	buf_printf(b, " id=%s", x->id[0] ? x->id : "-");
 	if (x->retries > 0)   /* server= named the one that answered in the end */
 		buf_printf(b, " retries=%d", x->retries);
+	put_security(b, false, x);
 	if (x->err[0] != '\0') {
 		buf_puts(b, " err=\"");
 		put_escaped(b, x->err, true);

@@ -32,6 +32,23 @@ static void on_stop_timeout(ev_loop *loop, void *arg)
 	ev_stop(loop);
 }
 
+/* SIGUSR1, the security checks: what the WAF (step 3) and DLP (step 6) did. */
+static void print_security(void)
+{
+	const struct security_stats *sec = &P.sec;
+	if (P.waf != NULL)
+		log_warn("stats waf=%s passed=%llu detected=%llu blocked=%llu", waf_mode_name(P.cfg->waf),
+		         (unsigned long long)sec->waf_passed, (unsigned long long)sec->waf_detected,
+		         (unsigned long long)sec->waf_blocked);
+	if (P.cfg->dlp.mode != DLP_OFF)
+		log_warn("stats dlp=%s scanned=%llu leaking=%llu blocked=%llu unscanned=%llu card=%llu ssn=%llu "
+		         "aws-key=%llu secret=%llu", dlp_mode_name(P.cfg->dlp.mode),
+		         (unsigned long long)sec->dlp_scanned, (unsigned long long)sec->dlp_leaking,
+		         (unsigned long long)sec->dlp_blocked, (unsigned long long)sec->dlp_unscanned,
+		         (unsigned long long)sec->dlp_found[DLP_CARD], (unsigned long long)sec->dlp_found[DLP_SSN],
+		         (unsigned long long)sec->dlp_found[DLP_AWS_KEY], (unsigned long long)sec->dlp_found[DLP_SECRET]);
+}
+
 /* SIGUSR1: step 6's passive telemetry, one line per server, on stderr. */
 static void print_stats(void)
 {
@@ -62,8 +79,10 @@ static void print_stats(void)
 static void on_signal(ev_loop *loop, int signo, void *arg)
 {
 	(void)arg;
-	if (signo == SIGUSR1)
+	if (signo == SIGUSR1) {
 		print_stats();
+		print_security();
+	}
 	if (signo == SIGHUP)
 		logs_reopen();
 	if (signo != SIGINT && signo != SIGTERM)
@@ -93,6 +112,8 @@ int main(int argc, char **argv)
 	config_from_args(&cfg, argc, argv);
 	log_verbose = cfg.verbose;
 	P.cfg = &cfg;
+	if (inspect_start() < 0)   /* the WAF's rules load now, or never */
+		exit(2);
 	P.log_fd = P.events_fd = -1;
 	P.accepting = true;
 
@@ -123,6 +144,8 @@ int main(int argc, char **argv)
 	logs_close();
 	mem_free_all();
 	buf_free(&P.why);
+	buf_free(&P.scratch);
+	inspect_stop();
 	sig_teardown(P.loop);
 	ev_free(P.loop);
 	config_free(&cfg);

@@ -6,9 +6,11 @@
  *   step 1  accept.c    listeners, allow/deny, max-conns       client_new
  *   step 2  request.c   llhttp on the client side, limits, checks
  *   step 3  decide.c    route_pick, lb_pick, header edits
+ *           inspect.c   security checks: the WAF's verdict (--waf)
  *   step 4  connect.c   connect or reuse a pooled connection, retries
  *   step 5  forward.c   request head, then the body, streamed
  *   step 6  response.c  llhttp on the server side, checks, telemetry
+ *           screen.c    data-leak prevention on the body (--dlp)
  *   step 7  respond.c   back to the client, keep-alive or close
  *           client.c    the client connection's states (its table), teardown
  *           server.c    the server connection's states (its table), the pool
@@ -31,10 +33,12 @@
 
 #include "buf.h"
 #include "config.h"
+#include "dlp.h"
 #include "ev.h"
 #include "http.h"
 #include "net.h"
 #include "rng.h"
+#include "waf.h"
 
 #define READ_MAX   (32 * 1024)   /* bytes per read(2)                               */
 #define HIGH_WATER (64 * 1024)   /* output above this: stop reading the other side  */
@@ -90,6 +94,7 @@ enum client_state {
 	CS_IDLE,      /* 7: kept alive, waiting for a request                        */
 	CS_HEAD,      /* 2: reading the request line and headers                     */
 	CS_DECIDE,    /* 3: choosing a pool and server, editing the headers          */
+	CS_INSPECT,   /* 3: --waf: reading the body up to the inspection limit        */
 	CS_CONNECT,   /* 4: waiting for the server connection                        */
 	CS_BODY,      /* 5: head forwarded, streaming the request body              */
 	CS_WAIT,      /* 6: request forwarded, the response is on its way           */
@@ -151,6 +156,32 @@ struct sconn {
 	uint64_t nreq;             /* exchanges carried so far                      */
 };
 
+/* STEP 3, --waf: one request's inspection (inspect.c). */
+struct inspection {
+	enum waf_mode mode;        /* WAF_OFF: not inspected                        */
+	struct waf_tx *tx;         /* until the verdict                             */
+	struct buf held;           /* body bytes read before the verdict (step 5
+	                              sends them ahead of the rest)                 */
+	bool enough;               /* the engine has all the body it inspects       */
+	bool whole;                /* the whole body was read before the verdict    */
+	bool continued;            /* we answered Expect: 100-continue ourselves    */
+	enum waf_action action;    /* the verdict                                   */
+	unsigned long rule;        /* the rule that found the attack (0: none)      */
+	char var[64];              /* where it was: "ARGS:id" ("..." ends a cut one) */
+	uint64_t ns;               /* the engine's time                             */
+};
+
+/* STEP 6, --dlp: one response's screening (screen.c). */
+struct screening {
+	struct dlp *scan;          /* NULL: the body is not scanned                 */
+	struct buf head;           /* --dlp block: the response head, held until
+	                              the verdict (x->status stays 0 until then)     */
+	int status;                /* ... and its status                           */
+	const char *unscanned;     /* why a text body went out unscanned            */
+	const char *refused;       /* why the response is refused with 502          */
+	uint64_t ns;               /* the scanner's time                            */
+};
+
 /* Response framing toward the client. */
 enum frame { FRAME_NONE, FRAME_LENGTH, FRAME_CHUNKED, FRAME_CLOSE };
 
@@ -173,8 +204,13 @@ struct exchange {
 	uint64_t req_body;         /* request body bytes read                       */
 	uint64_t resp_bytes;       /* bytes sent toward the client                   */
 	struct pool *pool;
+	const struct route *route; /* the route step 3 took (NULL: the default pool) */
 	struct server *server;
 	struct buf head;           /* the edited request head, until the response   */
+	uint64_t t_body;           /* its body began to be read (loop clock), for
+	                              --timeout-body across CS_INSPECT and CS_BODY   */
+	struct inspection waf;     /* step 3, --waf                                 */
+	struct screening dlp;      /* step 6, --dlp                                 */
 	char err[160];             /* why it failed, for the log                     */
 	/* ev_mono_ns() (a vDSO read, no system call), not the loop's cached
 	 * clock, so steps within one turn of the loop get their own times;
@@ -214,6 +250,17 @@ struct listener {
 	struct addr addr;
 };
 
+/* What the security checks did: SIGUSR1, --admin's /stats and /metrics. */
+struct security_stats {
+	uint64_t waf_passed, waf_detected, waf_blocked;   /* requests judged        */
+	uint64_t dlp_scanned;      /* response bodies scanned                       */
+	uint64_t dlp_leaking;      /* ... with at least one match                   */
+	uint64_t dlp_blocked;      /* responses refused with 502 (a match, over the
+	                              block limit, or compressed with --dlp-compressed block) */
+	uint64_t dlp_unscanned;    /* compressed text bodies forwarded unscanned    */
+	uint64_t dlp_found[DLP_NTYPES];   /* matches by type                        */
+};
+
 /* The process: one loop, one configuration, the live connections. */
 struct proxy {
 	ev_loop *loop;
@@ -234,6 +281,9 @@ struct proxy {
 	int log_fd, events_fd;     /* -1 = off                                       */
 	struct buf log, events;
 	struct buf why;            /* lb_pick's reason, reused                      */
+	struct waf *waf;           /* the rule set, when some requests are judged    */
+	struct buf scratch;        /* screen.c's output before it is framed, reused */
+	struct security_stats sec;
 };
 extern struct proxy P;
 
@@ -297,7 +347,7 @@ int request_check(const struct http_msg *req, uint64_t max_body, const char **wh
  * than chunked) with *why. */
 int framing_check(const struct http_msg *m, const char **why);
 
-/* step 3: decide.c */
+/* step 3: decide.c, then inspect.c */
 struct edit {
 	const char *client_ip;
 	uint16_t client_port;
@@ -307,8 +357,13 @@ struct edit {
 	const char *host;          /* Host to send instead of theirs (NULL: theirs),
 	                              added when the request has none                */
 	bool chunked;              /* re-frame the body as chunked                   */
+	bool drop_expect;          /* we answered Expect: 100-continue ourselves     */
+	bool identity;             /* --dlp: ask for Accept-Encoding: identity       */
 };
 int step3_decide(struct client *c);
+/* STEP 3 after the WAF's verdict (or without one): a server of the pool,
+ * and the request edited for it. */
+int step3_choose(struct client *c);
 /* Writes the request head the server receives: hop-by-hop headers removed,
  * forwarding headers added.  Returns 0, or -1 on ENOMEM. */
 int edit_request_head(const struct http_msg *req, const struct edit *e, struct buf *out);
@@ -319,6 +374,22 @@ int put_header(struct buf *out, const char *name, const char *value);
 bool hop_by_hop(const struct http_msg *m, const char *name);
 /* True if id may be passed on as an X-Request-ID (short, visible ASCII). */
 bool request_id_ok(const char *id);
+
+/* step 3, security checks: inspect.c */
+/* Loads the rule set when some requests are to be judged: 0, or -1 after
+ * saying why in one line. */
+int inspect_start(void);
+void inspect_stop(void);
+/* STEP 3: the WAF judges the request (mode: the route's, or --waf). */
+int step3_inspect(struct client *c, enum waf_mode mode);
+/* A body piece read in CS_INSPECT: held, and inspected up to the limit. */
+int inspect_body(struct client *c, const char *at, size_t len);
+/* The body is read up to the limit (or whole): the verdict, then 403 or
+ * step3_choose. */
+int inspect_verdict(struct client *c);
+/* Step 5: appends the held body to out, framed as the server gets it. */
+int inspect_forward(struct client *c, struct buf *out);
+void inspect_free(struct inspection *w);
 
 /* step 4: connect.c */
 int step4_connect(struct client *c);
@@ -345,6 +416,8 @@ int step5_forward(struct client *c);
 int sconn_flush(struct sconn *s);
 int request_on_body(struct http_msg *m, const char *at, size_t len);
 int request_on_complete(struct http_msg *m);
+/* The whole request is out (or queued): wait for the response (CS_WAIT). */
+int request_sent(struct client *c);
 
 /* step 6: response.c */
 void sconn_on_io(ev_loop *loop, int fd, void *arg, int mask);
@@ -361,12 +434,28 @@ int exchange_failed(struct client *c, struct sconn *s, struct buf *out, int stat
 void health_failed(struct client *c, struct server *srv, const char *why);
 void health_ok(struct client *c, struct server *srv);
 int response_check(const struct http_msg *resp, const char **why);
+/* Queues a piece of the response body for the client, framed. */
+int relay_body(struct client *c, const char *at, size_t len);
 /* Writes the response head the client receives: hop-by-hop headers
  * removed, Via and X-Request-ID id (NULL: none) added, framed as frame
  * says; conn 0 adds "Connection: close", 1 nothing, 2 "Connection:
  * keep-alive" (HTTP/1.0 clients). */
 int edit_response_head(const struct http_msg *resp, enum frame frame, const char *name, const char *id,
                        int conn, struct buf *out);
+
+/* step 6, data-leak prevention: screen.c */
+/* The response head arrived: decides whether its body is scanned.  Returns
+ * where the head goes (c->out, or in block mode a buffer held until the
+ * verdict), or NULL when the response is refused (x->dlp.refused). */
+struct buf *screen_head(struct client *c, const struct http_msg *resp);
+/* A body piece: scanned, then relayed as the mode says.  -1: refused
+ * (x->dlp.refused) or out of memory. */
+int screen_body(struct client *c, const char *at, size_t len);
+/* The body ended: the held-back bytes, the step-6 event. */
+int screen_end(struct client *c);
+/* Answers 502 for a refused response (x->dlp.refused). */
+int screen_refuse(struct client *c);
+void screen_free(struct screening *d);
 
 /* step 7: respond.c */
 int client_flush(struct client *c);
@@ -375,6 +464,9 @@ int chunk_append(struct buf *b, const char *at, size_t len);
 
 /* errors.c */
 int client_error(struct client *c, int status, const char *why);
+/* The same with one more line of text in the body: detail must be safe to
+ * show (no bytes of the request). */
+int client_refuse(struct client *c, int status, const char *why, const char *detail);
 
 /* logs.c */
 int logs_open(void);

@@ -111,6 +111,8 @@ const struct http_hooks request_hooks = {
 void request_begin(struct client *c)
 {
 	mem_release(&c->x.head);
+	inspect_free(&c->x.waf);
+	screen_free(&c->x.dlp);
 	c->x = (struct exchange){ 0 };
 	/* Until llhttp begins the next message, the last one's head is gone. */
 	c->req.headers_done = false;
@@ -171,9 +173,20 @@ static int step6_wait(struct client *c)
 	return 0;
 }
 
+int request_sent(struct client *c)
+{
+	client_enter(c, CS_WAIT);
+	struct buf *ev = event_begin(c, 5, "request-sent");
+	if (ev != NULL) {
+		event_num(ev, "body", (double)c->x.req_body);
+		event_end(ev);
+	}
+	return pace(c, step6_wait);
+}
+
 /* STEP 2: read the request.  Feeds what the client sent to the parser, as
  * far as the state allows: the head, scanned first; then, after steps 3-5,
- * the body. */
+ * the body (with --waf, its first bytes at step 3: CS_INSPECT). */
 int client_process(struct client *c)
 {
 	for (;;) {
@@ -188,7 +201,7 @@ int client_process(struct client *c)
 		}
 		if (c->state == CS_HEAD && n == 0)
 			break;
-		if (c->state != CS_HEAD && c->state != CS_BODY)
+		if (c->state != CS_HEAD && c->state != CS_INSPECT && c->state != CS_BODY)
 			break;
 		if (c->state == CS_BODY && (buf_len(&c->srv->out) >= HIGH_WATER || ev_timer_armed(&c->pace)))
 			break;   /* back-pressure: the server has not taken what it has */
@@ -209,15 +222,11 @@ int client_process(struct client *c)
 		if (e == HPE_PAUSED) {
 			if (c->state == CS_HEAD)
 				return request_head_done(c);
-			/* CS_BODY: the message is complete; the response comes next. */
+			/* The message is complete; the response comes next. */
 			c->x.req_complete = true;
-			client_enter(c, CS_WAIT);
-			struct buf *ev = event_begin(c, 5, "request-sent");
-			if (ev != NULL) {
-				event_num(ev, "body", (double)c->x.req_body);
-				event_end(ev);
-			}
-			return pace(c, step6_wait);
+			if (c->state == CS_INSPECT)
+				return inspect_verdict(c);   /* STEP 3: the whole body was inspected */
+			return request_sent(c);
 		}
 		if (e != HPE_OK) {
 			int status = c->req.limit_status ? c->req.limit_status : 400;
@@ -225,10 +234,12 @@ int client_process(struct client *c)
 				snprintf(c->x.err, sizeof(c->x.err), "%s", c->req.error);
 			return client_error(c, status, c->x.err);
 		}
+		if (c->state == CS_INSPECT && c->x.waf.enough)
+			return inspect_verdict(c);   /* STEP 3: the inspection limit is reached */
 		if (buf_len(&c->in) == 0)
 			break;
 	}
-	if (c->state == CS_BODY && c->read_eof && buf_len(&c->in) == 0)
+	if ((c->state == CS_INSPECT || c->state == CS_BODY) && c->read_eof && buf_len(&c->in) == 0)
 		return client_close(c, "client closed mid-body");   /* before its request was whole */
 	return 0;
 }
@@ -243,6 +254,7 @@ static int client_eof(struct client *c)
 	case CS_HEAD:
 		return client_close(c, buf_len(&c->in) ? "client closed mid-headers" : "client closed");
 	case CS_DECIDE:
+	case CS_INSPECT:
 	case CS_CONNECT:
 	case CS_BODY:
 		return client_process(c);   /* the rest of the request may be buffered */

@@ -110,12 +110,20 @@ static int on_response_headers(struct http_msg *m)
 	/* The client connection lives on if it asked to, the response length
 	 * is known, and the whole request was read (nothing left to skip). */
 	x->keep_alive = x->keep_alive && x->frame != FRAME_CLOSE && x->req_complete && !P.stopping;
+	/* STEP 6, --dlp: is the body screened; in block mode the head waits (screen.c) */
+	struct buf *out = screen_head(c, m);
+	if (out == NULL) {
+		snprintf(m->error, sizeof(m->error), "%s", x->dlp.refused);
+		return -1;   /* server_failed sees x->dlp.refused: 502 */
+	}
 	mem_prime(&c->out);
-	size_t before = buf_len(&c->out);
-	if (edit_response_head(m, x->frame, name, id, x->keep_alive ? (client11 ? 1 : 2) : 0, &c->out) < 0)
+	size_t before = buf_len(out);
+	if (edit_response_head(m, x->frame, name, id, x->keep_alive ? (client11 ? 1 : 2) : 0, out) < 0)
 		goto nomem;
-	x->resp_bytes += buf_len(&c->out) - before;
-	x->status = st;
+	if (out == &c->out) {
+		x->resp_bytes += buf_len(&c->out) - before;
+		x->status = st;
+	}
 	x->t_resp = ev_mono_ns();
 	chunk_scan_init(&s->chunks);
 	mem_release(&x->head);   /* too late to retry now */
@@ -135,17 +143,24 @@ nomem:
 	return -1;
 }
 
+int relay_body(struct client *c, const char *at, size_t len)
+{
+	size_t before = buf_len(&c->out);
+	int r = c->x.frame == FRAME_CHUNKED ? chunk_append(&c->out, at, len) : buf_append(&c->out, at, len);
+	c->x.resp_bytes += buf_len(&c->out) - before;
+	return r;
+}
+
 static int on_response_body(struct http_msg *m, const char *at, size_t len)
 {
 	struct sconn *s = m->user;
 	struct client *c = s->client;
-	size_t before = buf_len(&c->out);
-	int r = c->x.frame == FRAME_CHUNKED ? chunk_append(&c->out, at, len) : buf_append(&c->out, at, len);
+	/* STEP 6, --dlp: screened, and masked or held (screen.c) */
+	int r = c->x.dlp.scan ? screen_body(c, at, len) : relay_body(c, at, len);
 	if (r < 0) {
-		snprintf(m->error, sizeof(m->error), "out of memory");
+		snprintf(m->error, sizeof(m->error), "%s", c->x.dlp.refused ? c->x.dlp.refused : "out of memory");
 		return -1;
 	}
-	c->x.resp_bytes += buf_len(&c->out) - before;
 	return 0;
 }
 
@@ -157,6 +172,10 @@ static int on_response_complete(struct http_msg *m)
 		head_scan_init(&s->scan);
 		s->scan.max = P.cfg->max_header;
 		return 0;
+	}
+	if (c->x.dlp.scan != NULL && screen_end(c) < 0) {   /* STEP 6, --dlp: the rest, the verdict */
+		snprintf(m->error, sizeof(m->error), "%s", c->x.dlp.refused ? c->x.dlp.refused : "out of memory");
+		return -1;
 	}
 	if (c->x.frame == FRAME_CHUNKED) {
 		if (buf_puts(&c->out, "0\r\n\r\n") < 0) {
@@ -232,6 +251,8 @@ int server_failed(struct sconn *s, int status, const char *why)
 		sconn_close(s, why);
 		return -1;
 	}
+	if (c->x.dlp.refused != NULL)   /* STEP 6, --dlp: our refusal, not the server's failure */
+		return screen_refuse(c);
 	if (status == 502) {
 		int r = server_retry(s);
 		if (r != 0)
