@@ -512,7 +512,7 @@ TEST(each_pool_and_route_error_names_the_line)
 	CHECK_STR(file_error(BASE "route host:a.com:80 default\n"),
 	          "lab.conf:3: 'host:a.com:80': a host pattern has no port (ports are ignored)");
 	CHECK_STR(file_error(BASE "route host:a.com\n"), "lab.conf:3: expected MATCH=POOL, not 'host:a.com'");
-	CHECK_STR(file_error(BASE "route a b c\n"), "lab.conf:3: expected 'route MATCH POOL'");
+	CHECK_STR(file_error(BASE "route a b c\n"), "lab.conf:3: expected 'route MATCH POOL [waf MODE]'");
 	CHECK_STR(file_error(BASE "balance nope=random\n"), "lab.conf:3: no pool named 'nope'");
 	CHECK_STR(file_error("listen 127.0.0.1:0\nbalance leastconn\n"), "lab.conf:2: no pool named 'default'");
 }
