@@ -1063,11 +1063,6 @@ void config_from_args(struct config *cfg, int argc, char **argv)
 	if (rc < 0)
 		fatal("%s", err);
 	log_verbose = cfg->verbose;
-	if (cfg->check_only) {
-		config_print(cfg, stdout);
-		config_free(cfg);
-		exit(fflush(stdout) == 0 ? 0 : 2);
-	}
 }
 
 /* --waf MATCH=MODE: every route written MATCH takes MODE (a later one wins). */

@@ -195,8 +195,8 @@ int config_parse_args(struct config *cfg, int argc, char **argv, char *err, size
 int config_finish(struct config *cfg, char *err, size_t errlen);
 
 /* Fills cfg from argv (flags and -c FILE; flags after -c override the file).
- * Handles --help, --version and --check itself (prints; --check prints the
- * resolved configuration with config_print; exits 0).  On any error it
+ * Handles --help and --version itself (prints, exits 0); --check is the
+ * caller's (main.c: after the WAF's rules load, config_print).  On any error it
  * prints one line naming the flag, or FILE:LINE and what was expected, and
  * exits 2.  Ensures that every pool has a server, that every route names a
  * pool, and that at least one listener and one server exist; a "default"

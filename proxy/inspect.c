@@ -113,15 +113,16 @@ int inspect_body(struct client *c, const char *at, size_t len)
 	return 0;
 }
 
-/* Only these bytes of a rule's variable name go into the 403's body (a
- * name like ARGS:<script> is the attacker's). */
+/* The variable for the 403's body: "ARGS:id" as it is, but a name the
+ * attacker wrote in other bytes ("ARGS_NAMES:<script>...") is left out,
+ * only its collection shown ("ARGS_NAMES"): no byte of the attack goes back. */
 static void safe_copy(char *out, size_t size, const char *s)
 {
-	size_t n = 0;
-	for (; *s && n + 1 < size; s++, n++)
-		out[n] = strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.:-", *s) ? *s : '?';
-	out[n] = '\0';
-	if (*s != '\0' && size > 4)
+	size_t n = strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.:-");
+	if (s[n] != '\0')
+		n = strcspn(s, ":");
+	snprintf(out, size, "%.*s", (int)n, s);
+	if (n >= size && size > 4)
 		memcpy(out + size - 4, "...", 4);   /* cut: say so */
 }
 

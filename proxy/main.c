@@ -112,8 +112,14 @@ int main(int argc, char **argv)
 	config_from_args(&cfg, argc, argv);
 	log_verbose = cfg.verbose;
 	P.cfg = &cfg;
-	if (inspect_start() < 0)   /* the WAF's rules load now, or never */
+	if (inspect_start() < 0)   /* the WAF's rules load now, or never (--check too) */
 		exit(2);
+	if (cfg.check_only) {
+		config_print(&cfg, stdout);
+		inspect_stop();
+		config_free(&cfg);
+		exit(fflush(stdout) == 0 ? 0 : 2);
+	}
 	P.log_fd = P.events_fd = -1;
 	P.accepting = true;
 

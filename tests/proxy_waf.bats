@@ -38,7 +38,7 @@ line() { wait_until grep -q "id=$2" "$1" && grep "id=$2" "$1"; }
 @test "the 403 names the rule and the variable, with no byte of the attack" {
 	run curl -s "http://$PB/echo?%3Cscript%3Ealert(1)%3C%2Fscript%3E=1"
 	assert_line --index 0 '403 Forbidden'
-	assert_line --index 1 --regexp "^The proxy's web application firewall refused this request \(rule [0-9]+, in [A-Za-z_:?.-]+\)\.$"
+	assert_line --index 1 --regexp "^The proxy's web application firewall refused this request \(rule [0-9]+, in [A-Za-z0-9_:?.-]+\)\.$"
 	refute_output --partial '<'
 	refute_output --partial 'script'
 }
@@ -154,17 +154,54 @@ line() { wait_until grep -q "id=$2" "$1" && grep "id=$2" "$1"; }
 }
 
 @test "an inspected POST leaves the client connection open for the next request" {
-	run curl -s -o /dev/null -w '%{http_code} %{num_connects}\n' --data 'a=1' "http://$PB/echo" --next --data 'b=2' "http://$PB/echo"
+	run curl -s -o /dev/null -w '%{http_code} %{num_connects}\n' --data 'a=1' "http://$PB/echo" \
+		--next -s -o /dev/null -w '%{http_code} %{num_connects}\n' --data 'b=2' "http://$PB/echo"
 	assert_line --index 0 '200 1'
 	assert_line --index 1 '200 0'
+}
+
+# statuses BYTES: the status codes of every response the proxy sends back
+# for BYTES (printf format) on one connection.
+statuses() { raw_exchange "$PB" "$1" 5 | grep -a -o '^HTTP/1\.1 [0-9]*' | cut -d' ' -f2 | paste -sd' '; }
+
+@test "a request pipelined after a held body is answered next, in order" {
+	run statuses 'POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhelloGET /status/201 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'
+	assert_output '200 201'
+}
+
+@test "a request pipelined after a held chunked body is answered next, and the body is whole" {
+	run raw_exchange "$PB" 'POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n3\r\n-ok\r\n0\r\n\r\nGET /status/201 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n' 5
+	assert_output --partial '"body":"hello-ok"'
+	assert_equal "$(grep -a -o '^HTTP/1\.1 [0-9]*' <<<"$output" | cut -d' ' -f2 | paste -sd' ')" '200 201'
+}
+
+@test "a request pipelined after a blocked one is not read: the 403 closes the connection" {
+	run statuses "GET ${SQLI//%/%%} HTTP/1.1\r\nHost: x\r\n\r\nGET /status/201 HTTP/1.1\r\nHost: x\r\n\r\n"
+	assert_output '403'
+}
+
+@test "an attack in a body sent after 100 Continue gets 403" {
+	exec 5<>"/dev/tcp/${PB%:*}/${PB##*:}"
+	printf 'POST /echo HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 20\r\nExpect: 100-continue\r\n\r\n' >&5
+	local first
+	IFS= read -r -t 5 first <&5
+	assert_equal "$first" $'HTTP/1.1 100 Continue\r'
+	IFS= read -r -t 5 first <&5
+	printf 'x=%%27%%20or%%201%%3D1--' >&5
+	run read_response 5
+	exec 5>&-
+	assert_line --index 0 --partial 'HTTP/1.1 403'
 }
 
 @test "a body that stalls before the inspection limit gets 408 after --timeout-client" {
 	proxy_with ps --waf block --timeout-client 300ms
 	local a; a=$(addr_of ps)
-	run raw_exchange "$a" 'POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nabc' 5
-	assert_line --index 0 --partial '408 Request Timeout'
-	wait_until grep -q 'timeout-client' "$(err_of ps)"
+	exec 5<>"/dev/tcp/${a%:*}/${a##*:}"
+	printf 'POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nabc' >&5
+	run timeout 5 head -1 <&5
+	exec 5<&-
+	assert_output $'HTTP/1.1 408 Request Timeout\r'
+	wait_until grep -q 'err="timeout-client: request body stalled"' "$(err_of ps)"
 }
 
 @test "the WAF's verdicts are counted in /stats and /metrics" {
@@ -201,7 +238,7 @@ line() { wait_until grep -q "id=$2" "$1" && grep "id=$2" "$1"; }
 
 # ---- refusals: one line, exit 2 ----------------------------------------
 
-refused() { run "$L7_BIN/proxy" --listen 127.0.0.2:0 --backend "$B1" "$@"; assert_equal "$status" 2; }
+refused() { run timeout 10 "$L7_BIN/proxy" --listen 127.0.0.2:0 --backend "$B1" "$@"; assert_equal "$status" 2; }
 
 @test "--waf with an unknown mode exits 2 naming the modes" {
 	refused --waf on
@@ -219,9 +256,15 @@ refused() { run "$L7_BIN/proxy" --listen 127.0.0.2:0 --backend "$B1" "$@"; asser
 }
 
 @test "a rule file with an error exits 2 naming the file and the line" {
-	printf 'SecRuleEngine On\nSecRule ARGS "@nosuchop x" "id:1,phase:2,deny"\n' >"$BATS_TEST_TMPDIR/bad.conf"
+	printf 'SecRuleEngine On\nSecRule ARGS "@rx a" "id:1,phase:2,deny,nosuchaction"\n' >"$BATS_TEST_TMPDIR/bad.conf"
 	refused --waf detect --waf-rules "$BATS_TEST_TMPDIR/bad.conf"
 	assert_equal "${#lines[@]}" 1
+	assert_output --regexp "^proxy: waf: $BATS_TEST_TMPDIR/bad\.conf: .*Line: 2"
+}
+
+@test "--check loads the rule set: a rule file with an error exits 2" {
+	printf 'SecRuleEngine On\nSecRule ARGS "@rx a" "id:1,phase:2,deny,nosuchaction"\n' >"$BATS_TEST_TMPDIR/bad.conf"
+	refused --check --waf detect --waf-rules "$BATS_TEST_TMPDIR/bad.conf"
 	assert_output --regexp "^proxy: waf: $BATS_TEST_TMPDIR/bad\.conf: .*Line: 2"
 }
 
