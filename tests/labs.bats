@@ -32,16 +32,19 @@ check_lab() {
 @test "lab 05's observations hold: header edits, pooled connections, the keep-alive race" { check_lab 05; }
 @test "lab 06's observations hold: backend errors, --retry-on, failover, telemetry, leaks" { check_lab 06; }
 @test "lab 07's observations hold: smuggling requests refused, ambiguous responses not forwarded" { check_lab 07; }
+@test "lab 09's observations hold: detect and block, where the WAF looks, the body limit, two rule sets, the cost" { check_lab 09; }
+@test "lab 10's observations hold: detect, mask with the length kept, near misses, chunk cuts, identity, block" { check_lab 10; }
 
-@test "bin/lab list shows the seven labs and the four to come" {
+@test "bin/lab list shows the nine labs and the two to come" {
 	run "$LAB" list
 	assert_success
 	assert_line --regexp '^07 +2, 5, 6 +Ambiguous messages'
-	[ "$(grep -c 'coming:' <<<"$output")" -eq 4 ]
+	assert_line --regexp '^10 +6, 7 +Data-leak prevention'
+	[ "$(grep -c 'coming:' <<<"$output")" -eq 2 ]
 }
 
 @test "a lab to come cannot be started or checked yet" {
-	run "$LAB" check 09
+	run "$LAB" check 08
 	assert_failure 2
 	assert_output --partial 'not written yet'
 }
