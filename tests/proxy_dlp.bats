@@ -275,6 +275,15 @@ near_misses() { sed -n '/Near misses/,$p' "$1"; }
 	assert_line 'l7lab_dlp_responses_total{outcome="leaking"} 1'
 }
 
+@test "SIGUSR1 prints DLP's counts on stderr" {
+	proxy_with pu --dlp mask
+	curl -s -o /dev/null "http://$(addr_of pu)/leak"
+	kill -USR1 "$(pid_of pu)"
+	wait_until grep -q 'stats dlp=' "$(err_of pu)"
+	run grep 'stats dlp=' "$(err_of pu)"
+	assert_output 'proxy: stats dlp=mask scanned=1 leaking=1 blocked=0 unscanned=0 card=6 ssn=6 aws-key=1 secret=1'
+}
+
 @test "--check prints the DLP settings" {
 	run "$L7_BIN/proxy" --check --listen 127.0.0.2:0 --backend "$B1" --dlp block --dlp-types card,ssn \
 		--dlp-block-limit 64k --dlp-over-limit block --dlp-compressed block

@@ -216,6 +216,15 @@ statuses() { raw_exchange "$PB" "$1" 5 | grep -a -o '^HTTP/1\.1 [0-9]*' | cut -d
 	assert_line 'l7lab_waf_requests_total{verdict="pass"} 1'
 }
 
+@test "SIGUSR1 prints the WAF's verdicts on stderr" {
+	proxy_with pu --waf detect
+	curl -s -o /dev/null "http://$(addr_of pu)$SQLI"
+	kill -USR1 "$(pid_of pu)"
+	wait_until grep -q 'stats waf=' "$(err_of pu)"
+	run grep 'stats waf=' "$(err_of pu)"
+	assert_output 'proxy: stats waf=detect passed=0 detected=1 blocked=0'
+}
+
 @test "--waf-rules crs blocks with the OWASP Core Rule Set" {
 	proxy_with pc --waf block --waf-rules crs --waf-paranoia 2
 	run code "http://$(addr_of pc)$SQLI"
