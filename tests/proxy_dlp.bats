@@ -95,6 +95,13 @@ near_misses() { sed -n '/Near misses/,$p' "$1"; }
 	cmp <(tail -c 7 "$BATS_TEST_TMPDIR/raw") <(printf '\r\n0\r\n\r\n')
 }
 
+@test "an HTTP/1.0 client gets a chunked page masked, delimited by the close" {
+	curl -s -0 -D "$BATS_TEST_TMPDIR/head" "http://$PM/leak?chunked=1&split=5" >"$BATS_TEST_TMPDIR/body"
+	run grep -i -c 'transfer-encoding' "$BATS_TEST_TMPDIR/head"
+	assert_output 0
+	cmp "$BATS_TEST_TMPDIR/body" "$BATS_FILE_TMPDIR/leak.masked"
+}
+
 @test "a JSON body is masked too" {
 	run curl -s "http://$PM/raw/json.http"
 	assert_output '{"card":"****-****-****-1111","n":1}'
