@@ -1,8 +1,9 @@
 /*
  * accept.c - STEP 1: the client connects to the proxy.  Listeners (the
- * "listening" lines once every one is bound), the allow/deny lists,
- * --max-conns (the oldest idle keep-alive client makes room), and the
- * EMFILE back-off.  The client connection's life goes on in client.c.
+ * "listening" lines once every one is bound), the allow/deny lists, the
+ * per-client limits (limits.c), --max-conns (the oldest idle keep-alive
+ * client makes room), and the EMFILE back-off.  A refused client is closed
+ * at once.  The client connection's life goes on in client.c.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -39,7 +40,9 @@ static bool allowed(const struct addr *peer)
 	return false;
 }
 
-/* STEP 1: a client connects: keep its address, start reading (step 2). */
+/* STEP 1: a client connects: keep its address, start reading (step 2).
+ * limits_connect has counted it: client_close, or the failure here, gives
+ * its place back. */
 static void client_new(int fd, const struct addr *peer)
 {
 	struct client *c = calloc(1, sizeof(*c));
@@ -75,6 +78,7 @@ static void client_new(int fd, const struct addr *peer)
 	return;
 fail:
 	log_warn("accept: out of memory");
+	limits_disconnect(peer);
 	if (c != NULL)
 		http_msg_free(&c->req);
 	free(c);
@@ -109,15 +113,18 @@ static void on_accept(ev_loop *loop, int fd, void *arg, int mask)
 			}
 			break;
 		}
-		char s[ADDR_STRLEN];
 		if (!allowed(&peer)) {
-			log_debug("client %s: denied by allow/deny", addr_format(&peer, s));
-			event_deny(s);
+			refuse(NULL, &peer, REFUSE_DENY, 0, NULL);
+			close(cfd);
+			continue;
+		}
+		if (!limits_connect(&peer)) {   /* before an idle client gives way for it */
 			close(cfd);
 			continue;
 		}
 		if (P.nclients >= P.cfg->max_conns && !client_reclaim_idle()) {
-			log_debug("client %s: over --max-conns", addr_format(&peer, s));   /* idle ones still sending */
+			limits_disconnect(&peer);   /* the idle ones are still sending */
+			refuse(NULL, &peer, REFUSE_MAX_CONNS, 0, "no idle client to make room");
 			close(cfd);
 			break;
 		}

@@ -2,7 +2,8 @@
  * admin_page.c - what --admin serves (admin.h): the dashboard (HTML with
  * inline SVG charts), /stats (JSON) and /metrics (Prometheus' text format),
  * all written from the same figures: the servers' counters (step 6),
- * their telemetry (telemetry.h) and the load balancer's state (lb.h).
+ * their telemetry (telemetry.h), the load balancer's state (lb.h), and the
+ * clients refused at steps 1 and 2 (limits.c).
  */
 #include "admin.h"
 
@@ -91,6 +92,64 @@ static uint64_t total(uint64_t (*count)(const struct server *))
 static uint64_t retries_of(const struct server *s) { return s->stats.retries; }
 
 static double uptime_s(void) { return (double)(now_ns() - T.start_ns) / 1e9; }
+
+static uint64_t refused_total(void)
+{
+	uint64_t n = 0;
+	for (int r = 0; r < REFUSE__COUNT; r++)
+		n += P.refused[r];
+	return n;
+}
+
+/* Client address groups the per-client limits track now. */
+static uint64_t limit_groups(void)
+{
+	struct iplimit_stats st = { 0 };
+	if (P.limits != NULL)
+		iplimit_get_stats(P.limits, &st);
+	return st.groups;
+}
+
+/* What a refusal's limit is set to, as the flag takes it ("off": none). */
+static const char *refusal_setting(enum refusal r, char out[48])
+{
+	const struct config *cfg = P.cfg;
+	const struct iplimit_config *l = &cfg->per_ip;
+	char d[24], rate[LIMIT_RATE_STRLEN];
+	const struct limit_rate *lr = r == REFUSE_CONN_RATE ? &l->conn_rate : &l->req_rate;
+	snprintf(out, 48, "off");
+	switch (r) {
+	case REFUSE_DENY:
+		if (cfg->nallow + cfg->ndeny > 0)
+			snprintf(out, 48, "%zu allow, %zu deny", cfg->nallow, cfg->ndeny);
+		break;
+	case REFUSE_MAX_CONNS:      snprintf(out, 48, "%zu", cfg->max_conns); break;
+	case REFUSE_CONNS_PER_IP:
+		if (l->max_conns > 0)
+			snprintf(out, 48, "%u per /%u or /%u", l->max_conns, l->prefix4, l->prefix6);
+		break;
+	case REFUSE_CONN_RATE:
+	case REFUSE_REQ_RATE:
+		if (lr->interval_ns > 0)
+			snprintf(out, 48, "%s", limit_rate_format(lr, rate));
+		break;
+	case REFUSE_TABLE_FULL:
+		if (P.limits != NULL)
+			snprintf(out, 48, "%llu tracked", (unsigned long long)limit_groups());
+		break;
+	case REFUSE_TIMEOUT_HEADER: snprintf(out, 48, "%s", config_ms_str(cfg->timeout_header, d)); break;
+	case REFUSE_BODY_STALLED:   snprintf(out, 48, "%s", config_ms_str(cfg->timeout_client, d)); break;
+	case REFUSE_TIMEOUT_BODY:   snprintf(out, 48, "%s", config_ms_str(cfg->timeout_body, d)); break;
+	case REFUSE_MIN_BODY_RATE:
+		if (cfg->min_body_rate > 0)
+			snprintf(out, 48, "%llu B/s over %s", (unsigned long long)cfg->min_body_rate,
+			         config_ms_str(cfg->min_body_window, d));
+		break;
+	case REFUSE__COUNT:
+		break;
+	}
+	return out;
+}
 
 /* ---- HTML ------------------------------------------------------------------------ */
 
@@ -281,6 +340,22 @@ static void put_security(struct buf *b)
 	put(b, "</p>\n");
 }
 
+/* Steps 1 and 2: the clients each limit refused, beside its setting. */
+static void put_refusals(struct buf *b)
+{
+	char set[48];
+	put(b, "<section class=\"refusals\" id=\"refusals\">\n<h2>refused at steps 1 and 2</h2>\n<table>\n"
+	       "<thead><tr><th scope=\"col\">step</th><th scope=\"col\">limit</th>"
+	       "<th scope=\"col\" class=\"n\">refused</th><th scope=\"col\">setting</th></tr></thead>\n<tbody>\n");
+	for (int r = 0; r < REFUSE__COUNT; r++) {
+		putf(b, "<tr class=\"refusal%s\" id=\"refused-%s\"><td class=\"n\">%d</td><th scope=\"row\">%s</th>",
+		     P.refused[r] ? " hit" : "", refusals[r].name, refusals[r].step, refusals[r].name);
+		put_cell(b, "count", P.refused[r], false);
+		cat(b, "<td class=\"setting\">", refusal_setting((enum refusal)r, set), "</td></tr>\n", NULL);
+	}
+	put(b, "</tbody>\n</table>\n</section>\n");
+}
+
 int admin_page_html(struct buf *b)
 {
 	const char *name = P.cfg->name ? P.cfg->name : "l7lab";
@@ -305,12 +380,16 @@ int admin_page_html(struct buf *b)
 	put_count(b, idle_clients());
 	put(b, " idle) · p99 <b id=\"p99\">");
 	put_ms(b, T.p99_us);
-	putf(b, "</b> · retries <b id=\"retries\">%.1f%%</b></p>\n",
+	putf(b, "</b> · retries <b id=\"retries\">%.1f%%</b>",
 	                 requests ? 100.0 * (double)retries / (double)requests : 0.0);
+	put(b, " · refused <b id=\"refused\">");
+	put_count(b, refused_total());
+	put(b, "</b></p>\n");
 	put_security(b);
 	put(b, "</header>\n");
 	for (size_t p = 0; p < P.cfg->npools; p++)
 		put_pool(b, &P.cfg->pools[p]);
+	put_refusals(b);
 	cat(b, "<footer><p>figures of the last second; p50 and p99 time to first byte over the last 10 s · "
 	              "updated <time id=\"updated\">", when, "</time> <span id=\"status\"></span> · "
 	              "<a href=\"/stats\">/stats</a> · <a href=\"/metrics\">/metrics</a></p></footer>\n</main>\n"
@@ -471,8 +550,13 @@ int admin_page_json(struct buf *b)
 	json_num(b, "requests_per_s", T.requests);
 	json_ms(b, "p50_ms", (double)T.p50_us);
 	json_ms(b, "p99_ms", (double)T.p99_us);
-	b->len--;
-	put(b, "},");
+	json_num(b, "limit_groups", limit_groups());
+	json_key(b, "refused");
+	for (int r = 0; r < REFUSE__COUNT; r++) {
+		cat(b, r ? ",\"" : "{\"", refusals[r].name, "\":", NULL);
+		putu(b, P.refused[r]);
+	}
+	put(b, "}},");
 	json_security(b);
 	put(b, "\"pools\":[");
 	for (size_t p = 0; p < P.cfg->npools; p++) {
@@ -560,6 +644,13 @@ int admin_page_metrics(struct buf *b)
 	putf(b, "l7lab_proxy_start_time_seconds %.3f\n", (double)T.start_wall_ns / 1e9);
 	metric_head(b, "l7lab_proxy_client_connections", "gauge", "Client connections open now.");
 	putf(b, "l7lab_proxy_client_connections %zu\n", P.nclients);
+	metric_head(b, "l7lab_proxy_refused_total", "counter",
+	            "Clients refused at step 1 (connection closed) or step 2 (429, 408), by the limit that refused them.");
+	for (int r = 0; r < REFUSE__COUNT; r++)
+		putf(b, "l7lab_proxy_refused_total{step=\"%d\",reason=\"%s\"} %llu\n", refusals[r].step, refusals[r].name,
+		     (unsigned long long)P.refused[r]);
+	metric_head(b, "l7lab_proxy_limit_groups", "gauge", "Client address groups the per-client limits track now.");
+	putf(b, "l7lab_proxy_limit_groups %llu\n", (unsigned long long)limit_groups());
 	metric_servers(b, "l7lab_server_up", "gauge", "1 while the server takes requests, 0 while it is down.", up_of);
 	metric_servers(b, "l7lab_server_weight", "gauge", "The server's weight in its pool.", weight_of);
 	metric_servers(b, "l7lab_server_in_flight", "gauge", "Requests sent to the server and not answered yet.",

@@ -24,7 +24,7 @@ const struct state client_states[] = {
 	[CS_DECIDE]  = { 3, "decide",  EV_READ, TO_NONE,   0 },
 	[CS_INSPECT] = { 3, "inspect", EV_READ, TO_BODY,   408 },   /* --waf: the body up to its limit */
 	[CS_CONNECT] = { 4, "connect", EV_READ, TO_NONE,   0 },   /* timeout-connect: server.c */
-	[CS_BODY]    = { 5, "body",    EV_READ, TO_BODY,   408 },
+	[CS_BODY]    = { 5, "body",    EV_READ, TO_BODY,   408 },   /* and --min-body-rate */
 	[CS_WAIT]    = { 6, "wait",    EV_READ, TO_NONE,   0 },   /* timeout-server: server.c */
 	[CS_CLOSING] = { 7, "closing", 0,       TO_SEND,   0 },
 	[CS_LINGER]  = { 7, "linger",  EV_READ, TO_LINGER, 0 },   /* drain, then close */
@@ -69,6 +69,20 @@ static enum timeout client_timeout(const struct client *c)
 	return client_states[c->state].timeout;
 }
 
+/* --min-body-rate: the body must bring rate x window bytes within each
+ * window.  A window begins when the body's timer starts, and again as soon
+ * as the client has sent that much: the deadline is the window's end. */
+static uint64_t body_rate_deadline(struct client *c)
+{
+	const struct config *cfg = P.cfg;
+	uint64_t quota = cfg->min_body_rate * cfg->min_body_window / 1000;
+	if (c->x.req_body - c->rate_mark >= (quota > 0 ? quota : 1)) {
+		c->t_rate = ev_now_ns(P.loop);
+		c->rate_mark = c->x.req_body;
+	}
+	return c->t_rate + ms(cfg->min_body_window);
+}
+
 /* When c's timer expires (0: none runs); a new timer starts from now. */
 static uint64_t client_deadline(struct client *c)
 {
@@ -76,20 +90,28 @@ static uint64_t client_deadline(struct client *c)
 	enum timeout to = client_timeout(c);
 	if (to != c->timeout) {
 		c->timeout = to;
-		c->t_io = ev_now_ns(P.loop);
+		c->t_io = c->t_rate = ev_now_ns(P.loop);
+		c->rate_mark = c->x.req_body;
 	}
 	uint64_t silent = c->t_io + ms(cfg->timeout_client), body_end = c->x.t_body + ms(cfg->timeout_body);
+	uint64_t body = silent < body_end ? silent : body_end;
 	switch (to) {
 	case TO_HEADER: return (c->x.t_start ? c->x.t_start : c->t_accept) + ms(cfg->timeout_header);
 	case TO_IDLE:   return c->t_io + ms(cfg->timeout_idle);
 	case TO_SEND:   return silent;
-	case TO_BODY:   return silent < body_end ? silent : body_end;
+	case TO_BODY:
+		if (cfg->min_body_rate > 0) {
+			uint64_t slow = body_rate_deadline(c);
+			return slow < body ? slow : body;
+		}
+		return body;
 	case TO_LINGER: return c->t_state + ms(LINGER_MS);
 	default:        return 0;
 	}
 }
 
-/* The timer expired: answer (the row's status) or close, blaming the client. */
+/* The timer expired: answer (the row's status) or close, blaming the client;
+ * a slow request is one of step 2's refusals. */
 static void on_client_timer(ev_loop *loop, void *arg)
 {
 	(void)loop;
@@ -98,17 +120,35 @@ static void on_client_timer(ev_loop *loop, void *arg)
 	if (!timer_due(&c->timer, when, on_client_timer, c))
 		return;
 	const char *why = "linger done";
+	enum refusal refused = REFUSE__COUNT;
+	char slow[96];
 	switch (c->timeout) {
-	case TO_HEADER: why = "timeout-header: request headers took too long"; break;
+	case TO_HEADER:
+		why = "timeout-header: request headers took too long";
+		refused = REFUSE_TIMEOUT_HEADER;
+		break;
 	case TO_IDLE:   why = "idle timeout"; break;
 	case TO_SEND:   why = "timeout-client: the client took no byte"; break;
 	case TO_BODY:
-		why = when == c->x.t_body + ms(P.cfg->timeout_body) ? "timeout-body: request body took too long"
-		                                                   : "timeout-client: request body stalled";
+		if (when == c->x.t_body + ms(P.cfg->timeout_body)) {
+			why = "timeout-body: request body took too long";
+			refused = REFUSE_TIMEOUT_BODY;
+		} else if (when == c->t_io + ms(P.cfg->timeout_client)) {
+			why = "timeout-client: request body stalled";
+			refused = REFUSE_BODY_STALLED;
+		} else {
+			snprintf(slow, sizeof(slow), "min-body-rate: %llu body bytes in %llu ms, fewer than %llu B/s",
+			         (unsigned long long)(c->x.req_body - c->rate_mark),
+			         (unsigned long long)P.cfg->min_body_window, (unsigned long long)P.cfg->min_body_rate);
+			why = slow;
+			refused = REFUSE_MIN_BODY_RATE;
+		}
 		break;
 	default:
 		break;
 	}
+	if (refused != REFUSE__COUNT)
+		refuse(c, NULL, refused, 0, why);
 	int status = client_states[c->state].status;
 	if (status != 0 && c->timeout != TO_SEND)
 		client_error(c, status, why);
@@ -231,6 +271,7 @@ int client_close(struct client *c, const char *reason)
 	}
 	if (x->counted && x->server != NULL && x->server->inflight > 0)
 		x->server->inflight--;
+	limits_disconnect(&c->peer);   /* every client was counted at step 1 */
 	ev_timer_stop(P.loop, &c->timer);
 	ev_timer_stop(P.loop, &c->pace);
 	idle_unlink(c);

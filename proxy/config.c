@@ -369,6 +369,80 @@ static int add_cidr(struct parse *p, char *v, struct cidr **list, size_t *n)
 static int set_allow(struct parse *p, char *v) { return add_cidr(p, v, &p->cfg->allow, &p->cfg->nallow); }
 static int set_deny(struct parse *p, char *v) { return add_cidr(p, v, &p->cfg->deny, &p->cfg->ndeny); }
 
+/* ---- steps 1-2: per-client limits ------------------------------------------ */
+
+static int whole(struct parse *p, const char *v, uint64_t min, uint64_t max, uint64_t *n)
+{
+	if (parse_uint(v, min, max, n) < 0)
+		return fail(p, "'%s' is not a whole number from %llu to %llu", v, (unsigned long long)min,
+		            (unsigned long long)max);
+	return 0;
+}
+
+static int set_conns_per_ip(struct parse *p, char *v)
+{
+	uint64_t n;
+	if (whole(p, v, 0, 1000000, &n) < 0)
+		return -1;
+	p->cfg->per_ip.max_conns = (uint32_t)n;
+	return 0;
+}
+
+static int set_prefix4(struct parse *p, char *v)
+{
+	uint64_t n;
+	if (whole(p, v, 0, 32, &n) < 0)
+		return -1;
+	p->cfg->per_ip.prefix4 = (unsigned)n;
+	return 0;
+}
+
+static int set_prefix6(struct parse *p, char *v)
+{
+	uint64_t n;
+	if (whole(p, v, 0, 128, &n) < 0)
+		return -1;
+	p->cfg->per_ip.prefix6 = (unsigned)n;
+	return 0;
+}
+
+static int set_rate(struct parse *p, const char *v, struct limit_rate *r)
+{
+	const char *why;
+	if (limit_rate_parse(v, r, &why) < 0)
+		return fail(p, "'%s': %s", v, why);
+	return 0;
+}
+static int set_conn_rate(struct parse *p, char *v) { return set_rate(p, v, &p->cfg->per_ip.conn_rate); }
+static int set_req_rate(struct parse *p, char *v) { return set_rate(p, v, &p->cfg->per_ip.req_rate); }
+
+#define MIN_BODY_RATE_USAGE "expected BYTES/s with an optional window, such as 500/s or 1k/s:5s (0: none)"
+
+/* --min-body-rate SIZE/s[:WINDOW], or 0 */
+static int set_min_body_rate(struct parse *p, char *v)
+{
+	char num[32], e[CLI_ERRLEN];
+	const char *per = strstr(v, "/s");
+	uint64_t rate, us = 10000000;
+	if (strcmp(v, "0") == 0) {
+		p->cfg->min_body_rate = 0;
+		return 0;
+	}
+	if (per == NULL || (size_t)(per - v) >= sizeof(num) || (per[2] != '\0' && per[2] != ':'))
+		return fail(p, "'%s': " MIN_BODY_RATE_USAGE, v);
+	memcpy(num, v, (size_t)(per - v));
+	num[per - v] = '\0';
+	if (parse_size(num, &rate) < 0 || rate == 0 || rate > (1u << 30))
+		return fail(p, "'%s': " MIN_BODY_RATE_USAGE ", from 1 byte to 1G a second", v);
+	if (per[2] == ':' && parse_duration_us(per + 3, &us, e) < 0)
+		return fail(p, "'%s': the window: %s", v, e);
+	if (us < 100000 || us > 3600000000u)
+		return fail(p, "'%s': a window from 100ms to 1h", v);
+	p->cfg->min_body_rate = rate;
+	p->cfg->min_body_window = (us + 999) / 1000;
+	return 0;
+}
+
 static int set_source(struct parse *p, char *v)
 {
 	char e[NET_ERRLEN];
@@ -594,6 +668,11 @@ static const struct directive directives[] = {
 	{ "allow",            "CIDR",                      T_FN, 0, 0, 0, set_allow },
 	{ "deny",             "CIDR",                      T_FN, 0, 0, 0, set_deny },
 	{ "max-conns",        "N",    T_COUNT, FIELD(max_conns), 1, 1000000, NULL },
+	{ "max-conns-per-ip", "N",                         T_FN, 0, 0, 0, set_conns_per_ip },
+	{ "conn-rate-per-ip", "R/s[:BURST]",               T_FN, 0, 0, 0, set_conn_rate },
+	{ "req-rate-per-ip",  "R/s[:BURST]",               T_FN, 0, 0, 0, set_req_rate },
+	{ "ip-prefix4",       "BITS",                      T_FN, 0, 0, 0, set_prefix4 },
+	{ "ip-prefix6",       "BITS",                      T_FN, 0, 0, 0, set_prefix6 },
 	{ "max-header",       "SIZE", T_SIZE,  FIELD(max_header), 64, 64u << 20, NULL },
 	{ "max-target",       "SIZE", T_SIZE,  FIELD(max_target), 16, 64u << 20, NULL },
 	{ "max-body",         "SIZE", T_SIZE,  FIELD(max_body), 0, 1ull << 50, NULL },
@@ -601,6 +680,7 @@ static const struct directive directives[] = {
 	{ "timeout-idle",     "DURATION", T_MS, FIELD(timeout_idle), 1, DAY_MS, NULL },
 	{ "timeout-client",   "DURATION", T_MS, FIELD(timeout_client), 1, DAY_MS, NULL },
 	{ "timeout-body",     "DURATION", T_MS, FIELD(timeout_body), 1, DAY_MS, NULL },
+	{ "min-body-rate",    "BYTES/s[:WINDOW]",          T_FN, 0, 0, 0, set_min_body_rate },
 	{ "timeout-connect",  "DURATION", T_MS, FIELD(timeout_connect), 1, DAY_MS, NULL },
 	{ "timeout-server",   "DURATION", T_MS, FIELD(timeout_server), 1, DAY_MS, NULL },
 	{ "timeout-pool",     "DURATION", T_MS, FIELD(timeout_pool), 1, DAY_MS, NULL },
@@ -887,6 +967,12 @@ static void usage(FILE *out)
 "Step 1, who may connect:\n"
 "  --allow CIDR, --deny CIDR      e.g. 127.0.0.0/8 (deny wins; no allow: all allowed)\n"
 "  --max-conns N                  client connections at once (10000)\n"
+"Steps 1-2, per client address (its /32 or /64; 0: no limit, the default):\n"
+"  --max-conns-per-ip N           connections at once; more are closed at accept\n"
+"  --conn-rate-per-ip R/s[:BURST] new connections (R/s, R/m or R/h; BURST: R/s)\n"
+"  --req-rate-per-ip R/s[:BURST]  requests; over it: 429 with Retry-After\n"
+"  --ip-prefix4 BITS, --ip-prefix6 BITS\n"
+"                                 the address group counted as one client (32, 64)\n"
 "Limits (SIZE: 512, 16k, 1M):\n"
 "  --max-header SIZE              request line and headers (16k; over it: 431)\n"
 "  --max-target SIZE              request target (8k; over it: 414)\n"
@@ -897,6 +983,9 @@ static void usage(FILE *out)
 "  --timeout-client DURATION      client silent mid-body, or taking none of our\n"
 "                                 bytes (30s)\n"
 "  --timeout-body DURATION        a whole request body (5m; then 408)\n"
+"  --min-body-rate BYTES/s[:WINDOW]\n"
+"                                 a request body slower than that over a WINDOW\n"
+"                                 (10s): 408 (slow POST; 0: none, the default)\n"
 "  --timeout-connect DURATION     connecting to a server (3s; then 504)\n"
 "  --timeout-server DURATION      server response (30s; then 504)\n"
 "  --timeout-pool DURATION        idle server connections are closed after (4s)\n"
@@ -967,6 +1056,8 @@ void config_init(struct config *cfg)
 	cfg->max_fails = 3;
 	cfg->fail_timeout = 10000;
 	cfg->ewma_decay = LB_EWMA_DECAY_MS;
+	iplimit_config_init(&cfg->per_ip);
+	cfg->min_body_window = 10000;
 	cfg->name = xstrdup("l7lab");
 	cfg->return_id = true;
 	cfg->waf_rules = xstrdup("l7lab");
@@ -1208,6 +1299,26 @@ static void print_security(const struct config *cfg, FILE *out)
 	        d->block_unreadable ? "block" : "pass");
 }
 
+/* The per-client limits and the body rate, when any is set. */
+static void print_per_ip(const struct config *cfg, FILE *out)
+{
+	const struct iplimit_config *l = &cfg->per_ip;
+	char r[LIMIT_RATE_STRLEN], d[24];
+	if (l->max_conns > 0)
+		fprintf(out, "max-conns-per-ip %u\n", l->max_conns);
+	if (l->conn_rate.interval_ns > 0)
+		fprintf(out, "conn-rate-per-ip %s\n", limit_rate_format(&l->conn_rate, r));
+	if (l->req_rate.interval_ns > 0)
+		fprintf(out, "req-rate-per-ip %s\n", limit_rate_format(&l->req_rate, r));
+	if (iplimit_enabled(l) || l->prefix4 != LIMITS_PREFIX4_DEFAULT || l->prefix6 != LIMITS_PREFIX6_DEFAULT)
+		fprintf(out, "ip-prefix4 %u\nip-prefix6 %u\n", l->prefix4, l->prefix6);
+	if (cfg->min_body_rate > 0) {
+		fprintf(out, "min-body-rate ");
+		print_size(out, cfg->min_body_rate);
+		fprintf(out, "/s:%s\n", config_ms_str(cfg->min_body_window, d));
+	}
+}
+
 void config_print(const struct config *cfg, FILE *out)
 {
 	char a[ADDR_STRLEN], buf[24];
@@ -1246,6 +1357,7 @@ void config_print(const struct config *cfg, FILE *out)
 		        addr_port(&cfg->source) ? addr_format(&cfg->source, a) : addr_format_ip(&cfg->source, a));
 	if (cfg->has_admin)
 		fprintf(out, "admin %s\n", addr_format(&cfg->admin, a));
+	print_per_ip(cfg, out);
 	fprintf(out, "name %s\n", cfg->name);
 	if (!cfg->return_id)
 		fprintf(out, "return-request-id off\n");

@@ -16,6 +16,7 @@
 #include <stdio.h>
 
 #include "dlp.h"
+#include "iplimit.h"
 #include "net.h"
 #include "rng.h"
 #include "waf.h"
@@ -123,6 +124,12 @@ struct config {
 	struct cidr *allow, *deny;
 	size_t nallow, ndeny;
 	size_t max_conns;           /* --max-conns, default 10000                    */
+
+	/* steps 1-2: per-client limits, counted per address group (iplimit.h) */
+	struct iplimit_config per_ip;  /* --max-conns-per-ip, --conn-rate-per-ip,
+	                                  --req-rate-per-ip, --ip-prefix4, --ip-prefix6 */
+	uint64_t min_body_rate;     /* --min-body-rate BYTES/s, 0 = none (408)       */
+	uint64_t min_body_window;   /* its window, ms (default 10s)                   */
 
 	/* limits (steps 2 and 6) */
 	size_t max_header;          /* --max-header, default 16 KiB  (431)           */

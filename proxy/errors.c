@@ -1,7 +1,8 @@
 /*
  * errors.c - errors are answers, never silence: the one function that
  * answers a client with an HTTP error (status and its standard reason, no
- * internal detail), logs why, and closes the connection after it.
+ * internal detail; Retry-After when x->retry_after says when to come
+ * back), logs why, and closes the connection after it.
  */
 #include <stdio.h>
 #include <string.h>
@@ -41,6 +42,7 @@ int client_refuse(struct client *c, int status, const char *why, const char *det
 	               "%sConnection: close\r\n", status, reason, (size_t)blen + dlen,
 	               detail ? "X-Content-Type-Options: nosniff\r\n" : "") < 0 ||
 	    (x->id[0] != '\0' && P.cfg->return_id && buf_printf(&c->out, "X-Request-ID: %s\r\n", x->id) < 0) ||
+	    (x->retry_after > 0 && buf_printf(&c->out, "Retry-After: %u\r\n", x->retry_after) < 0) ||
 	    buf_printf(&c->out, "\r\n%s", body) < 0 || (detail && buf_cat(&c->out, detail, "\n", NULL) < 0))
 		return client_close(c, "out of memory");
 	x->resp_bytes = buf_len(&c->out) - before;

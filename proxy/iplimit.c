@@ -10,8 +10,10 @@
  */
 #include "iplimit.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
 #include <netinet/in.h>
 
 #define NIL              UINT32_MAX
@@ -95,6 +97,21 @@ int limit_rate_parse(const char *s, struct limit_rate *out, const char **why)
 	return 0;
 }
 
+char *limit_rate_format(const struct limit_rate *r, char out[LIMIT_RATE_STRLEN])
+{
+	static const struct { char unit; uint64_t ns; } units[] = { { 's', NS_PER_S }, { 'm', 60 * NS_PER_S },
+	                                                            { 'h', 3600 * NS_PER_S } };
+	snprintf(out, LIMIT_RATE_STRLEN, "0");
+	for (size_t i = 0; r->interval_ns > 0 && i < sizeof(units) / sizeof(units[0]); i++) {
+		uint64_t n = units[i].ns / r->interval_ns;   /* the parse's interval is unit / n */
+		if (n >= 1 && n <= RATE_MAX && units[i].ns / n == r->interval_ns) {
+			snprintf(out, LIMIT_RATE_STRLEN, "%llu/%c:%u", (unsigned long long)n, units[i].unit, r->burst);
+			break;
+		}
+	}
+	return out;
+}
+
 const char *limit_verdict_name(enum limit_verdict v)
 {
 	switch (v) {
@@ -121,9 +138,10 @@ static void keep_bits(unsigned char *p, size_t n, unsigned bits)
 
 /* The group a belongs to: IPv4 (and IPv4-mapped IPv6) as ::ffff:a.b.c.d
  * masked to prefix4 bits of the IPv4 part; IPv6 masked to prefix6. */
+static const unsigned char mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+
 static void group_key(const struct iplimit *l, const struct addr *a, unsigned char key[16])
 {
-	static const unsigned char mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
 	memset(key, 0, 16);
 	if (a->ss.ss_family == AF_INET) {
 		const struct sockaddr_in *in = (const struct sockaddr_in *)&a->ss;
@@ -140,6 +158,19 @@ static void group_key(const struct iplimit *l, const struct addr *a, unsigned ch
 		return;   /* not TCP/IP: one group for all */
 	}
 	keep_bits(key + 12, 4, l->cfg.prefix4);
+}
+
+char *iplimit_group_format(const struct iplimit *l, const struct addr *a, char out[IPLIMIT_GROUP_STRLEN])
+{
+	unsigned char key[16];
+	char ip[INET6_ADDRSTRLEN];
+	bool v6 = a->ss.ss_family == AF_INET6 &&
+	          memcmp(&((const struct sockaddr_in6 *)&a->ss)->sin6_addr, mapped, 12) != 0;
+	group_key(l, a, key);
+	if (inet_ntop(v6 ? AF_INET6 : AF_INET, v6 ? key : key + 12, ip, sizeof(ip)) == NULL)
+		snprintf(ip, sizeof(ip), "?");
+	snprintf(out, IPLIMIT_GROUP_STRLEN, "%s/%u", ip, v6 ? l->cfg.prefix6 : l->cfg.prefix4);
+	return out;
 }
 
 #define ROTL(x, b) (uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))

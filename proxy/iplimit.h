@@ -63,6 +63,11 @@ void iplimit_config_init(struct iplimit_config *cfg);
  * least 1).  "0" is no limit.  Returns 0, or -1 with a reason in *why. */
 int limit_rate_parse(const char *s, struct limit_rate *out, const char **why);
 
+/* Writes r as limit_rate_parse reads it back ("10/s:20", "3/m:1", "0")
+ * into out (LIMIT_RATE_STRLEN bytes); returns out. */
+#define LIMIT_RATE_STRLEN 32
+char *limit_rate_format(const struct limit_rate *r, char out[LIMIT_RATE_STRLEN]);
+
 /* True if any limit is set (if not, the proxy need not keep a table). */
 bool iplimit_enabled(const struct iplimit_config *cfg);
 
@@ -97,6 +102,11 @@ void iplimit_disconnect(struct iplimit *l, const struct addr *a);
 /* STEP 2: may the client at a send a request at now_ns?  LIMIT_REQ_RATE
  * sets *wait_s (for Retry-After) as above. */
 enum limit_verdict iplimit_request(struct iplimit *l, const struct addr *a, uint64_t now_ns, unsigned *wait_s);
+
+/* The group a counts in, as text ("10.1.2.0/24", "2001:db8::/64"), in out
+ * (IPLIMIT_GROUP_STRLEN bytes); returns out. */
+#define IPLIMIT_GROUP_STRLEN 64
+char *iplimit_group_format(const struct iplimit *l, const struct addr *a, char out[IPLIMIT_GROUP_STRLEN]);
 
 /* Open connections counted for a's group (0 if it is not tracked). */
 uint32_t iplimit_open(const struct iplimit *l, const struct addr *a);

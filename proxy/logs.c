@@ -314,14 +314,15 @@ struct buf *event_begin(struct client *c, int step, const char *name)
 	return b;
 }
 
-void event_deny(const char *peer)
+struct buf *event_begin_peer(const char *peer, int step, const char *name)
 {
+	struct buf *b = &P.events;
 	if (P.events_fd < 0)
-		return;
-	buf_puts(&P.events, "{\"t\":");
-	put_unix_time(&P.events, ev_wall_ns());
-	buf_printf(&P.events, ",\"id\":\"\",\"step\":1,\"event\":\"deny\",\"client\":\"%s\"}\n", peer);
-	logs_flush_soon();
+		return NULL;
+	buf_puts(b, "{\"t\":");
+	put_unix_time(b, ev_wall_ns());
+	buf_printf(b, ",\"id\":\"\",\"step\":%d,\"event\":\"%s\",\"client\":\"%s\"", step, name, peer);
+	return b;
 }
 
 void event_str(struct buf *b, const char *key, const char *val)

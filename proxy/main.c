@@ -49,9 +49,16 @@ static void print_security(void)
 		         (unsigned long long)sec->dlp_found[DLP_AWS_KEY], (unsigned long long)sec->dlp_found[DLP_SECRET]);
 }
 
-/* SIGUSR1: step 6's passive telemetry, one line per server, on stderr. */
+/* SIGUSR1: step 6's passive telemetry, one line per server, and the
+ * refusals of steps 1 and 2, on stderr. */
 static void print_stats(void)
 {
+	char refused[512];
+	size_t len = 0;
+	for (int r = 0; r < REFUSE__COUNT && len < sizeof(refused); r++)   /* 350 bytes at most */
+		len += (size_t)snprintf(refused + len, sizeof(refused) - len, " %s=%llu", refusals[r].name,
+		                      (unsigned long long)P.refused[r]);
+	log_warn("stats refused%s", refused);
 	for (size_t p = 0; p < P.cfg->npools; p++) {
 		const struct pool *pool = &P.cfg->pools[p];
 		for (size_t i = 0; i < pool->nservers; i++) {
@@ -132,7 +139,7 @@ int main(int argc, char **argv)
 	struct rng seed;
 	rng_seed(&seed, ev_wall_ns() ^ ((uint64_t)getpid() << 32));
 	P.id_prefix = (uint32_t)rng_next(&seed);
-	if (logs_open() < 0 || accept_start() < 0 || admin_start() < 0)
+	if (logs_open() < 0 || limits_start() < 0 || accept_start() < 0 || admin_start() < 0)
 		exit(2);
 	accept_announce();
 
@@ -145,6 +152,7 @@ int main(int argc, char **argv)
 	accept_stop();
 	admin_stop();
 	pool_close_all();
+	limits_stop();
 	ev_timer_stop(P.loop, &P.stop_timer);
 	ev_timer_stop(P.loop, &P.accept_timer);
 	logs_close();

@@ -4,6 +4,7 @@
  * per step of the seven-step flow.  Read it top to bottom:
  *
  *   step 1  accept.c    listeners, allow/deny, max-conns       client_new
+ *   steps 1-2 limits.c  per-client limits (iplimit.c), refusals counted
  *   step 2  request.c   llhttp on the client side, limits, checks
  *   step 3  decide.c    route_pick, lb_pick, header edits
  *           inspect.c   security checks: the WAF's verdict (--waf)
@@ -197,6 +198,7 @@ struct exchange {
 	bool reused;               /* on a pooled server connection                  */
 	bool logged;               /* its access-log line is written                 */
 	int retries;               /* times step 4 was done again (access log)        */
+	unsigned retry_after;      /* an error answer's Retry-After, seconds (0: none) */
 	bool race_retried;         /* one of them was the keep-alive race's            */
 	bool discarded;            /* --retry-on: this response goes no further        */
 	enum frame frame;          /* how the response body goes to the client      */
@@ -240,6 +242,8 @@ struct client {
 	struct sconn *srv;
 	struct exchange x;
 	bool read_eof;             /* the client shut down its side                  */
+	uint64_t t_rate, rate_mark; /* --min-body-rate: the window's start, and the
+	                              body bytes read by then (client_deadline)      */
 	uint64_t t_accept;         /* step 1's time, until the first request uses it */
 	struct client *next, *prev;
 	struct client *idle_next, *idle_prev;   /* kept alive, idle: oldest first */
@@ -260,6 +264,27 @@ struct security_stats {
 	uint64_t dlp_unscanned;    /* compressed text bodies forwarded unscanned    */
 	uint64_t dlp_found[DLP_NTYPES];   /* matches by type                        */
 };
+/* Why a client was refused at step 1 (its connection closed at once) or at
+ * step 2 (its request answered 429 or 408): the defences against clients
+ * that take too much, counted in P.refused and told as "limit" events. */
+enum refusal {
+	REFUSE_DENY,            /* 1: the allow/deny lists (the "deny" event)        */
+	REFUSE_MAX_CONNS,       /* 1: --max-conns, and no idle client to make room   */
+	REFUSE_CONNS_PER_IP,    /* 1: --max-conns-per-ip                             */
+	REFUSE_CONN_RATE,       /* 1: --conn-rate-per-ip                             */
+	REFUSE_TABLE_FULL,      /* 1: the limits' table is full of open groups       */
+	REFUSE_REQ_RATE,        /* 2: --req-rate-per-ip: 429 with Retry-After        */
+	REFUSE_TIMEOUT_HEADER,  /* 2: --timeout-header: headers too slow (slowloris) */
+	REFUSE_BODY_STALLED,    /* 2: --timeout-client: no body byte (408)           */
+	REFUSE_MIN_BODY_RATE,   /* 2: --min-body-rate: a body too slow (slow POST)   */
+	REFUSE_TIMEOUT_BODY,    /* 2: --timeout-body: a body too long in all (408)   */
+	REFUSE__COUNT
+};
+struct refusal_info {
+	int step;
+	const char *name;          /* the flag that refused: "max-conns-per-ip"      */
+};
+extern const struct refusal_info refusals[REFUSE__COUNT];
 
 /* The process: one loop, one configuration, the live connections. */
 struct proxy {
@@ -284,6 +309,8 @@ struct proxy {
 	struct waf *waf;           /* the rule set, when some requests are judged    */
 	struct buf scratch;        /* screen.c's output before it is framed, reused */
 	struct security_stats sec;
+	struct iplimit *limits;    /* the per-client table; NULL: no such limit       */
+	uint64_t refused[REFUSE__COUNT];   /* steps 1-2: refusals by reason (limits.c) */
 };
 extern struct proxy P;
 
@@ -331,6 +358,23 @@ int accept_start(void);
 void accept_announce(void);
 void accept_stop(void);
 void accept_update(void);
+
+/* steps 1-2: limits.c, the per-client limits */
+/* Allocates the table when a per-client limit is set.  0, or -1 (said why). */
+int limits_start(void);
+void limits_stop(void);
+/* STEP 1: may a client at peer connect?  True: it is counted (call
+ * limits_disconnect once when it closes); false: refused, counted and told
+ * (the caller closes the socket). */
+bool limits_connect(const struct addr *peer);
+void limits_disconnect(const struct addr *peer);
+/* STEP 2: may c send this request?  False: refused, with x->err and
+ * x->retry_after set for the 429 the caller answers. */
+bool limits_request(struct client *c);
+/* Counts a refusal and writes its event, "limit" ("deny" for the lists),
+ * with the reason, the client's group, retry_after (0: none) and detail
+ * (NULL: none).  c: NULL before step 1 made one; peer then says who. */
+void refuse(struct client *c, const struct addr *peer, enum refusal why, unsigned retry_after, const char *detail);
 
 /* step 2: request.c */
 extern const struct http_hooks request_hooks;
@@ -479,8 +523,9 @@ void log_access(struct client *c);
  * and returns the buffer to add fields to (NULL when --events is off);
  * event_end closes the line. */
 struct buf *event_begin(struct client *c, int step, const char *name);
-/* STEP 1 refused: the allow/deny lists kept the client out (no request yet). */
-void event_deny(const char *peer);
+/* The same for a client step 1 refused (no connection, no request: id is
+ * empty, no conn). */
+struct buf *event_begin_peer(const char *peer, int step, const char *name);
 void event_str(struct buf *b, const char *key, const char *val);
 void event_num(struct buf *b, const char *key, double v);
 void event_bool(struct buf *b, const char *key, bool v);

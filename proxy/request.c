@@ -158,6 +158,8 @@ static int request_head_done(struct client *c)
 		event_num(e, "ms", ms_between(x->t_start, x->t_head));
 		event_end(e);
 	}
+	if (!limits_request(c))
+		return client_error(c, 429, c->x.err);
 	int status = request_check(&c->req, P.cfg->max_body, &why);
 	if (status != 0)
 		return client_error(c, status, why);

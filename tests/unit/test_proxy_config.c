@@ -625,6 +625,48 @@ TEST(admin_and_ewma_decay_are_directives_like_the_others)
 	CHECK_STR(file_error(BASE "ewma-decay 1ms\n"), "lab.conf:3: '1ms' is out of range (10ms to 3600s)");
 }
 
+TEST(per_client_limits_and_the_body_rate_are_directives_printed_when_set)
+{
+	struct config cfg;
+	CHECK_INT(file(&cfg, BASE "max-conns-per-ip 20\nconn-rate-per-ip 30/m\nreq-rate-per-ip 10/s:50\n"
+	                          "ip-prefix4 24\nmin-body-rate 1k/s:2500ms\n"), 0);
+	CHECK_INT(cfg.per_ip.max_conns, 20);
+	CHECK_INT(cfg.per_ip.conn_rate.interval_ns, 2000000000);
+	CHECK_INT(cfg.per_ip.req_rate.burst, 50);
+	CHECK_INT(cfg.per_ip.prefix4, 24);
+	CHECK_INT(cfg.per_ip.prefix6, 64);
+	CHECK_INT(cfg.min_body_rate, 1024);
+	CHECK_INT(cfg.min_body_window, 2500);
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+	config_print(&cfg, f);
+	fclose(f);
+	CHECK(strstr(text, "\nmax-conns-per-ip 20\nconn-rate-per-ip 30/m:1\nreq-rate-per-ip 10/s:50\n"
+	                   "ip-prefix4 24\nip-prefix6 64\nmin-body-rate 1k/s:2500ms\n") != NULL);
+	free(text);
+	config_free(&cfg);
+	CHECK_INT(file(&cfg, BASE), 0);   /* none set: none printed */
+	CHECK_INT(cfg.min_body_rate, 0);
+	CHECK(!iplimit_enabled(&cfg.per_ip));
+	f = open_memstream(&text, &len);
+	config_print(&cfg, f);
+	fclose(f);
+	CHECK(strstr(text, "per-ip") == NULL && strstr(text, "ip-prefix") == NULL && strstr(text, "body-rate") == NULL);
+	free(text);
+	config_free(&cfg);
+	CHECK_STR(file_error(BASE "max-conns-per-ip many\n"), "lab.conf:3: 'many' is not a whole number from 0 to 1000000");
+	CHECK_STR(file_error(BASE "ip-prefix6 129\n"), "lab.conf:3: '129' is not a whole number from 0 to 128");
+	CHECK_STR(file_error(BASE "req-rate-per-ip 10/d\n"),
+	          "lab.conf:3: '10/d': a rate is R/s, R/m or R/h, optionally with a burst (10/s:20), R and burst 1-1000000");
+	CHECK_STR(file_error(BASE "min-body-rate 100\n"),
+	          "lab.conf:3: '100': expected BYTES/s with an optional window, such as 500/s or 1k/s:5s (0: none)");
+	CHECK_STR(file_error(BASE "min-body-rate 1k/s:61m\n"), "lab.conf:3: '1k/s:61m': a window from 100ms to 1h");
+	CHECK_STR(file_error(BASE "min-body-rate 2G/s\n"),
+	          "lab.conf:3: '2G/s': expected BYTES/s with an optional window, such as 500/s or 1k/s:5s (0: none), "
+	          "from 1 byte to 1G a second");
+}
+
 TEST(pools_get_different_random_streams_from_one_seed)
 {
 	struct config a, b;
@@ -712,6 +754,7 @@ int main(void)
 	RUN(a_pool_algorithm_can_be_set_on_the_pool_line_or_in_its_block);
 	RUN(balance_takes_ewma_least_time_and_three_hash_keys);
 	RUN(admin_and_ewma_decay_are_directives_like_the_others);
+	RUN(per_client_limits_and_the_body_rate_are_directives_printed_when_set);
 	RUN(pools_get_different_random_streams_from_one_seed);
 	RUN(config_load_file_reads_one_file_into_a_config);
 	RUN(random_lines_get_an_answer_never_a_crash);

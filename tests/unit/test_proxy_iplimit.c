@@ -189,6 +189,42 @@ TEST(rates_parse_with_units_and_bursts)
 	}
 }
 
+TEST(a_rate_prints_as_it_parses_back)
+{
+	static const char *const in[] = { "10/s", "10/s:25", "30/m", "7200/h", "7/h:3", "120/m", "999999/s", "0" };
+	static const char *const out[] = { "10/s:10", "10/s:25", "30/m:1", "2/s:2", "7/h:3", "2/s:2", "1000000/s:1000000", "0" };
+	for (size_t i = 0; i < sizeof(in) / sizeof(in[0]); i++) {
+		struct limit_rate r, back;
+		char s[LIMIT_RATE_STRLEN];
+		const char *why;
+		CHECK_INT(limit_rate_parse(in[i], &r, &why), 0);
+		CHECK_STR(limit_rate_format(&r, s), out[i]);
+		CHECK_INT(limit_rate_parse(s, &back, &why), 0);
+		CHECK(back.interval_ns == r.interval_ns && back.burst == r.burst);
+	}
+}
+
+TEST(a_group_prints_as_its_network_and_prefix)
+{
+	struct iplimit_config cfg;
+	char s[IPLIMIT_GROUP_STRLEN];
+	iplimit_config_init(&cfg);
+	cfg.max_conns = 1;
+	struct iplimit *l = iplimit_new(&cfg, NULL);
+	struct addr a = ip("10.1.2.3"), b = ip("2001:db8:1:2:3:4:5:6"), c = ip("::ffff:10.1.2.3");
+	CHECK_STR(iplimit_group_format(l, &a, s), "10.1.2.3/32");
+	CHECK_STR(iplimit_group_format(l, &b, s), "2001:db8:1:2::/64");
+	CHECK_STR(iplimit_group_format(l, &c, s), "10.1.2.3/32");
+	iplimit_free(l);
+	cfg.prefix4 = 20;
+	cfg.prefix6 = 36;
+	l = iplimit_new(&cfg, NULL);
+	CHECK_STR(iplimit_group_format(l, &a, s), "10.1.0.0/20");
+	CHECK_STR(iplimit_group_format(l, &b, s), "2001:db8::/36");
+	CHECK_STR(iplimit_group_format(l, &c, s), "10.1.0.0/20");
+	iplimit_free(l);
+}
+
 /* Connects and disconnects from n distinct addresses 10.x.y.z. */
 static void spray(struct iplimit *l, uint32_t n, uint64_t now)
 {
@@ -294,6 +330,8 @@ TEST(no_limit_configured_means_none_enabled)
 int main(void)
 {
 	RUN(a_client_may_hold_max_conns_connections_and_no_more);
+	RUN(a_rate_prints_as_it_parses_back);
+	RUN(a_group_prints_as_its_network_and_prefix);
 	RUN(each_ipv4_address_has_its_own_limit_by_default);
 	RUN(addresses_in_one_ipv6_slash_64_share_a_limit);
 	RUN(the_prefixes_are_configurable);
