@@ -211,7 +211,7 @@ TEST(a_group_prints_as_its_network_and_prefix)
 	iplimit_config_init(&cfg);
 	cfg.max_conns = 1;
 	struct iplimit *l = iplimit_new(&cfg, NULL);
-	struct addr a = ip("10.1.2.3"), b = ip("2001:db8:1:2:3:4:5:6"), c = ip("::ffff:10.1.2.3");
+	struct addr a = ip("10.1.2.3"), b = ip("[2001:db8:1:2:3:4:5:6]:1"), c = ip("[::ffff:10.1.2.3]:1");
 	CHECK_STR(iplimit_group_format(l, &a, s), "10.1.2.3/32");
 	CHECK_STR(iplimit_group_format(l, &b, s), "2001:db8:1:2::/64");
 	CHECK_STR(iplimit_group_format(l, &c, s), "10.1.2.3/32");
