@@ -34,13 +34,15 @@ check_lab() {
 @test "lab 07's observations hold: smuggling requests refused, ambiguous responses not forwarded" { check_lab 07; }
 @test "lab 09's observations hold: detect and block, where the WAF looks, the body limit, two rule sets, the cost" { check_lab 09; }
 @test "lab 10's observations hold: detect, mask with the length kept, near misses, chunk cuts, identity, block" { check_lab 10; }
+@test "lab 11's observations hold: connections per address, the /24 group, 429 with Retry-After, the slow POST" { check_lab 11; }
 
-@test "bin/lab list shows the nine labs and the two to come" {
+@test "bin/lab list shows the ten labs and the one to come" {
 	run "$LAB" list
 	assert_success
 	assert_line --regexp '^07 +2, 5, 6 +Ambiguous messages'
 	assert_line --regexp '^10 +6, 7 +Data-leak prevention'
-	[ "$(grep -c 'coming:' <<<"$output")" -eq 2 ]
+	assert_line --regexp '^11 +1, 2 +Per-client limits'
+	[ "$(grep -c 'coming:' <<<"$output")" -eq 1 ]
 }
 
 @test "a lab to come cannot be started or checked yet" {
