@@ -203,6 +203,21 @@ closed_by_proxy() {
 	assert_output ::/64
 }
 
+@test "::1 and 127.0.0.1 are two clients, each with its own budget" {
+	have_ipv6_loopback || skip "no ::1 on this machine"
+	EV=$BATS_TEST_TMPDIR/events.jsonl
+	start_bg p "$L7_BIN/proxy" --listen 127.0.0.2:0 --listen '[::1]:0' --backend "b1=$B1" --events "$EV" \
+		--max-conns-per-ip 1
+	P=$(awk '$1 == "listening" { print $2; exit }' "$(out_of p)")
+	local p6; p6=$(awk '$1 == "listening" && $2 ~ /^\[/ { print $2 }' "$(out_of p)")
+	hold 127.0.0.1 "$KEPT"
+	run curl -s --max-time 10 -o /dev/null -w '%{http_code}' "http://$p6/"
+	assert_output 200
+	assert_equal "$(code 127.0.0.1)" 000
+	run ev 'select(.event == "limit") | .group'
+	assert_output 127.0.0.1/32
+}
+
 @test "an IPv6 client's /64 is one client, whatever address in it it uses (root: a namespace of its own)" {
 	[ "$(id -u)" = 0 ] || skip "adding addresses in a network namespace needs root"
 	# unshare's namespace has no name: nothing outside it sees it, and it goes
@@ -252,6 +267,22 @@ closed_by_proxy() {
 	assert_output 200
 }
 
+@test "a slow POST under --min-body-rate holds no one up: another client is served while it trickles" {
+	limited --min-body-rate 1k/s:3s
+	# 100 bytes a second after its head, until the proxy answers.
+	bash -c '{ printf "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n"
+		for i in $(seq 100); do printf 0123456789; sleep 0.1; done; } |
+		timeout 20 nc -q 20 -s 127.0.0.5 "$0" "$1" | head -n 1 >"$2"' "${P%:*}" "${P##*:}" "$BATS_TEST_TMPDIR/slow" &
+	echo $! >>"$BATS_TEST_TMPDIR/spawned"
+	wait_until grep -q '"request-headers"' "$EV"
+	run curl -s --interface 127.0.0.6 -o /dev/null -w '%{http_code}' --data-binary 'a whole body' "http://$P/echo"
+	assert_output 200
+	wait_for 10 grep -q 408 "$BATS_TEST_TMPDIR/slow"
+	# The other client was answered while the slow one was still trickling.
+	run ev 'select(.event == "response-complete" or .event == "limit") | [.event, .client[0:9]] | join(" ")'
+	assert_output $'response-complete 127.0.0.6\nlimit 127.0.0.5'
+}
+
 @test "a body sent at full speed is not held up by --min-body-rate" {
 	limited --min-body-rate 1k/s:1s
 	head -c 1000000 /dev/zero >"$BATS_TEST_TMPDIR/body"
@@ -281,6 +312,21 @@ closed_by_proxy() {
 	assert_line 'l7lab_proxy_refused_total{step="2",reason="req-rate-per-ip"} 1'
 	assert_line 'l7lab_proxy_refused_total{step="2",reason="min-body-rate"} 0'
 	assert_line 'l7lab_proxy_limit_groups 3'
+}
+
+@test "connection-rate and body-rate refusals are counted in /stats and /metrics too" {
+	limited --conn-rate-per-ip 1/h:1 --min-body-rate 1k/s:300ms --admin 127.0.0.2:0
+	local admin; admin=$(addr_of p admin)
+	assert_equal "$(code 127.0.0.5)$(code 127.0.0.5)" 200000
+	closed_by_proxy 127.0.0.6 'POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nab'
+	run ev 'select(.event == "limit") | [.step, .reason] | join(" ")'
+	assert_output $'1 conn-rate-per-ip\n2 min-body-rate'
+	run curl -s "http://$admin/stats"
+	assert_equal "$(jq -c '.proxy.refused | with_entries(select(.value > 0))' <<<"$output")" \
+		'{"conn-rate-per-ip":1,"min-body-rate":1}'
+	run curl -s "http://$admin/metrics"
+	assert_line 'l7lab_proxy_refused_total{step="1",reason="conn-rate-per-ip"} 1'
+	assert_line 'l7lab_proxy_refused_total{step="2",reason="min-body-rate"} 1'
 }
 
 @test "the dashboard's page shows each limit with its setting and its refusals" {
