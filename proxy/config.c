@@ -371,40 +371,18 @@ static int set_deny(struct parse *p, char *v) { return add_cidr(p, v, &p->cfg->d
 
 /* ---- steps 1-2: per-client limits ------------------------------------------ */
 
-static int whole(struct parse *p, const char *v, uint64_t min, uint64_t max, uint64_t *n)
-{
-	if (parse_uint(v, min, max, n) < 0)
-		return fail(p, "'%s' is not a whole number from %llu to %llu", v, (unsigned long long)min,
-		            (unsigned long long)max);
-	return 0;
-}
-
-static int set_conns_per_ip(struct parse *p, char *v)
+/* A whole number from 0 to max into *out. */
+static int set_whole(struct parse *p, const char *v, unsigned max, unsigned *out)
 {
 	uint64_t n;
-	if (whole(p, v, 0, 1000000, &n) < 0)
-		return -1;
-	p->cfg->per_ip.max_conns = (uint32_t)n;
+	if (parse_uint(v, 0, max, &n) < 0)
+		return fail(p, "'%s' is not a whole number from 0 to %u", v, max);
+	*out = (unsigned)n;
 	return 0;
 }
-
-static int set_prefix4(struct parse *p, char *v)
-{
-	uint64_t n;
-	if (whole(p, v, 0, 32, &n) < 0)
-		return -1;
-	p->cfg->per_ip.prefix4 = (unsigned)n;
-	return 0;
-}
-
-static int set_prefix6(struct parse *p, char *v)
-{
-	uint64_t n;
-	if (whole(p, v, 0, 128, &n) < 0)
-		return -1;
-	p->cfg->per_ip.prefix6 = (unsigned)n;
-	return 0;
-}
+static int set_conns_per_ip(struct parse *p, char *v) { return set_whole(p, v, 1000000, &p->cfg->per_ip.max_conns); }
+static int set_prefix4(struct parse *p, char *v) { return set_whole(p, v, 32, &p->cfg->per_ip.prefix4); }
+static int set_prefix6(struct parse *p, char *v) { return set_whole(p, v, 128, &p->cfg->per_ip.prefix6); }
 
 static int set_rate(struct parse *p, const char *v, struct limit_rate *r)
 {
