@@ -106,6 +106,13 @@ wait_port() {
 	return 1
 }
 
+# nginx_http_files DIR: the lines of an nginx.conf http block that keep
+# nginx's files in DIR (temporary files) or nowhere (no access log).
+nginx_http_files() {
+	printf '    %s\n' "access_log off;" "client_body_temp_path $1/body;" "proxy_temp_path $1/proxy;" \
+		"fastcgi_temp_path $1/fastcgi;" "uwsgi_temp_path $1/uwsgi;" "scgi_temp_path $1/scgi;"
+}
+
 # nginx_start IP BODY: nginx with 1 worker on IP and a free port, answering
 # every request with 200 and BODY plus a newline (no access log); sets
 # NGINX_ADDR and NGINX_WORKER (the worker's pid, for its CPU time).
@@ -120,12 +127,7 @@ nginx_start() {
 	error_log $dir/logs/error.log warn;
 	events { worker_connections 4096; }
 	http {
-	    access_log off;
-	    client_body_temp_path $dir/body;
-	    proxy_temp_path $dir/proxy;
-	    fastcgi_temp_path $dir/fastcgi;
-	    uwsgi_temp_path $dir/uwsgi;
-	    scgi_temp_path $dir/scgi;
+	$(nginx_http_files "$dir")
 	    keepalive_requests 1000000;
 	    server {
 	        listen $ip:$port;

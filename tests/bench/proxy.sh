@@ -70,12 +70,7 @@ pid $ngdir/nginx.pid;
 error_log $ngdir/logs/error.log warn;
 events { worker_connections 20000; }
 http {
-    access_log off;
-    client_body_temp_path $ngdir/body;
-    proxy_temp_path $ngdir/proxy;
-    fastcgi_temp_path $ngdir/fastcgi;
-    uwsgi_temp_path $ngdir/uwsgi;
-    scgi_temp_path $ngdir/scgi;
+$(nginx_http_files "$ngdir")
     keepalive_requests 1000000;
     upstream pool {
         server ${backends[0]};

@@ -103,12 +103,7 @@ start_nginx() {
 	error_log $dir/logs/error.log crit;
 	events { worker_connections 10000; }
 	http {
-	    access_log off;
-	    client_body_temp_path $dir/body;
-	    proxy_temp_path $dir/proxy;
-	    fastcgi_temp_path $dir/fastcgi;
-	    uwsgi_temp_path $dir/uwsgi;
-	    scgi_temp_path $dir/scgi;
+	$(nginx_http_files "$dir")
 	    client_header_timeout 10s;
 	    client_body_timeout 30s;
 	    keepalive_timeout 60s;
@@ -139,15 +134,15 @@ start_nginx() {
 # kib KEY PID: KEY (VmRSS:, VmHWM:) of PID and its children, in KiB.
 kib() {
 	local p n=0
-	for p in "$2" $(pgrep -P "$2" || true); do
-		n=$((n + $(awk -v k="$1" '$1 == k { print $2 }' "/proc/$p/status")))
+	for p in "$2" $(pgrep -P "$2" || true); do   # a child may be gone meanwhile
+		n=$((n + $(awk -v k="$1" '$1 == k { print $2 }' "/proc/$p/status" 2>/dev/null || echo 0)))
 	done
 	echo "$n"
 }
 # cpu PID: CPU ticks of PID and its children.
 cpu() {
 	local p n=0
-	for p in "$1" $(pgrep -P "$1" || true); do n=$((n + $(cpu_ticks "$p"))); done
+	for p in "$1" $(pgrep -P "$1" || true); do n=$((n + $(cpu_ticks "$p" 2>/dev/null || echo 0))); done
 	echo "$n"
 }
 mib() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
