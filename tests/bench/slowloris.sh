@@ -135,7 +135,7 @@ start_nginx() {
 kib() {
 	local p n=0
 	for p in "$2" $(pgrep -P "$2" || true); do   # a child may be gone meanwhile
-		n=$((n + $(awk -v k="$1" '$1 == k { print $2 }' "/proc/$p/status" 2>/dev/null || echo 0)))
+		n=$((n + $(awk -v k="$1" '$1 == k { v = $2 } END { print v + 0 }' "/proc/$p/status" 2>/dev/null || echo 0)))
 	done
 	echo "$n"
 }
