@@ -70,5 +70,9 @@ uint64_t ev_update_time(ev_loop *loop);
 /* Monotonic and wall clocks, in nanoseconds, read directly. */
 uint64_t ev_mono_ns(void);
 uint64_t ev_wall_ns(void);
+/* For tests and fuzz harnesses: the monotonic clock (this one and
+ * ev_mono_ns's) jumps to the earliest timer's deadline, which then fires at
+ * the next turn.  False when no timer is armed. */
+bool ev_warp(ev_loop *loop);
 
 #endif

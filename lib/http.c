@@ -96,6 +96,8 @@ static int cb_field(llhttp_t *p, const char *at, size_t len)
 	struct http_msg *m = msg_of(p);
 	struct http_hdr *h;
 	if (m->nhdrs == 0 || m->hdrs[m->nhdrs - 1].value != 0) {
+		if (m->max_fields > 0 && m->nhdrs == m->max_fields)
+			return over_limit(m, 431, "header count");
 		if (m->nhdrs == m->hdrs_cap) {
 			size_t cap = m->hdrs_cap ? m->hdrs_cap * 2 : 16;
 			h = realloc(m->hdrs, cap * sizeof(*h));

@@ -58,6 +58,7 @@ struct http_msg {
 
 	size_t max_head;             /* request/status line + headers; default 16 KiB  */
 	size_t max_target;           /* request target; default 8 KiB                  */
+	size_t max_fields;           /* header lines; 0 (default): no limit but max_head */
 	int limit_status;            /* 431 or 414 when a limit stopped the parse      */
 	bool in_message;             /* between message begin and message complete     */
 	bool headers_done;

@@ -43,7 +43,7 @@ static bool allowed(const struct addr *peer)
 /* STEP 1: a client connects: keep its address, start reading (step 2).
  * limits_connect has counted it: client_close, or the failure here, gives
  * its place back. */
-static void client_new(int fd, const struct addr *peer)
+struct client *client_new(int fd, const struct addr *peer)
 {
 	struct client *c = calloc(1, sizeof(*c));
 	if (c == NULL)
@@ -59,6 +59,7 @@ static void client_new(int fd, const struct addr *peer)
 	http_msg_init(&c->req, HTTP_REQUEST, &request_hooks, c);
 	c->req.max_head = P.cfg->max_header;
 	c->req.max_target = P.cfg->max_target;
+	c->req.max_fields = MAX_FIELDS;
 	if (ev_watch(P.loop, fd, 0, client_on_io, c) < 0)
 		goto fail;
 	c->next = P.clients;
@@ -74,8 +75,7 @@ static void client_new(int fd, const struct addr *peer)
 		event_end(e);
 	}
 	request_begin(c);   /* the first byte starts step 2 (timeout-header from now) */
-	pace(c, client_process);
-	return;
+	return pace(c, client_process) < 0 ? NULL : c;
 fail:
 	log_warn("accept: out of memory");
 	limits_disconnect(peer);
@@ -83,6 +83,7 @@ fail:
 		http_msg_free(&c->req);
 	free(c);
 	close(fd);
+	return NULL;
 }
 
 static void on_accept_backoff(ev_loop *loop, void *arg)

@@ -6,8 +6,10 @@
  * state, the buffers and the clock.  Also: --pace, the idle connections
  * given up at --max-conns, and the one teardown.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -246,6 +248,37 @@ int pace(struct client *c, pace_fn *fn)
 	ev_timer_arm(P.loop, &c->pace, P.cfg->pace_ms, on_pace, c);
 	client_refresh(c);
 	return 0;
+}
+
+int client_abandon(struct client *c, const char *why)
+{
+	struct exchange *x = &c->x;
+	if (buf_len(&c->out) == 0)
+		return client_close(c, why);
+	if (x->err[0] == '\0')
+		snprintf(x->err, sizeof(x->err), "%s", why);
+	if (c->srv != NULL) {   /* it holds the start of a request that will not end */
+		struct sconn *s = c->srv;
+		c->srv = NULL;
+		s->client = NULL;
+		sconn_close(s, "client gone mid-request");
+	}
+	if (x->counted && x->server->inflight > 0)
+		x->server->inflight--;
+	x->counted = false;
+	client_enter(c, CS_CLOSING);
+	return client_flush(c);
+}
+
+int client_cut(struct client *c, const char *why)
+{
+	if (buf_len(&c->out) > 0 && buf_write_fd(&c->out, c->fd) < 0 && errno != EAGAIN)
+		log_debug("client %lu %s: write: %s", c->id, c->peer_s, strerror(errno));
+	/* A body that ends at the close would end cleanly with a FIN. */
+	if (c->x.frame == FRAME_CLOSE && net_set_reset_on_close(c->fd) < 0)
+		log_debug("client %lu %s: SO_LINGER: %s", c->id, c->peer_s, strerror(errno));
+	snprintf(c->x.err, sizeof(c->x.err), "%s", why);
+	return client_close(c, why);
 }
 
 /* The one teardown of a client connection. */

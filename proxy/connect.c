@@ -30,6 +30,7 @@ static void attach(struct client *c, struct sconn *s)
 	s->resp.hdrs = hdrs;
 	s->resp.hdrs_cap = hdrs_cap;
 	s->resp.max_head = P.cfg->max_header;
+	s->resp.max_fields = MAX_FIELDS;
 	head_scan_init(&s->scan);
 	s->scan.max = P.cfg->max_header;
 }

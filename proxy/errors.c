@@ -30,20 +30,27 @@ int client_refuse(struct client *c, int status, const char *why, const char *det
 		x->server->inflight--;
 	x->counted = false;
 	x->t_end = ev_mono_ns();
-	if (x->status != 0 || c->state == CS_CLOSING || c->state == CS_LINGER)
-		return client_close(c, why);   /* a response has begun: all we can do is cut it */
+	if (c->state == CS_CLOSING || c->state == CS_LINGER)
+		return client_close(c, why);
+	if (x->status != 0)
+		return client_cut(c, why);   /* a response has begun: all we can do is cut it */
 	x->status = status;
 	const char *reason = http_reason(status);
 	char body[64];
 	int blen = snprintf(body, sizeof(body), "%d %s\n", status, reason);
 	size_t dlen = detail ? strlen(detail) + 1 : 0;   /* and its newline */
+	/* The answer to a HEAD has no body (RFC 9110 9.3.2), only its length.
+	 * llhttp names the method as soon as its letters match ("HEADX" is
+	 * HEAD too): a HEAD it is once the target has begun. */
+	bool head = c->req.parser.method == HTTP_HEAD && c->req.target_len > 0;
 	size_t before = buf_len(&c->out);
 	if (buf_printf(&c->out, "HTTP/1.1 %d %s\r\nContent-Type: text/plain\r\nContent-Length: %zu\r\n"
 	               "%sConnection: close\r\n", status, reason, (size_t)blen + dlen,
 	               detail ? "X-Content-Type-Options: nosniff\r\n" : "") < 0 ||
 	    (x->id[0] != '\0' && P.cfg->return_id && buf_printf(&c->out, "X-Request-ID: %s\r\n", x->id) < 0) ||
 	    (x->retry_after > 0 && buf_printf(&c->out, "Retry-After: %u\r\n", x->retry_after) < 0) ||
-	    buf_printf(&c->out, "\r\n%s", body) < 0 || (detail && buf_cat(&c->out, detail, "\n", NULL) < 0))
+	    buf_printf(&c->out, "\r\n%s", head ? "" : body) < 0 ||
+	    (detail && !head && buf_cat(&c->out, detail, "\n", NULL) < 0))
 		return client_close(c, "out of memory");
 	x->resp_bytes = buf_len(&c->out) - before;
 	struct buf *e = event_begin(c, client_states[c->state].step, "error");

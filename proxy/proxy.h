@@ -46,6 +46,9 @@
 #define LINGER_MS  2000          /* after an error answer, drain input this long    */
 #define STOP_MS    5000          /* SIGTERM: how long in-flight requests may finish */
 #define CHUNK_LINE_MAX 4096      /* a chunk-size line, or the trailers, at most     */
+#define MAX_FIELDS 100           /* header lines in a head (431; a response's: 502), as
+                                    HAProxy's 101 and Apache's 100: per field, step 3
+                                    looks through the others (Connection)           */
 
 /* Scans a head (start line + header lines) for what llhttp 8 lets through
  * but an intermediary must refuse (RFC 9112): bare LF, bare CR, obs-fold,
@@ -62,7 +65,7 @@ struct head_scan {
 void head_scan_init(struct head_scan *h);
 /* Returns 1 when the blank line ending the head was seen (*used = bytes up
  * to and including it), 0 when more bytes are needed (all n used), or -1
- * with h->error set. */
+ * with h->error set (*used = the bytes before the one refused). */
 int head_scan(struct head_scan *h, const char *p, size_t n, size_t *used);
 
 /* Checks chunked framing (RFC 9112 7.1) byte by byte, since llhttp 8.1
@@ -333,6 +336,17 @@ int pace(struct client *c, pace_fn *fn);
 int client_rest(struct client *c);
 /* --max-conns reached: closes the client idle the longest; false if none. */
 bool client_reclaim_idle(void);
+/* The client shut down its side before its request was whole: the
+ * request is given up (its server connection closed), what is queued for
+ * the client (answers to its earlier, pipelined requests) still goes out,
+ * then the connection closes.  Returns -1 if c is gone. */
+int client_abandon(struct client *c, const char *why);
+/* The response under way is cut short (the server failed mid-way): what
+ * was relayed goes out first (one best-effort write), so the client sees
+ * a truncated response rather than none; a client reading the body to the
+ * close (HTTP/1.0) gets a reset, not a FIN that would look like its end.
+ * Then client_close; returns -1. */
+int client_cut(struct client *c, const char *why);
 /* Frees c and its server connection (the access-log line of a request
  * under way first); always "returns" -1 for callers. */
 int client_close(struct client *c, const char *reason);
@@ -354,6 +368,9 @@ void pool_put(struct sconn *s);
 void pool_close_all(void);
 
 /* step 1: accept.c */
+/* A client on the connected socket fd (taken: closed on failure), peer
+ * its address; NULL if it could not be set up. */
+struct client *client_new(int fd, const struct addr *peer);
 int accept_start(void);
 void accept_announce(void);
 void accept_stop(void);

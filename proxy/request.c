@@ -210,8 +210,12 @@ int client_process(struct client *c)
 		const char *p = n ? buf_begin(&c->in) : "";
 		if (c->state == CS_HEAD) {
 			int r = head_scan(&c->scan, p, n, &used);
-			if (r < 0)
+			if (r < 0) {
+				/* llhttp reads what came before the refused byte: the
+				 * answer to a HEAD must know it is one (no body). */
+				(void)http_msg_feed(&c->req, p, used, &used);
 				return client_error(c, c->scan.too_long ? 431 : 400, c->scan.error);
+			}
 			n = used;   /* feed the head alone; its end pauses the parser */
 		} else if (c->req.parser.flags & F_CHUNKED) {
 			int r = chunk_scan(&c->chunks, p, n, &used);
@@ -242,7 +246,7 @@ int client_process(struct client *c)
 			break;
 	}
 	if ((c->state == CS_INSPECT || c->state == CS_BODY) && c->read_eof && buf_len(&c->in) == 0)
-		return client_close(c, "client closed mid-body");   /* before its request was whole */
+		return client_abandon(c, "client closed mid-body");   /* before its request was whole */
 	return 0;
 }
 
@@ -254,7 +258,7 @@ static int client_eof(struct client *c)
 	case CS_IDLE:   /* the last response may still be on its way: client_rest closes */
 		return buf_len(&c->out) > 0 ? 0 : client_close(c, "client closed");
 	case CS_HEAD:
-		return client_close(c, buf_len(&c->in) ? "client closed mid-headers" : "client closed");
+		return client_abandon(c, buf_len(&c->in) ? "client closed mid-headers" : "client closed");
 	case CS_DECIDE:
 	case CS_INSPECT:
 	case CS_CONNECT:

@@ -260,13 +260,7 @@ int server_failed(struct sconn *s, int status, const char *why)
 	}
 	if (c->x.status == 0)
 		return exchange_failed(c, s, NULL, status, why);
-	/* The response had begun: the client can only see it cut short.  What
-	 * was relayed so far goes out first (one best-effort write), so the
-	 * client sees a truncated response rather than an empty reply. */
-	if (buf_len(&c->out) > 0 && buf_write_fd(&c->out, c->fd) < 0 && errno != EAGAIN)
-		log_debug("client %lu %s: write: %s", c->id, c->peer_s, strerror(errno));
-	snprintf(c->x.err, sizeof(c->x.err), "%s", why);
-	return client_close(c, why);
+	return client_cut(c, why);   /* the response had begun */
 }
 
 static int response_process(struct sconn *s);

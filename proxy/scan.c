@@ -16,18 +16,20 @@ void head_scan_init(struct head_scan *h)
 	*h = (struct head_scan){ .prev = '\n', .line_start = true };
 }
 
-static int head_fail(struct head_scan *h, const char *why)
+/* Refuses the head at p[at]: *used = the bytes before it. */
+static int head_fail(struct head_scan *h, const char *why, size_t at, size_t *used)
 {
 	h->error = why;
+	*used = at;
 	return -1;
 }
 
 /* The head so far is over its limit (blank lines and blanks count too). */
-static int head_over(struct head_scan *h, size_t n)
+static int head_over(struct head_scan *h, size_t n, size_t *used)
 {
 	h->bytes += n;
 	h->too_long = h->max > 0 && h->bytes > h->max;
-	return h->too_long ? head_fail(h, "header block over the limit") : 0;
+	return h->too_long ? head_fail(h, "header block over the limit", n, used) : 0;
 }
 
 int head_scan(struct head_scan *h, const char *p, size_t n, size_t *used)
@@ -36,32 +38,33 @@ int head_scan(struct head_scan *h, const char *p, size_t n, size_t *used)
 		unsigned char c = (unsigned char)p[i];
 		if (c == '\n') {
 			if (h->prev != '\r')
-				return head_fail(h, "bare LF in the header block");
+				return head_fail(h, "bare LF in the header block", i, used);
 			h->prev = c;
 			if (h->line_start && h->seen_line) {
 				*used = i + 1;
-				return head_over(h, i + 1) < 0 ? -1 : 1;
+				return head_over(h, i + 1, used) < 0 ? -1 : 1;
 			}
 			h->line_start = true;   /* blank lines before the start line are ignored */
 			continue;
 		}
 		if (h->prev == '\r')
-			return head_fail(h, "bare CR in the header block");
+			return head_fail(h, "bare CR in the header block", i, used);
 		h->prev = c;
 		if (c == '\r')
 			continue;
 		if (h->line_start) {
 			if (c == ' ' || c == '\t')
 				return head_fail(h, h->seen_line ? "obs-fold (a header line starting with white space)"
-				                                 : "white space before the start line");
+				                                 : "white space before the start line", i, used);
 			h->line_start = false;
 			h->seen_line = true;
 		}
 		if ((c < 0x20 && c != '\t') || c == 0x7f)
-			return head_fail(h, c == 0 ? "NUL in the header block" : "control character in the header block");
+			return head_fail(h, c == 0 ? "NUL in the header block" : "control character in the header block", i,
+			                 used);
 	}
 	*used = n;
-	return head_over(h, n);
+	return head_over(h, n, used);
 }
 
 /* ---- the chunked-framing scanner ----------------------------------------- */
