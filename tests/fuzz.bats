@@ -57,6 +57,14 @@ run_harness() {
 	run_harness proxy_framing
 }
 
+@test "requests in any cut reach the backend whole and unchanged, or are refused" {
+	run_harness proxy_request
+}
+
+@test "a backend's answer reaches the client whole and unchanged when RFC 9112 takes it, or ends with 502" {
+	run_harness proxy_response
+}
+
 @test "any proxy config file gets a configuration or one line of error" {
 	run_harness proxy_config
 }

@@ -1,6 +1,6 @@
 /*
- * strict.c - the strict request reader of the differential harnesses (see
- * strict.h).  Straight-line code over a byte array: a cursor, one function
+ * strict.c - the strict request and response reader of the differential
+ * harnesses (see strict.h).  Straight-line code over a byte array: a cursor, one function
  * per grammar rule, RFC 9112 section numbers beside each.
  */
 #include "strict.h"
@@ -311,6 +311,63 @@ enum strict_result strict_chunked(const char *p, size_t n, size_t *len, const ch
 	return res;
 }
 
+/* ---- the head ----------------------------------------------------------------- */
+
+/* The field lines after the start line, up to the empty line: sets r->at
+ * past it.  (Empty lines before the start line were skipped.) */
+static enum strict_result fields(struct rd *r, struct fields *f)
+{
+	size_t end;
+	enum strict_result res;
+	for (;;) {
+		if ((res = line(r, &end)) != STRICT_OK)
+			return res;
+		if (end == r->at) {
+			r->at = end + 2;
+			return STRICT_OK;
+		}
+		if ((res = field(r, end, f)) != STRICT_OK)
+			return res;
+		r->at = end + 2;
+	}
+}
+
+/* RFC 9112 6.1 and 6.3: the framing, one way only (both directions). */
+static enum strict_result framing(struct rd *r, const struct fields *f, int minor)
+{
+	if (f->te > 0 && minor == 0)
+		return bad(r, "Transfer-Encoding in an HTTP/1.0 message");
+	if (f->te > 0 && f->cl > 0)
+		return bad(r, "both Transfer-Encoding and Content-Length");
+	if (f->cl > 1)
+		return bad(r, "more than one Content-Length");
+	if (f->te > 0 && (!f->final_chunked || f->chunked_codings != 1))
+		return bad(r, "a Transfer-Encoding whose final coding is not a single chunked");
+	return STRICT_OK;
+}
+
+/* A body of content_length bytes, or chunked, from r->at. */
+static enum strict_result body(struct rd *r, const struct fields *f)
+{
+	if (f->te > 0) {
+		size_t len;
+		enum strict_result res = strict_chunked((const char *)r->p + r->at, r->n - r->at, &len, &r->why);
+		r->at += len;
+		return res;
+	}
+	if (r->n - r->at < f->content_length)
+		return STRICT_MORE;
+	r->at += (size_t)f->content_length;
+	return STRICT_OK;
+}
+
+/* RFC 9112 2.2: empty lines before the start line are ignored. */
+static void skip_empty_lines(struct rd *r)
+{
+	while (r->n - r->at >= 2 && r->p[r->at] == '\r' && r->p[r->at + 1] == '\n')
+		r->at += 2;
+}
+
 /* ---- the request ----------------------------------------------------------- */
 
 enum strict_result strict_request(const char *p, size_t n, struct strict_req *req)
@@ -321,24 +378,15 @@ enum strict_result strict_request(const char *p, size_t n, struct strict_req *re
 	enum strict_result res;
 
 	memset(req, 0, sizeof(*req));
-	/* RFC 9112 2.2: empty lines before the request-line are ignored. */
-	while (r.n - r.at >= 2 && r.p[r.at] == '\r' && r.p[r.at + 1] == '\n')
-		r.at += 2;
+	skip_empty_lines(&r);
 	if ((res = line(&r, &end)) != STRICT_OK)
 		goto out;
 	if ((res = request_line(&r, end, &req->minor)) != STRICT_OK)
 		goto out;
+	req->line_ok = true;
 	r.at = end + 2;
-	for (;;) {
-		if ((res = line(&r, &end)) != STRICT_OK)
-			goto out;
-		if (end == r.at)
-			break;
-		if ((res = field(&r, end, &f)) != STRICT_OK)
-			goto out;
-		r.at = end + 2;
-	}
-	r.at = end + 2;
+	if ((res = fields(&r, &f)) != STRICT_OK)
+		goto out;
 	req->head_len = r.at;
 
 	/* RFC 9112 3.2: Host exactly once in HTTP/1.1, never twice. */
@@ -346,42 +394,132 @@ enum strict_result strict_request(const char *p, size_t n, struct strict_req *re
 		res = bad(&r, f.host ? "two Host fields" : "an HTTP/1.1 request without Host");
 		goto out;
 	}
-	/* RFC 9112 6.1 and 6.3: the framing, one way only. */
-	if (f.te > 0 && req->minor == 0) {
-		res = bad(&r, "Transfer-Encoding in an HTTP/1.0 request");
+	if ((res = framing(&r, &f, req->minor)) != STRICT_OK)
 		goto out;
-	}
-	if (f.te > 0 && f.cl > 0) {
-		res = bad(&r, "both Transfer-Encoding and Content-Length");
-		goto out;
-	}
-	if (f.cl > 1) {
-		res = bad(&r, "more than one Content-Length");
-		goto out;
-	}
-	if (f.te > 0 && (!f.final_chunked || f.chunked_codings != 1)) {
-		res = bad(&r, "a Transfer-Encoding whose final coding is not a single chunked");
-		goto out;
-	}
 	req->keep_alive = !f.conn_close && (req->minor >= 1 || f.conn_keep_alive);
-	if (f.te > 0) {
-		req->chunked = true;
-		size_t body;
-		res = strict_chunked(p + r.at, n - r.at, &body, &r.why);
-		r.at += body;
-	} else if (f.cl > 0) {
-		req->content_length = f.content_length;
-		if (n - r.at < f.content_length) {
-			res = STRICT_MORE;
-		} else {
-			r.at += (size_t)f.content_length;
-			res = STRICT_OK;
-		}
-	} else {
-		res = STRICT_OK;   /* RFC 9112 6.3 item 7: a request without either has no body */
-	}
+	req->chunked = f.te > 0;
+	req->content_length = f.content_length;
+	/* RFC 9112 6.3 item 7: a request without either has no body. */
+	res = body(&r, &f);
 out:
 	req->len = r.at;
 	req->why = r.why;
 	return res;
+}
+
+/* ---- the response ------------------------------------------------------------ */
+
+/* status-line = HTTP-version SP status-code SP [ reason-phrase ] (RFC 9112
+ * 4); the SP before an empty reason may be missing (see strict.h). */
+static enum strict_result status_line(struct rd *r, size_t end, int *minor, int *status)
+{
+	const unsigned char *s = r->p + r->at;
+	size_t len = end - r->at;
+	if (len < 12 || memcmp(s, "HTTP/", 5) != 0 || s[6] != '.' || s[5] < '0' || s[5] > '9' || s[7] < '0' ||
+	    s[7] > '9' || s[8] != ' ')
+		return bad(r, "a status-line that does not start with HTTP/DIGIT.DIGIT SP");
+	if (s[5] != '1')
+		return bad(r, "a major version other than 1");
+	*minor = s[7] - '0';
+	for (size_t i = 9; i < 12; i++)
+		if (s[i] < '0' || s[i] > '9')
+			return bad(r, "a status code that is not 3DIGIT");
+	*status = (s[9] - '0') * 100 + (s[10] - '0') * 10 + (s[11] - '0');
+	if (*status < 100 || *status > 599)
+		return bad(r, "a status code outside 100-599");
+	if (len > 12 && s[12] != ' ')
+		return bad(r, "no SP after the status code");
+	for (size_t i = 13; i < len; i++)
+		if (!(vchar(s[i]) || obs_text(s[i]) || ows(s[i])))
+			return bad(r, "a control character in the reason-phrase");
+	return STRICT_OK;
+}
+
+enum strict_result strict_response(const char *p, size_t n, bool head, bool eof, struct strict_resp *resp)
+{
+	struct rd r = { .p = (const unsigned char *)p, .n = n };
+	struct fields f = { 0 };
+	size_t end;
+	enum strict_result res;
+
+	memset(resp, 0, sizeof(*resp));
+	skip_empty_lines(&r);   /* not in RFC 9112 for responses, but it moves no framing */
+	if ((res = line(&r, &end)) != STRICT_OK)
+		goto out;
+	if ((res = status_line(&r, end, &resp->minor, &resp->status)) != STRICT_OK)
+		goto out;
+	r.at = end + 2;
+	if ((res = fields(&r, &f)) != STRICT_OK)
+		goto out;
+	resp->head_len = r.at;
+	if (resp->status == 101) {
+		res = bad(&r, "101 Switching Protocols without an Upgrade asked for");
+		goto out;
+	}
+	if ((res = framing(&r, &f, resp->minor)) != STRICT_OK)
+		goto out;
+	resp->keep_alive = !f.conn_close && (resp->minor >= 1 || f.conn_keep_alive);
+	resp->content_length = f.content_length;
+	/* RFC 9112 6.3 item 1: these end with their head. */
+	resp->has_body = !(head || resp->status < 200 || resp->status == 204 || resp->status == 304);
+	if (!resp->has_body)
+		goto out;
+	resp->chunked = f.te > 0;
+	if (f.te > 0 || f.cl > 0) {
+		res = body(&r, &f);
+		goto out;
+	}
+	/* item 8: the rest of the connection is the body */
+	resp->until_close = true;
+	resp->keep_alive = false;
+	r.at = n;
+	res = eof ? STRICT_OK : STRICT_MORE;
+out:
+	resp->len = r.at;
+	resp->why = r.why;
+	return res;
+}
+
+/* ---- reading a valid message's parts ------------------------------------------- */
+
+size_t strict_body(const char *p, size_t head_len, size_t len, bool is_chunked, char *out)
+{
+	if (!is_chunked) {
+		memcpy(out, p + head_len, len - head_len);
+		return len - head_len;
+	}
+	struct rd r = { .p = (const unsigned char *)p, .n = len, .at = head_len };
+	size_t w = 0;
+	for (;;) {
+		uint64_t size = 0;
+		for (; r.at < r.n && hex(r.p[r.at]) >= 0; r.at++)
+			size = size * 16 + (uint64_t)hex(r.p[r.at]);
+		while (r.at < r.n && r.p[r.at] != '\n')   /* the extensions, CRLF */
+			r.at++;
+		r.at++;
+		if (size == 0 || r.at >= r.n || r.n - r.at < size)
+			return w;
+		memcpy(out + w, r.p + r.at, (size_t)size);
+		w += (size_t)size;
+		r.at += (size_t)size + 2;
+	}
+}
+
+bool strict_next_field(const char *p, size_t head_len, size_t *at, struct strict_field *f)
+{
+	struct rd r = { .p = (const unsigned char *)p, .n = head_len, .at = *at };
+	size_t end, v, v_len;
+	if (r.at == 0) {   /* past the empty lines and the start line */
+		skip_empty_lines(&r);
+		if (line(&r, &end) != STRICT_OK)
+			return false;
+		r.at = end + 2;
+	}
+	if (line(&r, &end) != STRICT_OK || end == r.at || field_line(&r, end, &f->name_len, &v, &v_len) != STRICT_OK)
+		return false;
+	f->name = p + r.at;
+	f->value = p + v;
+	f->value_len = v_len;
+	*at = end + 2;
+	return true;
 }
