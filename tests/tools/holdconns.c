@@ -7,8 +7,12 @@
  *
  *   holdconns ADDR:PORT N CMD [ARG...]
  *
- * Connections and reads are blocking, one after the other, 10 s each at
- * most: the server under test is local.  Any failure is one line, exit 2.
+ * Connections and reads are blocking, 10 s each at most (the server under
+ * test is local), BATCH at a time: BATCH connections each send their
+ * request, then their answers are read, so the server has many requests in
+ * hand at once, as under real load (one at a time, a poll()-based server
+ * pays for every connection it holds at each of the request's turns: 10,000
+ * would take minutes).  Any failure is one line, exit 2.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -25,8 +29,10 @@
 
 static const char request[] = "GET / HTTP/1.1\r\nHost: bench\r\n\r\n";
 
-/* One connection with one request answered (its head read); the fd. */
-static int one(const struct addr *a, const char *name, size_t i)
+#define BATCH 64
+
+/* One connection with its request sent; the fd. */
+static int dial(const struct addr *a, const char *name, size_t i)
 {
 	struct timeval tv = { .tv_sec = 10 };
 	int fd = socket(a->ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -39,6 +45,12 @@ static int one(const struct addr *a, const char *name, size_t i)
 		fatal("connection %zu: connect %s: %s", i, name, strerror(errno));
 	if (send(fd, request, sizeof(request) - 1, MSG_NOSIGNAL) != (ssize_t)(sizeof(request) - 1))
 		fatal("connection %zu: send: %s", i, strerror(errno));
+	return fd;
+}
+
+/* Reads the head of connection i's answer. */
+static void read_head(int fd, size_t i)
+{
 	/* The head ends at the first blank line; the body, if any, stays unread. */
 	char buf[4096];
 	size_t got = 0;
@@ -52,7 +64,6 @@ static int one(const struct addr *a, const char *name, size_t i)
 			fatal("connection %zu: %s before the response head", i, n == 0 ? "closed" : strerror(errno));
 		got += (size_t)n;
 	}
-	return fd;
 }
 
 int main(int argc, char **argv)
@@ -73,8 +84,13 @@ int main(int argc, char **argv)
 	int *fds = calloc(n, sizeof(*fds));
 	if (fds == NULL)
 		fatal("out of memory");
-	for (size_t i = 0; i < n; i++)
-		fds[i] = one(&a, argv[1], i);
+	for (size_t i = 0; i < n; i += BATCH) {
+		size_t end = n - i < BATCH ? n : i + BATCH;
+		for (size_t k = i; k < end; k++)
+			fds[k] = dial(&a, argv[1], k);
+		for (size_t k = i; k < end; k++)
+			read_head(fds[k], k);
+	}
 
 	if (fflush(stdout) != 0)
 		fatal("stdout: %s", strerror(errno));
