@@ -46,6 +46,8 @@
 #define LINGER_MS  2000          /* after an error answer, drain input this long    */
 #define STOP_MS    5000          /* SIGTERM: how long in-flight requests may finish */
 #define CHUNK_LINE_MAX 4096      /* a chunk-size line, or the trailers, at most     */
+#define MAX_INTERIM 16           /* 1xx responses to one request; past it: 502 (a
+                                    1xx storm never ends the response otherwise) */
 #define MAX_FIELDS 100           /* header lines in a head (431; a response's: 502), as
                                     HAProxy's 101 and Apache's 100: per field, step 3
                                     looks through the others (Connection)           */
@@ -202,6 +204,7 @@ struct exchange {
 	bool logged;               /* its access-log line is written                 */
 	int retries;               /* times step 4 was done again (access log)        */
 	unsigned retry_after;      /* an error answer's Retry-After, seconds (0: none) */
+	int interim;               /* 1xx responses relayed (MAX_INTERIM)             */
 	bool race_retried;         /* one of them was the keep-alive race's            */
 	bool discarded;            /* --retry-on: this response goes no further        */
 	enum frame frame;          /* how the response body goes to the client      */

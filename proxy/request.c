@@ -214,7 +214,9 @@ int client_process(struct client *c)
 				/* llhttp reads what came before the refused byte: the
 				 * answer to a HEAD must know it is one (no body). */
 				(void)http_msg_feed(&c->req, p, used, &used);
-				return client_error(c, c->scan.too_long ? 431 : 400, c->scan.error);
+				bool tls = used == 0 && c->scan.bytes == 0 && (unsigned char)p[0] == 0x16;   /* a TLS record */
+				return client_error(c, c->scan.too_long ? 431 : 400,
+				                    tls ? "a TLS handshake on the plain HTTP port" : c->scan.error);
 			}
 			n = used;   /* feed the head alone; its end pauses the parser */
 		} else if (c->req.parser.flags & F_CHUNKED) {
@@ -237,7 +239,8 @@ int client_process(struct client *c)
 		if (e != HPE_OK) {
 			int status = c->req.limit_status ? c->req.limit_status : 400;
 			if (c->x.err[0] == '\0')
-				snprintf(c->x.err, sizeof(c->x.err), "%s", c->req.error);
+				snprintf(c->x.err, sizeof(c->x.err), "%s", e == HPE_PAUSED_H2_UPGRADE ?
+				         "the HTTP/2 preface (PRI * HTTP/2.0) on an HTTP/1.x port" : c->req.error);
 			return client_error(c, status, c->x.err);
 		}
 		if (c->state == CS_INSPECT && c->x.waf.enough)
@@ -245,8 +248,11 @@ int client_process(struct client *c)
 		if (buf_len(&c->in) == 0)
 			break;
 	}
-	if ((c->state == CS_INSPECT || c->state == CS_BODY) && c->read_eof && buf_len(&c->in) == 0)
-		return client_abandon(c, "client closed mid-body");   /* before its request was whole */
+	/* The client shut down its side before its request was whole (a
+	 * pipelined one may be cut after the answers to those before it). */
+	if ((c->state == CS_HEAD || c->state == CS_INSPECT || c->state == CS_BODY) && c->read_eof &&
+	    buf_len(&c->in) == 0)
+		return client_abandon(c, c->state == CS_HEAD ? "client closed mid-headers" : "client closed mid-body");
 	return 0;
 }
 

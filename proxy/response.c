@@ -87,6 +87,10 @@ static int on_response_headers(struct http_msg *m)
 		return -1;
 	}
 	if (st < 200) {   /* 100 Continue, 103 Early Hints: pass on to HTTP/1.1 clients */
+		if (++x->interim > MAX_INTERIM) {
+			snprintf(m->error, sizeof(m->error), "more than %d interim (1xx) responses", MAX_INTERIM);
+			return -1;
+		}
 		size_t before = buf_len(&c->out);
 		if (client11 && edit_response_head(m, FRAME_NONE, name, NULL, 1, &c->out) < 0)
 			goto nomem;

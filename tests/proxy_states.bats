@@ -13,10 +13,11 @@ setup_file() {
 	# reads nothing, most of it waits in the proxy's own output buffer.
 	export RAW_DIR=$BATS_FILE_TMPDIR/raw
 	mkdir -p "$RAW_DIR"
-	local pad; pad=$(printf '%*s' 10000 '' | tr ' ' a)
+	# (80 lines of 100 KB: the proxy takes 100 header lines at most.)
+	local pad; pad=$(printf '%*s' 100000 '' | tr ' ' a)
 	{
 		printf 'HTTP/1.1 200 OK\r\n'
-		yes "X-Pad: $pad"$'\r' | head -n 800
+		yes "X-Pad: $pad"$'\r' | head -n 80
 		printf 'Content-Length: 0\r\n\r\n'
 	} >"$RAW_DIR/bighead.http"
 	start_bg_file mock "$L7_BIN/mockserver" --raw-dir "$RAW_DIR" --listen 127.0.0.11:0 --name b1
