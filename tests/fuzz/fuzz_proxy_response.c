@@ -60,6 +60,7 @@ struct expect {
 	enum strict_result res;     /* of its final answer (MORE: none, or cut)    */
 	int interim[MAX_1XX];
 	size_t ninterim;
+	bool new_minor;             /* a 1xx in HTTP/1.2 or up came first          */
 	const char *p;              /* the final answer                            */
 	struct strict_resp s;
 };
@@ -128,6 +129,7 @@ static void expected(const struct rig *r, const struct script *sc, struct expect
 				at += x->s.len;
 				if (x->s.status >= 200)
 					break;
+				x->new_minor |= x->s.minor > 1;
 				if (x->ninterim < MAX_1XX)
 					x->interim[x->ninterim] = x->s.status;
 				x->ninterim++;
@@ -158,17 +160,18 @@ static size_t body_of(const char *p, const struct strict_resp *s, char **out)
 
 /* The proxy may refuse an answer the strict reader takes: one in a
  * version it does not speak (HTTP/1.2 and up: llhttp refuses them, where
- * RFC 9112 2.3 would read them as 1.1), or with over MAX_FIELDS (100)
- * header lines. */
+ * RFC 9112 2.3 would read them as 1.1; a 1xx in one before it too), one
+ * with over MAX_FIELDS (100) header lines, or after over MAX_INTERIM (16)
+ * 1xx. */
 static bool refusable(const struct expect *x)
 {
-	if (x->res != STRICT_OK || x->s.minor > 1)
+	if (x->res != STRICT_OK || x->s.minor > 1 || x->new_minor)
 		return true;
 	struct strict_field f;
 	size_t fields = 0;
 	for (size_t at = 0; strict_next_field(x->p, x->s.head_len, &at, &f);)
 		fields++;
-	return fields > 100;
+	return fields > 100 || x->ninterim > 16;
 }
 
 static void check_client(const struct rig *r, const struct script *sc, const struct expect *ex)
