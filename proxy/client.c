@@ -250,6 +250,20 @@ int pace(struct client *c, pace_fn *fn)
 	return 0;
 }
 
+void exchange_release(struct client *c, const char *why)
+{
+	struct exchange *x = &c->x;
+	if (c->srv != NULL) {
+		struct sconn *s = c->srv;
+		c->srv = NULL;
+		s->client = NULL;
+		sconn_close(s, why);
+	}
+	if (x->counted && x->server != NULL && x->server->inflight > 0)
+		x->server->inflight--;
+	x->counted = false;
+}
+
 int client_abandon(struct client *c, const char *why)
 {
 	struct exchange *x = &c->x;
@@ -257,15 +271,7 @@ int client_abandon(struct client *c, const char *why)
 		return client_close(c, why);
 	if (x->err[0] == '\0')
 		snprintf(x->err, sizeof(x->err), "%s", why);
-	if (c->srv != NULL) {   /* it holds the start of a request that will not end */
-		struct sconn *s = c->srv;
-		c->srv = NULL;
-		s->client = NULL;
-		sconn_close(s, "client gone mid-request");
-	}
-	if (x->counted && x->server->inflight > 0)
-		x->server->inflight--;
-	x->counted = false;
+	exchange_release(c, "client gone mid-request");   /* a request that will not end */
 	client_enter(c, CS_CLOSING);
 	return client_flush(c);
 }
@@ -296,14 +302,7 @@ int client_close(struct client *c, const char *reason)
 		event_str(e, "reason", reason);
 		event_end(e);
 	}
-	if (c->srv != NULL) {
-		struct sconn *s = c->srv;
-		c->srv = NULL;
-		s->client = NULL;
-		sconn_close(s, "client gone");
-	}
-	if (x->counted && x->server != NULL && x->server->inflight > 0)
-		x->server->inflight--;
+	exchange_release(c, "client gone");
 	limits_disconnect(&c->peer);   /* every client was counted at step 1 */
 	ev_timer_stop(P.loop, &c->timer);
 	ev_timer_stop(P.loop, &c->pace);

@@ -20,15 +20,7 @@ int client_refuse(struct client *c, int status, const char *why, const char *det
 	struct exchange *x = &c->x;
 	if (x->err[0] == '\0' || why != x->err)
 		snprintf(x->err, sizeof(x->err), "%s", why);
-	if (c->srv != NULL) {   /* the server connection is mid-exchange: not reusable */
-		struct sconn *s = c->srv;
-		c->srv = NULL;
-		s->client = NULL;
-		sconn_close(s, "exchange failed");
-	}
-	if (x->counted && x->server->inflight > 0)
-		x->server->inflight--;
-	x->counted = false;
+	exchange_release(c, "exchange failed");   /* a server connection mid-exchange is not reusable */
 	x->t_end = ev_mono_ns();
 	if (c->state == CS_CLOSING || c->state == CS_LINGER)
 		return client_close(c, why);

@@ -339,6 +339,9 @@ int pace(struct client *c, pace_fn *fn);
 int client_rest(struct client *c);
 /* --max-conns reached: closes the client idle the longest; false if none. */
 bool client_reclaim_idle(void);
+/* The exchange lets go of its server: the connection (mid-exchange, not
+ * reusable) is closed for why, the server's in-flight count given back. */
+void exchange_release(struct client *c, const char *why);
 /* The client shut down its side before its request was whole: the
  * request is given up (its server connection closed), what is queued for
  * the client (answers to its earlier, pipelined requests) still goes out,

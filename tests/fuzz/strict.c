@@ -254,9 +254,30 @@ static enum strict_result chunk_ext(struct rd *r, size_t end)
 	return STRICT_OK;
 }
 
-static enum strict_result chunked(struct rd *r)
+/* Field lines up to the empty line (a head's after its start line, or a
+ * chunked body's trailers: f NULL, read for their syntax only): sets r->at
+ * past it. */
+static enum strict_result fields(struct rd *r, struct fields *f)
 {
 	size_t end, name_len, v, v_len;
+	enum strict_result res;
+	for (;;) {
+		if ((res = line(r, &end)) != STRICT_OK)
+			return res;
+		if (end == r->at) {
+			r->at = end + 2;
+			return STRICT_OK;
+		}
+		res = f != NULL ? field(r, end, f) : field_line(r, end, &name_len, &v, &v_len);
+		if (res != STRICT_OK)
+			return res;
+		r->at = end + 2;
+	}
+}
+
+static enum strict_result chunked(struct rd *r)
+{
+	size_t end;
 	enum strict_result res;
 	for (;;) {
 		/* chunk-size [ chunk-ext ] CRLF */
@@ -288,18 +309,7 @@ static enum strict_result chunked(struct rd *r)
 			return bad(r, "chunk data not followed by CRLF");
 		r->at += 2;
 	}
-	/* trailer-section = *( field-line CRLF ), then CRLF */
-	for (;;) {
-		if ((res = line(r, &end)) != STRICT_OK)
-			return res;
-		if (end == r->at) {
-			r->at = end + 2;
-			return STRICT_OK;
-		}
-		if ((res = field_line(r, end, &name_len, &v, &v_len)) != STRICT_OK)
-			return res;
-		r->at = end + 2;
-	}
+	return fields(r, NULL);   /* trailer-section = *( field-line CRLF ), then CRLF */
 }
 
 enum strict_result strict_chunked(const char *p, size_t n, size_t *len, const char **why)
@@ -312,25 +322,6 @@ enum strict_result strict_chunked(const char *p, size_t n, size_t *len, const ch
 }
 
 /* ---- the head ----------------------------------------------------------------- */
-
-/* The field lines after the start line, up to the empty line: sets r->at
- * past it.  (Empty lines before the start line were skipped.) */
-static enum strict_result fields(struct rd *r, struct fields *f)
-{
-	size_t end;
-	enum strict_result res;
-	for (;;) {
-		if ((res = line(r, &end)) != STRICT_OK)
-			return res;
-		if (end == r->at) {
-			r->at = end + 2;
-			return STRICT_OK;
-		}
-		if ((res = field(r, end, f)) != STRICT_OK)
-			return res;
-		r->at = end + 2;
-	}
-}
 
 /* RFC 9112 6.1 and 6.3: the framing, one way only (both directions). */
 static enum strict_result framing(struct rd *r, const struct fields *f, int minor)
