@@ -61,6 +61,8 @@ struct head_scan {
 	bool line_start;         /* the next byte begins a line        */
 	bool seen_line;          /* the start line has begun           */
 	bool too_long;           /* the error is the size limit        */
+	bool start_done;         /* the start line has ended           */
+	size_t start_len;        /* its bytes (CRLF excluded)          */
 	size_t bytes, max;       /* of the head so far; 0: no limit    */
 	const char *error;       /* why the head was refused           */
 };
@@ -500,7 +502,7 @@ int exchange_failed(struct client *c, struct sconn *s, struct buf *out, int stat
  * of failures (called only when srv->fails > 0: the hot path pays one test). */
 void health_failed(struct client *c, struct server *srv, const char *why);
 void health_ok(struct client *c, struct server *srv);
-int response_check(const struct http_msg *resp, const char **why);
+int response_check(const struct http_msg *resp, size_t start_len, const char **why);
 /* Queues a piece of the response body for the client, framed. */
 int relay_body(struct client *c, const char *at, size_t len);
 /* Writes the response head the client receives: hop-by-hop headers

@@ -16,9 +16,16 @@
 #include "log.h"
 #include "proxy.h"
 
-int response_check(const struct http_msg *resp, const char **why)
+int response_check(const struct http_msg *resp, size_t start_len, const char **why)
 {
 	int st = http_status(resp);
+	/* "HTTP/1.1 200", or with SP and the reason: llhttp 8 reads any run of
+	 * digits as the status ("0200" is 200); RFC 9112 4 wants three. */
+	size_t reason = resp->target_len;
+	if (start_len != 12 + (reason > 0) + reason && !(reason == 0 && start_len == 13)) {
+		*why = "a status code that is not three digits";
+		return 502;
+	}
 	if (st == 101) {
 		*why = "101 Switching Protocols, but no upgrade was asked";
 		return 502;
@@ -82,7 +89,7 @@ static int on_response_headers(struct http_msg *m)
 	const char *name = P.cfg->name ? P.cfg->name : "l7lab", *id = P.cfg->return_id ? x->id : NULL;
 	int st = http_status(m);
 	bool client11 = http_minor(&c->req) >= 1;
-	if (response_check(m, &why) != 0) {
+	if (response_check(m, s->scan.start_len, &why) != 0) {
 		snprintf(m->error, sizeof(m->error), "%s", why);
 		return -1;
 	}

@@ -40,6 +40,7 @@ int head_scan(struct head_scan *h, const char *p, size_t n, size_t *used)
 			if (h->prev != '\r')
 				return head_fail(h, "bare LF in the header block", i, used);
 			h->prev = c;
+			h->start_done |= h->seen_line;
 			if (h->line_start && h->seen_line) {
 				*used = i + 1;
 				return head_over(h, i + 1, used) < 0 ? -1 : 1;
@@ -59,6 +60,7 @@ int head_scan(struct head_scan *h, const char *p, size_t n, size_t *used)
 			h->line_start = false;
 			h->seen_line = true;
 		}
+		h->start_len += !h->start_done;
 		if ((c < 0x20 && c != '\t') || c == 0x7f)
 			return head_fail(h, c == 0 ? "NUL in the header block" : "control character in the header block", i,
 			                 used);

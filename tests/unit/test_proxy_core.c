@@ -194,8 +194,13 @@ static int check_resp(const char *head)
 {
 	struct http_msg m;
 	const char *why = NULL;
+	struct head_scan h;
+	size_t used;
+	head_scan_init(&h);   /* measures the status line, as step 6 does */
+	if (head_scan(&h, head, strlen(head), &used) != 1)
+		return -1;
 	parse(&m, HTTP_RESPONSE, head);
-	int st = m.headers_done ? response_check(&m, &why) : -1;
+	int st = m.headers_done ? response_check(&m, h.start_len, &why) : -1;
 	http_msg_free(&m);
 	return st;
 }
@@ -206,6 +211,10 @@ TEST(the_response_checks_refuse_ambiguous_responses)
 	CHECK_INT(check_resp("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"), 0);
 	CHECK_INT(check_resp("HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n"), 502);
 	CHECK_INT(check_resp("HTTP/1.1 101 Switching Protocols\r\nUpgrade: x\r\nConnection: upgrade\r\n\r\n"), 502);
+	CHECK_INT(check_resp("HTTP/1.1 0200 OK\r\nContent-Length: 3\r\n\r\n"), 502);   /* llhttp 8 reads 200 */
+	CHECK_INT(check_resp("HTTP/1.1 200\r\nContent-Length: 3\r\n\r\n"), 0);
+	CHECK_INT(check_resp("HTTP/1.1 200 \r\nContent-Length: 3\r\n\r\n"), 0);
+	CHECK_INT(check_resp("\r\nHTTP/1.1 204 No Content\r\n\r\n"), 0);
 }
 
 TEST(step_7_edits_a_response_head)
