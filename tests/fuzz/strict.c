@@ -240,13 +240,13 @@ static void skip_ows(struct rd *r, size_t end)
  * line).  Only its end matters to framing, and the proxy re-chunks bodies
  * without extensions (as nginx, it skips them to the CRLF): this reader
  * asks for a ";" first (or BWS and ";") and no control bytes, not for the
- * name=value grammar. */
+ * name=value grammar.  BWS without a ";" after it is no chunk-ext. */
 static enum strict_result chunk_ext(struct rd *r, size_t end)
 {
-	skip_ows(r, end);
 	if (r->at == end)
 		return STRICT_OK;
-	if (r->p[r->at] != ';')
+	skip_ows(r, end);
+	if (r->at == end || r->p[r->at] != ';')
 		return bad(r, "junk after the chunk size");
 	for (; r->at < end; r->at++)
 		if (!(vchar(r->p[r->at]) || obs_text(r->p[r->at]) || ows(r->p[r->at])))
