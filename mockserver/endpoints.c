@@ -417,9 +417,9 @@ static void ep_stats(struct conn *c)
 		r |= buf_json_str(j, be->name, strlen(be->name));
 		r |= buf_puts(j, ":{\"address\":");
 		r |= buf_json_str(j, be->addr_str, strlen(be->addr_str));
-		r |= buf_printf(j, ",\"healthy\":%s,\"requests\":%llu,\"connections\":%llu,\"open\":%llu,"
+		r |= buf_printf(j, ",\"healthy\":%s,\"delay_ms\":%llu,\"requests\":%llu,\"connections\":%llu,\"open\":%llu,"
 		                "\"dropped\":%llu,\"reset\":%llu,\"status\":{",
-		                be->healthy ? "true" : "false", (unsigned long long)be->st.requests,
+		                be->healthy ? "true" : "false", (unsigned long long)be->o.delay_ms, (unsigned long long)be->st.requests,
 		                (unsigned long long)be->st.connections, (unsigned long long)be->st.open,
 		                (unsigned long long)be->st.dropped, (unsigned long long)be->st.reset);
 		bool first = true;

@@ -33,6 +33,9 @@ static const char usage_text[] =
 	"  --listen ADDRESS:PORT      listen here (127.0.0.1:9001, [::1]:0; default 127.0.0.1:9001)\n"
 	"  --name NAME                X-Backend name (default: the bound ADDRESS:PORT)\n"
 	"  --delay D[:JITTER]         answer every request D (+ up to JITTER) late\n"
+	"  --delay-after WHEN:D[:JITTER]\n"
+	"                             from WHEN after start (or usr2: at SIGUSR2 only)\n"
+	"                             answer D late instead\n"
 	"  --fail-rate P              answer --fail-status with probability P (0.1 or 10%)\n"
 	"  --fail-status CODE         status of injected failures (default 500)\n"
 	"  --drop-rate P              close without answering with probability P\n"
@@ -54,7 +57,8 @@ static const char usage_text[] =
 	"  /drip?bytes=N&ms=T  /leak  /headers/N  /close  /drop  /reset  /hang\n"
 	"  /stats  /health  /raw/FILE\n"
 	"Every response carries X-Backend, X-Conn, X-Conn-Request and Server: mockserver.\n"
-	"SIGUSR1 toggles health (503 while unhealthy); SIGINT/SIGTERM finish and exit 0.\n"
+	"SIGUSR1 toggles health (503 while unhealthy); SIGUSR2 switches to the\n"
+	"--delay-after delay now (and back); SIGINT/SIGTERM finish and exit 0.\n"
 	"See mockserver(1).\n";
 
 /* ---- flags ---------------------------------------------------------------- */
@@ -66,18 +70,34 @@ static const struct opts default_opts = {
 	.max_body = 1024 * 1024,
 };
 
-/* "D" or "D:JITTER", each a duration (250ms, 1.5s). */
-static void parse_delay(const char *s, struct opts *o)
+/* "D" or "D:JITTER", each a duration (250ms, 1.5s), for flag. */
+static void parse_delay(const char *flag, const char *s, uint64_t *delay, uint64_t *jitter)
 {
 	char first[64];
 	const char *colon = strchr(s, ':');
 	size_t n = colon ? (size_t)(colon - s) : strlen(s);
 	if (n >= sizeof(first))
-		usage_error("--delay: '%s' is not D[:JITTER]", s);
+		usage_error("%s: '%s' is not D[:JITTER]", flag, s);
 	memcpy(first, s, n);
 	first[n] = '\0';
-	o->delay_ms = cli_duration_ms("--delay", first);
-	o->jitter_ms = colon ? cli_duration_ms("--delay", colon + 1) : 0;
+	*delay = cli_duration_ms(flag, first);
+	*jitter = colon ? cli_duration_ms(flag, colon + 1) : 0;
+}
+
+/* "WHEN:D[:JITTER]", WHEN a duration or usr2. */
+static void parse_delay_after(const char *s, struct opts *o)
+{
+	char when[64];
+	const char *colon = strchr(s, ':');
+	if (colon == NULL || (size_t)(colon - s) >= sizeof(when))
+		usage_error("--delay-after: '%s' is not WHEN:D[:JITTER] (10s:2ms, usr2:2ms)", s);
+	memcpy(when, s, (size_t)(colon - s));
+	when[colon - s] = '\0';
+	o->delay_on_signal = strcmp(when, "usr2") == 0;
+	if (!o->delay_on_signal)
+		o->delay_after_ms = cli_duration_ms("--delay-after", when);
+	parse_delay("--delay-after", colon + 1, &o->delay2_ms, &o->jitter2_ms);
+	o->has_delay2 = true;
 }
 
 static bool name_ok(const char *s)
@@ -113,13 +133,14 @@ static void add_listener(struct server *srv, const char *addr, const struct opts
 enum {
 	O_LISTEN = 256, O_NAME, O_DELAY, O_FAIL_RATE, O_FAIL_STATUS, O_DROP_RATE, O_RESET_RATE,
 	O_MAX_REQUESTS, O_IDLE_TIMEOUT, O_UNHEALTHY_AFTER, O_UNHEALTHY_FOR, O_SEED, O_MAX_HEADER,
-	O_MAX_BODY, O_RAW_DIR, O_GRACE, O_VERSION,
+	O_MAX_BODY, O_RAW_DIR, O_GRACE, O_VERSION, O_DELAY_AFTER,
 };
 
 static const struct option longopts[] = {
 	{ "listen", required_argument, NULL, O_LISTEN },
 	{ "name", required_argument, NULL, O_NAME },
 	{ "delay", required_argument, NULL, O_DELAY },
+	{ "delay-after", required_argument, NULL, O_DELAY_AFTER },
 	{ "fail-rate", required_argument, NULL, O_FAIL_RATE },
 	{ "fail-status", required_argument, NULL, O_FAIL_STATUS },
 	{ "drop-rate", required_argument, NULL, O_DROP_RATE },
@@ -173,7 +194,8 @@ static void parse_flags(struct server *srv, int argc, char **argv, const char **
 					usage_error("--name: '%s' is used twice", v);
 			names[srv->nbe - 1] = v;
 			break;
-		case O_DELAY: parse_delay(v, o); break;
+		case O_DELAY: parse_delay("--delay", v, &o->delay_ms, &o->jitter_ms); break;
+		case O_DELAY_AFTER: parse_delay_after(v, o); break;
 		case O_FAIL_RATE: o->fail_rate = cli_prob("--fail-rate", v); break;
 		case O_FAIL_STATUS: o->fail_status = (int)cli_uint("--fail-status", v, 200, 599); break;
 		case O_DROP_RATE: o->drop_rate = cli_prob("--drop-rate", v); break;
@@ -272,6 +294,7 @@ static void open_listener(struct server *srv, struct backend *be, const char *na
 	}
 	rng_seed(&be->rng, be->o.seeded ? be->o.seed : ev_wall_ns() ^ ((uint64_t)getpid() << 32) ^ (uint64_t)(be - srv->be));
 	ev_timer_init(&be->health_timer);
+	ev_timer_init(&be->delay_timer);
 	ev_timer_init(&be->accept_timer);
 	be->healthy = true;
 	if (ev_watch(srv->loop, be->fd, EV_READ, on_accept, be) < 0)
@@ -312,6 +335,34 @@ static void start_health(struct server *srv, struct backend *be)
 	}
 }
 
+/* ---- the delay switch (--delay-after, SIGUSR2) ------------------------------ */
+
+/* Swaps --delay and the --delay-after delay. */
+static void switch_delay(struct backend *be, const char *why)
+{
+	struct opts *o = &be->o;
+	uint64_t d = o->delay_ms, j = o->jitter_ms;
+	o->delay_ms = o->delay2_ms;
+	o->jitter_ms = o->jitter2_ms;
+	o->delay2_ms = d;
+	o->jitter2_ms = j;
+	be->delay_switched = !be->delay_switched;
+	log_debug("%s: delay now %llu ms (+ up to %llu) (%s)", be->name, (unsigned long long)o->delay_ms,
+	          (unsigned long long)o->jitter_ms, why);
+}
+
+static void delay_timer(ev_loop *loop, void *arg)
+{
+	(void)loop;
+	switch_delay(arg, "--delay-after");
+}
+
+static void start_delay(struct server *srv, struct backend *be)
+{
+	if (be->o.has_delay2 && !be->o.delay_on_signal)
+		ev_timer_arm(srv->loop, &be->delay_timer, be->o.delay_after_ms, delay_timer, be);
+}
+
 /* ---- signals and shutdown ------------------------------------------------- */
 
 static void grace_over(ev_loop *loop, void *arg)
@@ -329,6 +380,14 @@ static void on_signal(ev_loop *loop, int signo, void *arg)
 			set_health(&srv->be[i], !srv->be[i].healthy, "SIGUSR1");
 		return;
 	}
+	if (signo == SIGUSR2) {   /* now, instead of at WHEN; again: back */
+		for (size_t i = 0; i < srv->nbe; i++)
+			if (srv->be[i].o.has_delay2) {
+				ev_timer_stop(loop, &srv->be[i].delay_timer);
+				switch_delay(&srv->be[i], "SIGUSR2");
+			}
+		return;
+	}
 	if (signo != SIGINT && signo != SIGTERM)
 		return;
 	if (srv->draining) {        /* a second signal: stop now */
@@ -344,6 +403,7 @@ static void on_signal(ev_loop *loop, int signo, void *arg)
 		close(be->fd);
 		be->fd = -1;
 		ev_timer_stop(loop, &be->health_timer);
+		ev_timer_stop(loop, &be->delay_timer);
 		ev_timer_stop(loop, &be->accept_timer);
 	}
 	conn_drain_all(srv);
@@ -399,6 +459,7 @@ int main(int argc, char **argv)
 		fatal("signals: %s", strerror(errno));
 	for (size_t i = 0; i < srv.nbe; i++) {
 		start_health(&srv, &srv.be[i]);
+		start_delay(&srv, &srv.be[i]);
 		printf("listening %s %s\n", srv.be[i].name, srv.be[i].addr_str);
 	}
 	if (fflush(stdout) != 0)

@@ -102,7 +102,11 @@ extern const char *const leak_near_misses[];
 /* Per-listener settings.  Flags before the first --listen set the defaults
  * that every listener starts from; flags after a --listen change only it. */
 struct opts {
-	uint64_t delay_ms, jitter_ms;     /* --delay MS[:JITTER]                */
+	uint64_t delay_ms, jitter_ms;     /* --delay MS[:JITTER]: the delay now  */
+	uint64_t delay2_ms, jitter2_ms;   /* --delay-after WHEN:D[:JITTER]: the other */
+	uint64_t delay_after_ms;          /* WHEN (a duration)                  */
+	bool has_delay2;                  /* --delay-after was given            */
+	bool delay_on_signal;             /* WHEN is usr2: SIGUSR2 alone switches */
 	double fail_rate, drop_rate, reset_rate;
 	int fail_status;                  /* --fail-status, default 500         */
 	uint64_t max_requests;            /* --max-requests-per-conn, 0 = none  */
@@ -136,6 +140,8 @@ struct backend {
 	bool healthy;
 	int health_phase;                 /* 0 before --unhealthy-after, 1 during --unhealthy-for */
 	ev_timer health_timer;
+	ev_timer delay_timer;             /* --delay-after WHEN                 */
+	bool delay_switched;              /* the --delay-after delay is on      */
 	ev_timer accept_timer;            /* pause after EMFILE                 */
 	uint64_t next_conn_id;
 	struct stats st;

@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# mockserver fault flags: --delay, --fail-rate/--fail-status, --drop-rate,
+# mockserver fault flags: --delay, --delay-after (and SIGUSR2), --fail-rate/--fail-status, --drop-rate,
 # --reset-rate, --max-requests-per-conn, --idle-timeout, --unhealthy-after,
 # --unhealthy-for, --seed, and how flags attach to listeners.
 
@@ -26,6 +26,32 @@ codes() {
 	run bash -c "for i in 1 2 3 4 5 6; do curl -s -o /dev/null -w '%{time_total}\n' http://$(addr_of m)/; done"
 	awk '$1 < 0.1 || $1 > 2 { bad = 1 } { lo = (NR == 1 || $1 < lo) ? $1 : lo; hi = $1 > hi ? $1 : hi }
 	     END { exit bad || hi - lo < 0.01 }' <<<"$output"
+}
+
+@test "--delay-after WHEN:D answers D late from WHEN on" {
+	start_bg m "$L7_BIN/mockserver" --listen 127.0.0.1:0 --name m --delay 20ms --delay-after 300ms:2ms
+	run curl -s "http://$(addr_of m)/stats"
+	assert_equal "$(jq .m.delay_ms <<<"$output")" 20
+	switched() { [ "$(curl -s "http://$(addr_of m)/stats" | jq .m.delay_ms)" = 2 ]; }
+	wait_until switched
+}
+
+@test "SIGUSR2 switches to the --delay-after delay at once, and a second one back" {
+	start_bg m "$L7_BIN/mockserver" --listen 127.0.0.1:0 --name m --delay 3s --delay-after usr2:0
+	delay_is() { [ "$(curl -s -m 5 "http://$(addr_of m)/stats" | jq .m.delay_ms)" = "$1" ]; }
+	delay_is 3000
+	kill -USR2 "$(pid_of m)"
+	wait_until delay_is 0
+	run curl -s -m 2 -o /dev/null -w '%{http_code}' "http://$(addr_of m)/"
+	assert_output 200
+	kill -USR2 "$(pid_of m)"
+	wait_until delay_is 3000
+}
+
+@test "a bad --delay-after exits 2 with one line" {
+	run "$L7_BIN/mockserver" --listen 127.0.0.1:0 --delay-after 2ms
+	assert_failure 2
+	assert_line --index 0 "mockserver: --delay-after: '2ms' is not WHEN:D[:JITTER] (10s:2ms, usr2:2ms)"
 }
 
 @test "--fail-rate 1 answers every request with --fail-status and X-Fault" {
