@@ -58,12 +58,10 @@ static int done(void)
 
 static uint64_t now_ns(void) { return ev_now_ns(P.loop); }
 
-/* "up", or "down" with the seconds it has left in *left. */
+/* "up", "ejected" with the seconds it has left in *left, or "down". */
 static const char *server_state(const struct server *s, uint64_t *left)
 {
-	uint64_t now = now_ns();
-	*left = s->down_until > now ? (s->down_until - now + 999999999) / 1000000000 : 0;
-	return *left > 0 ? "down" : "up";
+	return health_state(s, now_ns(), left);
 }
 
 /* Requests in the last closed second (0 without history). */
@@ -288,7 +286,16 @@ static void put_pool(struct buf *b, const struct pool *pl)
 	char spec[BALANCE_STRLEN];
 	cat(b, "<section class=\"pool\" id=\"pool-", pl->name, "\">\n<h2>pool <b>", pl->name, "</b> · ", NULL);
 	html(b, balance_spec(pl, spec));
-	put(b, "</h2>\n<table>\n<thead><tr><th scope=\"col\">server</th><th scope=\"col\">address</th>"
+	put(b, "</h2>\n<p class=\"budget\">retry budget: <b class=\"retrying\">");
+	put_count(b, pl->retrying);
+	put(b, "</b> of <b class=\"active\">");
+	put_count(b, pl->active);
+	putf(b, "</b> requests in flight retrying (at most %llu%% of the others, or %llu) · refused <b class=\"refused\">",
+	     (unsigned long long)P.cfg->retry_budget, (unsigned long long)P.cfg->retry_budget_min);
+	put_count(b, pl->budget_refused);
+	put(b, "</b> · servers out <b class=\"out\">");
+	put_count(b, pl->nout);
+	put(b, "</b></p>\n<table>\n<thead><tr><th scope=\"col\">server</th><th scope=\"col\">address</th>"
 	                  "<th scope=\"col\">state</th><th scope=\"col\" class=\"n\">weight</th>"
 	                  "<th scope=\"col\" class=\"n\">in flight</th><th scope=\"col\" class=\"n\">req/s</th>"
 	                  "<th scope=\"col\" class=\"n\">p50 ttfb</th><th scope=\"col\" class=\"n\">p99 ttfb</th>");
@@ -450,7 +457,9 @@ static void json_server(struct buf *b, const struct pool *pl, const struct serve
 	json_str(b, "name", s->name);
 	json_str(b, "address", s->addr_s);
 	json_str(b, "state", server_state(s, &left));
-	json_num(b, "down_for_s", left);
+	json_num(b, "ejected_for_s", left);
+	json_num(b, "fails_in_row", s->fails);
+	json_num(b, "ejections_in_row", s->ejected_in_row);
 	json_num(b, "weight", s->weight);
 	json_num(b, "in_flight", s->inflight);
 	json_num(b, "requests", server_requests(s));
@@ -460,6 +469,12 @@ static void json_server(struct buf *b, const struct pool *pl, const struct serve
 	json_num(b, "connections", st->connects);
 	json_num(b, "reuses", st->reuses);
 	json_num(b, "idle_connections", s->nidle);
+	if (P.cfg->health_check != NULL) {
+		json_key(b, "checks");
+		putf(b, "{\"passed\":%llu,\"failed\":%llu,\"last\":\"%s\",\"in_row\":%u},",
+		     (unsigned long long)st->checks[1], (unsigned long long)st->checks[0], s->check_passed ? "pass" : "fail",
+		     s->check_run);
+	}
 	json_key(b, "responses");
 	for (int k = 0; k < 6; k++) {
 		cat(b, k ? "," : "{", "\"", classes[k], "\":", NULL);
@@ -564,6 +579,11 @@ int admin_page_json(struct buf *b)
 		put(b, p ? ",{" : "{");
 		json_str(b, "name", pl->name);
 		json_str(b, "balance", balance_spec(pl, spec));
+		json_key(b, "retry_budget");
+		putf(b, "{\"percent\":%llu,\"min\":%llu,\"active\":%u,\"retrying\":%u,\"refused\":%llu},",
+		     (unsigned long long)P.cfg->retry_budget, (unsigned long long)P.cfg->retry_budget_min, pl->active,
+		     pl->retrying, (unsigned long long)pl->budget_refused);
+		json_num(b, "servers_out", pl->nout);
 		json_key(b, "servers");
 		for (size_t i = 0; i < pl->nservers; i++) {
 			put(b, i ? "," : "[");
@@ -595,7 +615,24 @@ static void metric_labels(struct buf *b, const char *name, const struct pool *pl
 }
 
 typedef uint64_t figure_fn(const struct server *s);
+typedef uint64_t pool_fn(const struct pool *pl);
+static uint64_t pool_active(const struct pool *pl) { return pl->active; }
+static uint64_t pool_retrying(const struct pool *pl) { return pl->retrying; }
+static uint64_t pool_refused(const struct pool *pl) { return pl->budget_refused; }
+
+static void metric_pools(struct buf *b, const char *name, const char *type, const char *help, pool_fn *fn)
+{
+	metric_head(b, name, type, help);
+	for (size_t p = 0; p < P.cfg->npools; p++) {
+		cat(b, name, "{pool=\"", P.cfg->pools[p].name, "\"} ", NULL);
+		putu(b, fn(&P.cfg->pools[p]));
+		put(b, "\n");
+	}
+}
 static uint64_t up_of(const struct server *s) { uint64_t left; return server_state(s, &left)[0] == 'u'; }
+static uint64_t ejected_of(const struct server *s) { uint64_t left; return server_state(s, &left)[0] == 'e'; }
+static uint64_t checks_passed(const struct server *s) { return s->stats.checks[1]; }
+static uint64_t checks_failed(const struct server *s) { return s->stats.checks[0]; }
 static uint64_t weight_of(const struct server *s) { return s->weight; }
 static uint64_t inflight_of(const struct server *s) { return s->inflight; }
 static uint64_t failures_of(const struct server *s) { return s->stats.by_class[0]; }
@@ -671,8 +708,21 @@ int admin_page_metrics(struct buf *b)
 	               "Requests the server failed without a response (connect error, reset, timeout).", failures_of);
 	metric_servers(b, "l7lab_server_retries_total", "counter", "Requests the server failed that went to another server.",
 	               retries_of);
-	metric_servers(b, "l7lab_server_ejections_total", "counter", "Times passive health took the server out.",
+	metric_servers(b, "l7lab_server_ejected", "gauge", "1 while outlier ejection keeps the server out.", ejected_of);
+	metric_servers(b, "l7lab_server_ejections_total", "counter", "Times outlier ejection took the server out.",
 	               ejections_of);
+	if (cfg->health_check != NULL) {
+		metric_servers(b, "l7lab_server_checks_passed_total", "counter", "Active health checks the server passed.",
+		               checks_passed);
+		metric_servers(b, "l7lab_server_checks_failed_total", "counter", "Active health checks the server failed.",
+		               checks_failed);
+	}
+	metric_pools(b, "l7lab_pool_requests_in_flight", "gauge",
+	             "Requests of the pool between step 4 and their end (the retry budget's base).", pool_active);
+	metric_pools(b, "l7lab_pool_retries_in_flight", "gauge", "Requests of the pool past their first attempt.",
+	             pool_retrying);
+	metric_pools(b, "l7lab_pool_retries_refused_total", "counter", "Retries the pool's retry budget refused.",
+	             pool_refused);
 	metric_servers(b, "l7lab_server_connections_total", "counter", "Connections the proxy opened to the server.",
 	               connects_of);
 	metric_head(b, "l7lab_server_ttfb_seconds", "histogram", "Time to the first byte of the server's responses.");

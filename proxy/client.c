@@ -26,6 +26,7 @@ const struct state client_states[] = {
 	[CS_DECIDE]  = { 3, "decide",  EV_READ, TO_NONE,   0 },
 	[CS_INSPECT] = { 3, "inspect", EV_READ, TO_BODY,   408 },   /* --waf: the body up to its limit */
 	[CS_CONNECT] = { 4, "connect", EV_READ, TO_NONE,   0 },   /* timeout-connect: server.c */
+	[CS_BACKOFF] = { 4, "backoff", EV_READ, TO_BACKOFF, 0 },  /* then step 4 again */
 	[CS_BODY]    = { 5, "body",    EV_READ, TO_BODY,   408 },   /* and --min-body-rate */
 	[CS_WAIT]    = { 6, "wait",    EV_READ, TO_NONE,   0 },   /* timeout-server: server.c */
 	[CS_CLOSING] = { 7, "closing", 0,       TO_SEND,   0 },
@@ -36,6 +37,7 @@ const char *const timeout_names[] = {
 	[TO_NONE] = "none", [TO_HEADER] = "timeout-header", [TO_IDLE] = "timeout-idle",
 	[TO_BODY] = "timeout-client", [TO_SEND] = "timeout-client", [TO_LINGER] = "linger",
 	[TO_CONNECT] = "timeout-connect", [TO_SERVER] = "timeout-server", [TO_POOL] = "timeout-pool",
+	[TO_BACKOFF] = "retry-backoff", [TO_ATTEMPT] = "timeout-attempt", [TO_REQUEST] = "timeout-request",
 };
 
 void timer_set(ev_timer *t, uint64_t when, ev_timer_fn *fn, void *arg)
@@ -108,6 +110,7 @@ static uint64_t client_deadline(struct client *c)
 		}
 		return body;
 	case TO_LINGER: return c->t_state + ms(LINGER_MS);
+	case TO_BACKOFF: return c->x.t_retry;
 	default:        return 0;
 	}
 }
@@ -121,6 +124,11 @@ static void on_client_timer(ev_loop *loop, void *arg)
 	uint64_t when = client_deadline(c);
 	if (!timer_due(&c->timer, when, on_client_timer, c))
 		return;
+	if (c->timeout == TO_BACKOFF) {   /* not an error: the retry goes on */
+		if (retry_resume(c) == 0)
+			client_refresh(c);
+		return;
+	}
 	const char *why = "linger done";
 	enum refusal refused = REFUSE__COUNT;
 	char slow[96];
@@ -252,16 +260,13 @@ int pace(struct client *c, pace_fn *fn)
 
 void exchange_release(struct client *c, const char *why)
 {
-	struct exchange *x = &c->x;
 	if (c->srv != NULL) {
 		struct sconn *s = c->srv;
 		c->srv = NULL;
 		s->client = NULL;
 		sconn_close(s, why);
 	}
-	if (x->counted && x->server != NULL && x->server->inflight > 0)
-		x->server->inflight--;
-	x->counted = false;
+	exchange_uncount(c);
 }
 
 int client_abandon(struct client *c, const char *why)
@@ -314,6 +319,7 @@ int client_close(struct client *c, const char *reason)
 	mem_release(&x->head);
 	inspect_free(&x->waf);
 	screen_free(&x->dlp);
+	mem_release(&x->resend);
 	http_msg_free(&c->req);
 	*(c->prev ? &c->prev->next : &P.clients) = c->next;
 	if (c->next != NULL)

@@ -469,6 +469,38 @@ static int set_retry_on(struct parse *p, char *v)
 	return 0;
 }
 
+/* retry-backoff BASE[:CAP]: durations, CAP at least BASE (default 10 x BASE) */
+static int set_backoff(struct parse *p, char *v)
+{
+	char *colon = strchr(v, ':'), e[CLI_ERRLEN];
+	uint64_t base, cap;
+	if (colon != NULL)
+		*colon = '\0';
+	if (parse_duration_us(v, &base, e) < 0 || (colon != NULL && parse_duration_us(colon + 1, &cap, e) < 0))
+		return fail(p, "%s", e);
+	base = (base + 999) / 1000;
+	cap = colon != NULL ? (cap + 999) / 1000 : base * 10;
+	if (base > 60000 || cap > 600000 || cap < base)
+		return fail(p, "expected BASE[:CAP], BASE at most 1m, CAP from BASE to 10m");
+	p->cfg->backoff_ms = base;
+	p->cfg->backoff_max_ms = cap;
+	return 0;
+}
+
+/* health-check PATH: it goes into a request line as it is */
+static int set_health_check(struct parse *p, char *v)
+{
+	size_t n = strlen(v);
+	if (v[0] != '/' || n > 1024)
+		return fail(p, "'%s': expected a path such as /health (at most 1024 bytes)", v);
+	for (const char *c = v; *c; c++)
+		if ((unsigned char)*c <= ' ' || *c == 0x7f)
+			return fail(p, "'%s': a path has no blanks or control characters", v);
+	free(p->cfg->health_check);
+	p->cfg->health_check = xstrdup(v);
+	return 0;
+}
+
 /* log-format text|json */
 static int set_log_format(struct parse *p, char *v)
 {
@@ -621,7 +653,7 @@ bool config_waf_used(const struct config *cfg)
 }
 
 /* Most directives store one value in one field, checked against a range. */
-enum dtype { T_FN, T_COUNT, T_SIZE, T_MS, T_STR, T_BOOL };
+enum dtype { T_FN, T_COUNT, T_SIZE, T_MS, T_STR, T_BOOL, T_PCT };
 
 struct directive {
 	const char *name;           /* --name on the command line, name in a file */
@@ -664,10 +696,22 @@ static const struct directive directives[] = {
 	{ "timeout-pool",     "DURATION", T_MS, FIELD(timeout_pool), 1, DAY_MS, NULL },
 	{ "server-keepalive", "N",    T_COUNT, FIELD(server_keepalive), 0, 100000, NULL },
 	{ "source",           "ADDR",                      T_FN, 0, 0, 0, set_source },
-	{ "retries",          "N",    T_COUNT, FIELD(retries), 0, 10, NULL },
+	{ "retries",          "N",    T_COUNT, FIELD(retries), 0, RETRIES_MAX, NULL },
+	{ "retry-on",         "STATUS[,STATUS...]",        T_FN, 0, 0, 0, set_retry_on },
+	{ "retry-budget",     "PERCENT", T_PCT, FIELD(retry_budget), 0, 100, NULL },
+	{ "retry-budget-min", "N",    T_COUNT, FIELD(retry_budget_min), 0, 1000, NULL },
+	{ "retry-backoff",    "BASE[:CAP]",                T_FN, 0, 0, 0, set_backoff },
+	{ "timeout-attempt",  "DURATION", T_MS, FIELD(timeout_attempt), 0, DAY_MS, NULL },
+	{ "timeout-request",  "DURATION", T_MS, FIELD(timeout_request), 0, DAY_MS, NULL },
 	{ "max-fails",        "N",    T_COUNT, FIELD(max_fails), 0, 1000, NULL },
 	{ "fail-timeout",     "DURATION", T_MS, FIELD(fail_timeout), 1, DAY_MS, NULL },
-	{ "retry-on",         "STATUS[,STATUS...]",        T_FN, 0, 0, 0, set_retry_on },
+	{ "fail-timeout-max", "DURATION", T_MS, FIELD(fail_timeout_max), 1, DAY_MS, NULL },
+	{ "max-ejected",      "PERCENT", T_PCT, FIELD(max_ejected), 1, 100, NULL },
+	{ "health-check",     "PATH",                      T_FN, 0, 0, 0, set_health_check },
+	{ "health-interval",  "DURATION", T_MS, FIELD(health_interval), 10, 3600000, NULL },
+	{ "health-timeout",   "DURATION", T_MS, FIELD(health_timeout), 1, 3600000, NULL },
+	{ "health-rise",      "N",    T_COUNT, FIELD(health_rise), 1, 100, NULL },
+	{ "health-fall",      "N",    T_COUNT, FIELD(health_fall), 1, 100, NULL },
 	{ "ewma-decay",       "DURATION", T_MS, FIELD(ewma_decay), 10, 3600000, NULL },
 	{ "admin",            "ADDR:PORT",                 T_FN, 0, 0, 0, set_admin },
 	{ "name",             "NAME",                      T_FN, 0, 0, 0, set_name },
@@ -717,6 +761,13 @@ static int apply(struct parse *p, const struct directive *d, char *v)
 		free(*(char **)field);
 		*(char **)field = xstrdup(v);
 		return 0;
+	case T_PCT:   /* "20" or "20%" */
+		if (strlen(v) > 1 && v[strlen(v) - 1] == '%')
+			v[strlen(v) - 1] = '\0';
+		if (parse_uint(v, d->min, d->max, &n) < 0)
+			return fail(p, "'%s' is not a percentage from %llu to %llu", v,
+			            (unsigned long long)d->min, (unsigned long long)d->max);
+		break;
 	case T_COUNT:
 		if (parse_uint(v, d->min, d->max, &n) < 0)
 			return fail(p, "'%s' is not a whole number from %llu to %llu", v,
@@ -976,13 +1027,18 @@ static void usage(FILE *out)
 "Step 4:\n"
 "  --server-keepalive N           idle connections kept per server (32)\n"
 "  --source ADDR                  bind server-side sockets to ADDR\n"
-"Step 6, retries and passive health:\n"
+"Step 6, retries (PERCENT: 20 or 20%%):\n"
 "  --retries N                    another server after a failure before the\n"
 "                                 response, if the request can be sent again (1)\n"
-"  --max-fails N                  failures in a row that mark a server down (3; 0: never)\n"
-"  --fail-timeout DURATION        how long a server stays down (10s)\n"
 "  --retry-on STATUS[,STATUS...]  e.g. 502,503,504: such a response to a request\n"
 "                                 without a body is dropped and retried elsewhere\n"
+"  --retry-budget PERCENT         retries in flight at most this share of the\n"
+"                                 pool's first attempts in flight (20%%)\n"
+"  --retry-budget-min N           ... but always this many (3)\n"
+"  --retry-backoff BASE[:CAP]     wait a random time up to BASE x 2^(retry-1),\n"
+"                                 at most CAP, before a retry (25ms:250ms; 0: none)\n"
+"  --timeout-attempt DURATION     one attempt, to the response head (0: none)\n"
+"  --timeout-request DURATION     every attempt and backoff together (0: none)\n"
 "  --ewma-decay DURATION          how fast ewma forgets response times (3s)\n"
 "Step 6, data-leak prevention (text, HTML, JSON responses):\n"
 "  --dlp off|detect|mask|block    card numbers, SSNs, API keys (off); mask keeps\n"
@@ -992,6 +1048,16 @@ static void usage(FILE *out)
 "  --dlp-over-limit mask|block    block mode, a body over the limit (mask)\n"
 "  --dlp-compressed pass|block    a compressed response: forward it unscanned, or\n"
 "                                 502 (pass; the proxy asks for identity)\n"
+"Step 6, health (outlier ejection and active checks):\n"
+"  --max-fails N                  failures in a row that eject a server (3; 0: never)\n"
+"  --fail-timeout DURATION        its first ejection; each next one longer (10s)\n"
+"  --fail-timeout-max DURATION    the longest ejection (5m)\n"
+"  --max-ejected PERCENT          of a pool ejected at once, never the last (50%%)\n"
+"  --health-check PATH            GET PATH on every server every interval\n"
+"  --health-interval DURATION     between checks (2s)\n"
+"  --health-timeout DURATION      a check's answer, at most (1s)\n"
+"  --health-rise N, --health-fall N\n"
+"                                 passes (2) or failures (3) in a row: up or down\n"
 "Observability:\n"
 "  --name NAME                    in Via and Forwarded by= (l7lab)\n"
 "  --return-request-id on|off     X-Request-ID on every response (on)\n"
@@ -1031,8 +1097,18 @@ void config_init(struct config *cfg)
 	cfg->timeout_pool = 4000;
 	cfg->server_keepalive = 32;
 	cfg->retries = 1;
+	cfg->retry_budget = 20;
+	cfg->retry_budget_min = 3;
+	cfg->backoff_ms = 25;
+	cfg->backoff_max_ms = 250;
 	cfg->max_fails = 3;
 	cfg->fail_timeout = 10000;
+	cfg->fail_timeout_max = 300000;
+	cfg->max_ejected = 50;
+	cfg->health_interval = 2000;
+	cfg->health_timeout = 1000;
+	cfg->health_rise = 2;
+	cfg->health_fall = 3;
 	cfg->ewma_decay = LB_EWMA_DECAY_MS;
 	iplimit_config_init(&cfg->per_ip);
 	cfg->min_body_window = 10000;
@@ -1317,6 +1393,7 @@ void config_print(const struct config *cfg, FILE *out)
 		case T_COUNT: fprintf(out, "%s %llu\n", d->name, (unsigned long long)n); break;
 		case T_SIZE:  fprintf(out, "%s ", d->name); print_size(out, n); fputc('\n', out); break;
 		case T_MS:    fprintf(out, "%s %s\n", d->name, config_ms_str(n, buf)); break;
+		case T_PCT:   fprintf(out, "%s %llu%%\n", d->name, (unsigned long long)n); break;
 		case T_STR:
 			if (*(char *const *)field != NULL) {
 				fprintf(out, "%s ", d->name);
@@ -1347,6 +1424,10 @@ void config_print(const struct config *cfg, FILE *out)
 		}
 	if (sep[0] == ',')
 		fputc('\n', out);
+	fprintf(out, "retry-backoff %s", config_ms_str(cfg->backoff_ms, buf));
+	fprintf(out, ":%s\n", config_ms_str(cfg->backoff_max_ms, buf));
+	if (cfg->health_check != NULL)
+		fprintf(out, "health-check %s\n", cfg->health_check);
 	if (cfg->log_json)
 		fprintf(out, "log-format json\n");
 	if (cfg->verbose > 0)
@@ -1413,5 +1494,6 @@ void config_free(struct config *cfg)
 	free(cfg->access_log);
 	free(cfg->events);
 	free(cfg->file);
+	free(cfg->health_check);
 	memset(cfg, 0, sizeof(*cfg));
 }

@@ -21,6 +21,8 @@
 #include "rng.h"
 #include "waf.h"
 
+#define RETRIES_MAX 10              /* --retries: a request tries at most 11 servers */
+
 enum lb_algo { LB_ROUNDROBIN, LB_LEASTCONN, LB_RANDOM, LB_EWMA, LB_HASH };
 enum lb_hash_key { HASH_SOURCE, HASH_HEADER, HASH_URI };   /* hash:source, ... */
 
@@ -34,7 +36,8 @@ struct server_stats {
 	uint64_t ttlb_us_total;     /* sum of times to the last response byte        */
 	uint64_t ttfb_us_ewma;      /* smoothed time to response headers (0: none)   */
 	uint64_t retries;           /* requests it failed that went to another server */
-	uint64_t ejections;         /* times passive health took it out (down)       */
+	uint64_t ejections;         /* times passive health took it out (ejected)    */
+	uint64_t checks[2];         /* --health-check: [0] failed, [1] passed        */
 };
 
 /* --balance ewma: time to first byte, peak-EWMA (lb.c, lb_observe). */
@@ -52,6 +55,7 @@ struct lb_point {
 };
 
 struct server_telemetry;        /* telemetry.h: only with --admin               */
+struct health_check;            /* health.c: only with --health-check           */
 
 struct server {
 	char *name;                 /* "b1" from NAME=ADDR, else "ADDR:PORT"        */
@@ -61,9 +65,16 @@ struct server {
 	/* run time: load balancing */
 	long current_weight;        /* smooth weighted round robin (nginx's)         */
 	unsigned inflight;          /* requests sent and not yet answered            */
-	/* run time: passive health (step 6), nginx's max_fails/fail_timeout */
-	unsigned fails;             /* failures in a row; --max-fails of them: down  */
-	uint64_t down_until;        /* ev_now_ns() it may be tried again (0: up)     */
+	/* run time: health (step 6, health.c) */
+	unsigned fails;             /* failures in a row; --max-fails of them: ejected */
+	uint64_t down_until;        /* ejected until this ev_now_ns() (0: not)       */
+	unsigned ejected_in_row;    /* ejections without a quiet spell between       */
+	uint64_t admitted_at;       /* when it came back from its last ejection      */
+	bool eject_refused;         /* its run of failures met --max-ejected: said once */
+	bool check_down;            /* --health-check: failed --health-fall in a row */
+	bool check_passed;          /* the last check passed                         */
+	unsigned check_run;         /* checks in a row with that result              */
+	struct health_check *check; /* its check's connection and timer (health.c)   */
 	bool skip;                  /* lb_pick leaves it out of this one pick        */
 	struct lb_ewma ewma;        /* run time: --balance ewma                      */
 	struct server_stats stats;
@@ -82,8 +93,12 @@ struct pool {
 	size_t nservers;
 	struct lb_point *ring;      /* LB_HASH: the ring, sorted (lb_prepare)        */
 	size_t nring;
-	struct rng rng;             /* run time: for LB_RANDOM and LB_EWMA           */
-	unsigned nfailing;          /* run time: servers with fails >= max-fails     */
+	struct rng rng;             /* run time: for LB_RANDOM and LB_EWMA, backoff   */
+	unsigned nout;              /* run time: servers ejected or checked down      */
+	/* run time: the retry budget (connect.c) */
+	unsigned active;            /* requests in flight (step 4 to their end)      */
+	unsigned retrying;          /* of those, past their first attempt            */
+	uint64_t budget_refused;    /* retries the budget refused                    */
 	char *where;                /* "lab.conf:3" or "--pool": where it was named  */
 	bool defined;               /* by a pool block or --pool (not just --backend) */
 };
@@ -150,11 +165,16 @@ struct config {
 	bool has_source;
 	struct addr source;         /* --source ADDR                                 */
 
-	/* step 6: retry elsewhere, passive health */
+	/* step 6: retry elsewhere (connect.c) */
 	size_t retries;             /* --retries N on another server, default 1      */
-	size_t max_fails;           /* --max-fails N in a row: down, default 3       */
-	uint64_t fail_timeout;      /* --fail-timeout: down this long, default 10s   */
 	bool retry_on[200];         /* --retry-on 502,503: [status - 400], default none */
+	uint64_t retry_budget;      /* --retry-budget PCT: retries in flight per first
+	                               attempts in flight, at most, default 20%      */
+	uint64_t retry_budget_min;  /* --retry-budget-min N: always allowed, 3       */
+	uint64_t backoff_ms;        /* --retry-backoff BASE[:CAP], 25ms:250ms (0: none) */
+	uint64_t backoff_max_ms;
+	uint64_t timeout_attempt;   /* --timeout-attempt: one attempt, 0 = none      */
+	uint64_t timeout_request;   /* --timeout-request: all attempts, 0 = none     */
 	uint64_t ewma_decay;        /* --ewma-decay: the EWMA's time constant, 3s    */
 
 	/* step 3, security checks: the WAF (inspect.c, waf.h) */
@@ -168,6 +188,16 @@ struct config {
 	/* step 6, data-leak prevention (screen.c, dlp.h): --dlp, --dlp-types,
 	 * --dlp-block-limit, --dlp-over-limit, --dlp-compressed */
 	struct dlp_config dlp;
+	/* step 6: health (health.c) */
+	size_t max_fails;           /* --max-fails N in a row: ejected, default 3    */
+	uint64_t fail_timeout;      /* --fail-timeout: the first ejection, 10s       */
+	uint64_t fail_timeout_max;  /* --fail-timeout-max: the longest, 5m           */
+	uint64_t max_ejected;       /* --max-ejected PCT of a pool at once, 50%      */
+	char *health_check;         /* --health-check PATH; NULL = no active checks  */
+	uint64_t health_interval;   /* --health-interval, 2s                         */
+	uint64_t health_timeout;    /* --health-timeout, 1s                          */
+	size_t health_rise;         /* --health-rise N passes in a row: up, 2        */
+	size_t health_fall;         /* --health-fall N failures in a row: down, 3    */
 
 	/* observability */
 	char *name;                 /* --name, for Via and Forwarded by=; default "l7lab" */

@@ -167,7 +167,7 @@ int step3_choose(struct client *c)
 	const char *auth = route_authority(http_target(&c->req), &alen), *host = NULL;
 	/* The why line is written only for --events: it costs a few printf's. */
 	buf_clear(&P.why);
-	x->server = lb_pick(x->pool, &(struct lb_req){ &c->peer, &c->req }, NULL, ev_now_ns(P.loop),
+	x->server = lb_pick(x->pool, &(struct lb_req){ .client = &c->peer, .msg = &c->req }, ev_now_ns(P.loop),
 	                    P.events_fd >= 0 ? &P.why : NULL);
 	if (x->server == NULL) {
 		snprintf(x->err, sizeof(x->err), "pool %s has no server", x->pool->name);

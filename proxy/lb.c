@@ -443,49 +443,62 @@ void lb_release(struct pool *pool)
 	pool->nring = 0;
 }
 
-/* Marks the servers this pick leaves out: avoid (it just failed), and
- * those down until after now.  When that leaves none, down servers are
- * tried anyway (one that may be back beats a sure error), and avoid too if
- * it is the only server; *anyway says so.  Returns the candidates left. */
-static size_t mark_skips(struct pool *pool, const struct server *avoid, uint64_t now, bool *anyway)
+static bool tried(const struct lb_req *rq, const struct server *s)
 {
-	size_t left = 0;
+	for (size_t i = 0; rq != NULL && i < rq->ntried; i++)
+		if (rq->tried[i] == s)
+			return true;
+	return false;
+}
+
+/* Out of the pool at now: ejected, or checked down (health.c). */
+static bool out(const struct server *s, uint64_t now)
+{
+	return s->down_until > now || s->check_down;
+}
+
+/* Marks the servers this pick leaves out: those rq tried, and those out
+ * of the pool.  When only servers out of the pool are left, they are
+ * tried anyway (one that may be back beats a sure error); *anyway says
+ * so.  Returns the candidates left (0: every server was tried). */
+static size_t mark_skips(struct pool *pool, const struct lb_req *rq, uint64_t now, bool *anyway)
+{
+	size_t left = 0, untried = 0;
 	for (size_t i = 0; i < pool->nservers; i++) {
 		struct server *s = &pool->servers[i];
-		s->skip = s == avoid || s->down_until > now;
+		bool t = tried(rq, s);
+		s->skip = t || out(s, now);
 		left += !s->skip;
+		untried += !t;
 	}
-	*anyway = left == 0;
+	*anyway = left == 0 && untried > 0;
 	for (size_t i = 0; *anyway && i < pool->nservers; i++) {
 		struct server *s = &pool->servers[i];
-		s->skip = s == avoid && pool->nservers > 1;
+		s->skip = tried(rq, s);
 		left += !s->skip;
 	}
 	return left;
 }
 
-/* Appends "; skipped b1 (down), b2 (just failed)", or "; all down: tried
- * anyway", to why, and clears the marks. */
-static void note_skips(struct pool *pool, const struct server *avoid, bool anyway, struct buf *why)
+/* Appends "; skipped b1 (ejected), b2 (just failed)", or "; all down:
+ * tried anyway", to why, and clears the marks. */
+static void note_skips(struct pool *pool, const struct lb_req *rq, bool anyway, uint64_t now, struct buf *why)
 {
 	const char *sep = "; skipped ";
 	for (size_t i = 0; i < pool->nservers; i++) {
 		struct server *s = &pool->servers[i];
 		if (why != NULL && s->skip) {
-			(void)buf_puts(why, sep);
-			(void)buf_puts(why, s->name);
-			(void)buf_puts(why, s == avoid ? " (just failed)" : " (down)");
+			(void)buf_cat(why, sep, s->name, tried(rq, s) ? " (just failed)" : s->check_down ? " (down)"
+			              : s->down_until > now ? " (ejected)" : "", NULL);
 			sep = ", ";
 		}
 		s->skip = false;
 	}
 	if (why != NULL && anyway)
-		(void)buf_puts(why, pool->nservers == 1 && avoid != NULL ? "; the only server: tried again"
-		                                                          : "; all down: tried anyway");
+		(void)buf_puts(why, "; all down: tried anyway");
 }
 
-struct server *lb_pick(struct pool *pool, const struct lb_req *rq, const struct server *avoid, uint64_t now,
-                       struct buf *why)
+struct server *lb_pick(struct pool *pool, const struct lb_req *rq, uint64_t now, struct buf *why)
 {
 	struct server *s = NULL;
 	if (pool == NULL || pool->nservers == 0) {
@@ -493,9 +506,15 @@ struct server *lb_pick(struct pool *pool, const struct lb_req *rq, const struct 
 			(void)buf_puts(why, "no servers in the pool");
 		return NULL;
 	}
-	/* The common case, every server up and no retry, marks nothing. */
-	bool marked = avoid != NULL || pool->nfailing > 0, anyway = false;
-	size_t left = marked ? mark_skips(pool, avoid, now, &anyway) : pool->nservers;
+	/* The common case, every server in and no retry, marks nothing. */
+	bool marked = (rq != NULL && rq->ntried > 0) || pool->nout > 0, anyway = false;
+	size_t left = marked ? mark_skips(pool, rq, now, &anyway) : pool->nservers;
+	if (left == 0) {
+		if (why != NULL)
+			(void)buf_puts(why, "every server was tried");
+		note_skips(pool, rq, false, now, NULL);
+		return NULL;
+	}
 	switch (pool->algo) {
 	case LB_ROUNDROBIN: s = pick_roundrobin(pool, why); break;
 	case LB_LEASTCONN:  s = pick_leastconn(pool, why); break;
@@ -504,6 +523,6 @@ struct server *lb_pick(struct pool *pool, const struct lb_req *rq, const struct 
 	case LB_HASH:       s = pick_hash(pool, rq, why); break;
 	}
 	if (marked)
-		note_skips(pool, avoid, anyway, why);
+		note_skips(pool, rq, anyway, now, why);
 	return s;
 }

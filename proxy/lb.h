@@ -15,8 +15,9 @@
  *               the same server, and a server that is down or removed moves
  *               only its own keys.
  * The core increments server->inflight when it sends a request and
- * decrements it when the response ends or fails, and feeds each response's
- * time to first byte to lb_observe().
+ * decrements it when the response ends or fails, feeds each response's
+ * time to first byte to lb_observe() when its head arrives (step 6), and
+ * each failure to lb_observe_failure().
  */
 #ifndef PROXY_LB_H
 #define PROXY_LB_H
@@ -29,11 +30,15 @@
 #define LB_EWMA_DECAY_MS 3000             /* --ewma-decay's default             */
 #define LB_PENALTY_NS    1000000000.0     /* a request with no answer yet: 1 s  */
 
-/* What of the request a hash pool looks at; either may be NULL (and rq
- * itself): a pool with no key for a request picks in turn instead. */
+/* What lb_pick knows of the request: what a hash pool looks at (either
+ * may be NULL, and rq itself: a pool with no key for a request picks in
+ * turn instead), and the servers it already tried (a retry never goes to
+ * one of them). */
 struct lb_req {
 	const struct addr *client;        /* hash:source                        */
 	const struct http_msg *msg;       /* hash:uri, hash:header:NAME         */
+	struct server *const *tried;      /* ntried servers, in the order tried */
+	size_t ntried;
 };
 
 /* Builds what a pool's algorithm needs before the first pick (the hash
@@ -42,9 +47,10 @@ struct lb_req {
 int lb_prepare(struct pool *pool, uint64_t decay_ms);
 void lb_release(struct pool *pool);
 
-/* Picks a server of pool (NULL if it has none), leaving out avoid (a
- * server that just failed; NULL: none) and servers whose down_until is
- * after now (ev_now_ns()), unless that leaves none.  When why is not NULL,
+/* Picks a server of pool, leaving out the servers rq tried (NULL when that
+ * leaves none, or the pool has none) and those out of it at now
+ * (ev_now_ns()): ejected (down_until after now) or checked down, unless
+ * that leaves none.  When why is not NULL,
  * appends one line (no newline) saying why, for the access log and --events,
  * naming the algorithm and at most four servers (then "+N more"):
  *   "roundrobin: next in turn (b1: 0 in flight, b2: 0)"
@@ -55,10 +61,10 @@ void lb_release(struct pool *pool);
  *   "ewma: b1: 0.41 ms × 2 = 0.82 vs b3: 19.7 ms × 1 = 19.7 -> b1"
  *   "hash:uri '/cart' -> b2 on the ring"
  * The counts are those before this pick (the core increments inflight).
- * Servers left out are named after it: "...; skipped b1 (down)", or
- * "...; all down: tried anyway" when none was left. */
-struct server *lb_pick(struct pool *pool, const struct lb_req *rq, const struct server *avoid, uint64_t now,
-                       struct buf *why);
+ * Servers left out are named after it: "...; skipped b1 (ejected), b2
+ * (down), b3 (just failed)", or "...; all down: tried anyway" when only
+ * servers out of the pool were left. */
+struct server *lb_pick(struct pool *pool, const struct lb_req *rq, uint64_t now, struct buf *why);
 
 /* A response's time to first byte, ttfb_ns, from server s, seen at now
  * (ev_now_ns()): the sample --balance ewma steers by.  The estimate jumps

@@ -309,8 +309,10 @@ struct buf *event_begin(struct client *c, int step, const char *name)
 	buf_puts(b, "{\"t\":");
 	put_unix_time(b, ev_wall_ns());
 	buf_puts(b, ",\"id\":");
-	buf_json_str(b, c->x.id, strlen(c->x.id));
-	buf_printf(b, ",\"step\":%d,\"event\":\"%s\",\"conn\":%lu,\"client\":\"%s\"", step, name, c->id, c->peer_s);
+	buf_json_str(b, c ? c->x.id : "", c ? strlen(c->x.id) : 0);
+	buf_printf(b, ",\"step\":%d,\"event\":\"%s\"", step, name);
+	if (c != NULL)
+		buf_printf(b, ",\"conn\":%lu,\"client\":\"%s\"", c->id, c->peer_s);
 	return b;
 }
 

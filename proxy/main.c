@@ -65,10 +65,11 @@ static void print_stats(void)
 			const struct server *s = &pool->servers[i];
 			const struct server_stats *st = &s->stats;
 			double n = st->requests ? (double)st->requests : 1;
+			uint64_t left;
 			log_warn("stats pool=%s server=%s state=%s fails=%u requests=%llu 1xx=%llu 2xx=%llu 3xx=%llu 4xx=%llu "
 			         "5xx=%llu failed=%llu inflight=%u connects=%llu reuses=%llu idle=%zu "
 			         "ttfb_avg=%.3f ttfb_ewma=%.3f ttlb_avg=%.3f",
-			         pool->name, s->name, s->down_until > ev_now_ns(P.loop) ? "down" : "up", s->fails,
+			         pool->name, s->name, health_state(s, ev_now_ns(P.loop), &left), s->fails,
 			         (unsigned long long)st->requests,
 			         (unsigned long long)st->by_class[1], (unsigned long long)st->by_class[2],
 			         (unsigned long long)st->by_class[3], (unsigned long long)st->by_class[4],
@@ -101,6 +102,7 @@ static void on_signal(ev_loop *loop, int signo, void *arg)
 	P.stopping = true;
 	log_debug("%s: stopping", strsignal(signo));
 	accept_stop();
+	health_stop();
 	pool_close_all();
 	for (struct client *c = P.clients, *next; c != NULL; c = next) {
 		next = c->next;
@@ -141,6 +143,8 @@ int main(int argc, char **argv)
 	P.id_prefix = (uint32_t)rng_next(&seed);
 	if (logs_open() < 0 || limits_start() < 0 || accept_start() < 0 || admin_start() < 0)
 		exit(2);
+	if (health_start() < 0)
+		fatal("health checks: out of memory");
 	accept_announce();
 
 	if (ev_run(P.loop) < 0)
@@ -151,6 +155,7 @@ int main(int argc, char **argv)
 		client_close(P.clients, "proxy stopped");
 	accept_stop();
 	admin_stop();
+	health_stop();
 	pool_close_all();
 	limits_stop();
 	ev_timer_stop(P.loop, &P.stop_timer);

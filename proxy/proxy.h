@@ -12,6 +12,7 @@
  *   step 5  forward.c   request head, then the body, streamed
  *   step 6  response.c  llhttp on the server side, checks, telemetry
  *           screen.c    data-leak prevention on the body (--dlp)
+ *           health.c    outlier ejection, active checks (--health-check)
  *   step 7  respond.c   back to the client, keep-alive or close
  *           client.c    the client connection's states (its table), teardown
  *           server.c    the server connection's states (its table), the pool
@@ -104,6 +105,7 @@ enum client_state {
 	CS_DECIDE,    /* 3: choosing a pool and server, editing the headers          */
 	CS_INSPECT,   /* 3: --waf: reading the body up to the inspection limit        */
 	CS_CONNECT,   /* 4: waiting for the server connection                        */
+	CS_BACKOFF,   /* 4: a server failed; waiting a moment before the next one    */
 	CS_BODY,      /* 5: head forwarded, streaming the request body              */
 	CS_WAIT,      /* 6: request forwarded, the response is on its way           */
 	CS_CLOSING,   /* 7: sending the last bytes, then close                       */
@@ -128,6 +130,9 @@ enum timeout {
 	TO_CONNECT,   /* --timeout-connect                                           */
 	TO_SERVER,    /* --timeout-server without a byte, while the server owes one   */
 	TO_POOL,      /* --timeout-pool                                              */
+	TO_BACKOFF,   /* --retry-backoff: the wait before a retry, drawn at random    */
+	TO_ATTEMPT,   /* --timeout-attempt, from this attempt's start (server side)   */
+	TO_REQUEST,   /* --timeout-request, from the first attempt's (server side)    */
 };
 
 struct state {
@@ -209,6 +214,15 @@ struct exchange {
 	int interim;               /* 1xx responses relayed (MAX_INTERIM)             */
 	bool race_retried;         /* one of them was the keep-alive race's            */
 	bool discarded;            /* --retry-on: this response goes no further        */
+	bool active;               /* counted in pool->active (the retry budget)      */
+	bool retrying;             /* counted in pool->retrying: past its first try    */
+	struct server *tried[RETRIES_MAX + 1];   /* the servers tried, in order   */
+	unsigned ntried;
+	enum client_state resume;  /* CS_BACKOFF: the state to go back to            */
+	struct buf resend;         /* CS_BACKOFF: the bytes to send when it ends      */
+	uint64_t t_retry;          /* CS_BACKOFF: when it ends (loop clock)            */
+	uint64_t t_first, t_attempt; /* the first attempt's start, this one's (loop
+	                              clock): --timeout-request, --timeout-attempt   */
 	enum frame frame;          /* how the response body goes to the client      */
 	int status;                /* status sent to the client (0: nothing yet)     */
 	uint64_t req_body;         /* request body bytes read                       */
@@ -342,7 +356,7 @@ int client_rest(struct client *c);
 /* --max-conns reached: closes the client idle the longest; false if none. */
 bool client_reclaim_idle(void);
 /* The exchange lets go of its server: the connection (mid-exchange, not
- * reusable) is closed for why, the server's in-flight count given back. */
+ * reusable) is closed for why, the counts given back (exchange_uncount). */
 void exchange_release(struct client *c, const char *why);
 /* The client shut down its side before its request was whole: the
  * request is given up (its server connection closed), what is queued for
@@ -465,16 +479,31 @@ int step4_connect(struct client *c);
 /* The one rule for sending a request again: nothing reached the client, and
  * none of the request went out on s (NULL: connect(2) failed at once), or it
  * is replayable with its head still held.  race: the keep-alive race's one
- * retry on a fresh connection (not counted); else --retries, not while
- * stopping. */
-bool may_retry(const struct client *c, const struct sconn *s, bool race);
+ * retry on a fresh connection to the same server (not counted).  Else
+ * another server: --retries left, one not tried yet, the retry budget
+ * (--retry-budget), --timeout-request not passed, not while stopping.
+ * Returns NULL when it may, or why not ("the retry budget is spent"). */
+const char *retry_refusal(const struct client *c, const struct sconn *s, bool race);
+static inline bool may_retry(const struct client *c, const struct sconn *s, bool race)
+{
+	return retry_refusal(c, s, race) == NULL;
+}
+/* A retry was refused (why, from retry_refusal): counted when the budget
+ * refused it, and told (event "retry-refused") when --retries allowed one. */
+void retry_refused(struct client *c, const char *why);
+/* The request ends or lets go of its server: it leaves the server's
+ * in-flight count and its pool's (the retry budget's); connect.c. */
+void exchange_uncount(struct client *c);
+/* CS_BACKOFF is over: step 4 again, on the server picked (client.c's timer). */
+int retry_resume(struct client *c);
 /* The keep-alive race's retry on a fresh connection (see connect.c). */
 int server_retry(struct sconn *s);
 /* STEP 4 again on another server of the pool (--retries), when x->server
- * failed before its response and the request may be sent again: 1 when
- * started, 0 when not, -1 if c is gone.  s: the failed connection, or NULL
- * with out the bytes a failed connect(2) was to send; out is always taken. */
-int retry_elsewhere(struct client *c, struct sconn *s, struct buf *out, bool timed_out, const char *why);
+ * failed before its response and retry_refusal allows it, after a backoff:
+ * 1 when started, 0 when not, -1 if c is gone.  s: the failed connection,
+ * or NULL with out the bytes a failed connect(2) was to send; out is always
+ * taken. */
+int retry_elsewhere(struct client *c, struct sconn *s, struct buf *out, const char *why);
 /* An idempotent method (GET, HEAD, OPTIONS, PUT, DELETE, TRACE; RFC 9110
  * 9.2.2) and no body: the request may be sent twice. */
 bool request_replayable(const struct client *c);
@@ -494,14 +523,10 @@ extern const struct http_hooks response_hooks;
 /* The server failed before or during its response: retry, answer an
  * error, or cut the client off.  Returns -1 (c and s are gone) or 0. */
 int server_failed(struct sconn *s, int status, const char *why);
-/* x->server failed before its response: counted for passive health, then
- * the request is retried elsewhere or answered with status.  s and out as
- * for retry_elsewhere.  Returns -1 (c is gone) or 0. */
+/* x->server failed before its response: counted for passive health and
+ * ewma, then the request is retried elsewhere or answered with status.  s
+ * and out as for retry_elsewhere.  Returns -1 (c is gone) or 0. */
 int exchange_failed(struct client *c, struct sconn *s, struct buf *out, int status, const char *why);
-/* Passive health: srv failed (why), or a response from srv ends its run
- * of failures (called only when srv->fails > 0: the hot path pays one test). */
-void health_failed(struct client *c, struct server *srv, const char *why);
-void health_ok(struct client *c, struct server *srv);
 int response_check(const struct http_msg *resp, size_t start_len, const char **why);
 /* Queues a piece of the response body for the client, framed. */
 int relay_body(struct client *c, const char *at, size_t len);
@@ -525,6 +550,18 @@ int screen_end(struct client *c);
 /* Answers 502 for a refused response (x->dlp.refused). */
 int screen_refuse(struct client *c);
 void screen_free(struct screening *d);
+/* health.c: whether a server takes requests (step 6 feeding step 3) */
+/* Outlier ejection: srv failed (why), c's request (NULL: none); or a
+ * response from srv ends its run of failures (called only when srv->fails
+ * > 0: the hot path pays one test). */
+void health_failed(struct client *c, struct server *srv, const char *why);
+void health_ok(struct server *srv);
+/* Starts the active checks (--health-check) and the re-admission timer;
+ * health_stop closes their connections.  0, or -1 on ENOMEM. */
+int health_start(void);
+void health_stop(void);
+/* "up", "ejected" (*left: seconds to go) or "down" (checks failing). */
+const char *health_state(const struct server *s, uint64_t now, uint64_t *left);
 
 /* step 7: respond.c */
 int client_flush(struct client *c);
@@ -546,7 +583,8 @@ void logs_close(void);
 void log_access(struct client *c);
 /* --events: event_begin writes {"t":..,"id":..,"step":N,"event":NAME,"client":..
  * and returns the buffer to add fields to (NULL when --events is off);
- * event_end closes the line. */
+ * event_end closes the line.  Without a client (c NULL: health.c's events)
+ * the id is "" and conn and client are left out. */
 struct buf *event_begin(struct client *c, int step, const char *name);
 /* The same for a client step 1 refused (no connection, no request: id is
  * empty, no conn). */

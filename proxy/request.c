@@ -268,6 +268,7 @@ static int client_eof(struct client *c)
 	case CS_DECIDE:
 	case CS_INSPECT:
 	case CS_CONNECT:
+	case CS_BACKOFF:
 	case CS_BODY:
 		return client_process(c);   /* the rest of the request may be buffered */
 	case CS_WAIT:

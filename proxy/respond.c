@@ -12,7 +12,6 @@
 
 #include "log.h"
 #include "proxy.h"
-#include "telemetry.h"
 
 /* Writes what waits for the client, now (the socket is writable, or the
  * connection is closing).  Handlers only queue bytes: the loop writes them
@@ -47,9 +46,11 @@ int client_flush(struct client *c)
 	return client_rest(c);
 }
 
-/* Passive telemetry (step 6's harvest), once the response is complete. */
-static void telemetry(struct exchange *x)
+/* Passive telemetry (step 6's harvest), once the response is complete
+ * (its time to first byte went to ewma and --admin at step 6). */
+static void telemetry(struct client *c)
 {
+	struct exchange *x = &c->x;
 	struct server_stats *st = &x->server->stats;
 	uint64_t ttfb = (x->t_resp - x->t_sent) / 1000, ttlb = (x->t_end - x->t_sent) / 1000;
 	st->requests++;
@@ -57,10 +58,7 @@ static void telemetry(struct exchange *x)
 	st->ttfb_us_total += ttfb;
 	st->ttlb_us_total += ttlb;
 	st->ttfb_us_ewma = st->ttfb_us_ewma ? (st->ttfb_us_ewma * 7 + ttfb) / 8 : ttfb;
-	telemetry_response(x->server, x->t_sent, x->t_resp);   /* TTFB: --balance ewma, --admin */
-	if (x->counted && x->server->inflight > 0)
-		x->server->inflight--;
-	x->counted = false;
+	exchange_uncount(c);
 }
 
 /* STEP 7: the response is complete: finish the exchange. */
@@ -69,11 +67,11 @@ int step7_done(struct client *c)
 	struct exchange *x = &c->x;
 	struct sconn *s = c->srv;
 	x->t_end = ev_mono_ns();
-	telemetry(x);
+	telemetry(c);
 	if (x->status >= 400 && P.cfg->retry_on[x->status - 400])   /* not retried, still a failure */
 		health_failed(c, x->server, "a --retry-on status");
 	else if (x->server->fails > 0)
-		health_ok(c, x->server);
+		health_ok(x->server);
 	struct buf *e = event_begin(c, 7, "response-complete");
 	if (e != NULL) {
 		event_num(e, "status", x->status);

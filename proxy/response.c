@@ -4,8 +4,10 @@
  * for HEAD, 1xx, 204 and 304, whatever their headers say (bytes after such
  * a head are the next response, or talk out of turn); 1xx (100 Continue)
  * passed on; the request's framing rules again (an ambiguous response is
- * never forwarded: 502); passive telemetry per server.  The body streams on
- * to the client (step 7).
+ * never forwarded: 502); passive telemetry per server, the time to first
+ * byte taken when the head arrives (so ewma learns at once).  The body
+ * streams on to the client (step 7).  A server that failed before its
+ * answer: passive health (health.c), then a retry elsewhere (connect.c).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -13,8 +15,10 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "lb.h"
 #include "log.h"
 #include "proxy.h"
+#include "telemetry.h"
 
 int response_check(const struct http_msg *resp, size_t start_len, const char **why)
 {
@@ -106,10 +110,14 @@ static int on_response_headers(struct http_msg *m)
 	}
 	/* STEP 6: --retry-on: a status that means "try another server", for a
 	 * request that may be sent again, before anything reached the client. */
-	if (st >= 400 && P.cfg->retry_on[st - 400] && may_retry(c, s, false)) {
-		snprintf(m->error, sizeof(m->error), "%d from %s (retry-on)", st, s->server->name);
-		x->discarded = true;
-		return -1;   /* server_failed retries it */
+	if (st >= 400 && P.cfg->retry_on[st - 400]) {
+		const char *no = retry_refusal(c, s, false);
+		if (no == NULL) {
+			snprintf(m->error, sizeof(m->error), "%d from %s (retry-on)", st, s->server->name);
+			x->discarded = true;
+			return -1;   /* server_failed retries it */
+		}
+		retry_refused(c, no);   /* the status goes to the client */
 	}
 	bool head = c->req.parser.method == HTTP_HEAD;
 	if (head || st == 204 || st == 304)
@@ -136,6 +144,7 @@ static int on_response_headers(struct http_msg *m)
 		x->status = st;
 	}
 	x->t_resp = ev_mono_ns();
+	telemetry_response(s->server, x->t_sent, x->t_resp);   /* TTFB: --balance ewma, --admin */
 	chunk_scan_init(&s->chunks);
 	mem_release(&x->head);   /* too late to retry now */
 	struct buf *e = event_begin(c, 6, "response-headers");
@@ -204,52 +213,13 @@ const struct http_hooks response_hooks = {
 	.on_complete = on_response_complete, /* pause: step 7                       */
 };
 
-/* Passive health, nginx's max_fails/fail_timeout: --max-fails failures
- * in a row mark srv down for --fail-timeout; lb_pick then passes it by.
- * After that it gets requests again, but one more failure puts it down. */
-void health_failed(struct client *c, struct server *srv, const char *why)
-{
-	const struct config *cfg = P.cfg;
-	if (cfg->max_fails == 0 || ++srv->fails < cfg->max_fails)
-		return;
-	c->x.pool->nfailing += srv->fails == cfg->max_fails;
-	srv->stats.ejections += srv->down_until <= ev_now_ns(P.loop);   /* it was up: telemetry (--admin) */
-	srv->down_until = ev_now_ns(P.loop) + cfg->fail_timeout * 1000000;
-	char d[24];
-	log_warn("server %s down for %s: %u failures in a row, the last: %s", srv->name,
-	         config_ms_str(cfg->fail_timeout, d), srv->fails, why);
-	struct buf *e = event_begin(c, 6, "server-down");
-	if (e != NULL) {
-		event_str(e, "server_name", srv->name);
-		event_num(e, "fails", srv->fails);
-		event_str(e, "reason", why);
-		event_num(e, "ms", (double)cfg->fail_timeout);
-		event_end(e);
-	}
-}
-
-void health_ok(struct client *c, struct server *srv)
-{
-	if (P.cfg->max_fails > 0 && srv->fails >= P.cfg->max_fails) {
-		c->x.pool->nfailing--;
-		log_warn("server %s up: it answered again", srv->name);
-		struct buf *e = event_begin(c, 6, "server-up");
-		if (e != NULL) {
-			event_str(e, "server_name", srv->name);
-			event_num(e, "status", c->x.status);
-			event_end(e);
-		}
-	}
-	srv->fails = 0;
-	srv->down_until = 0;
-}
-
 int exchange_failed(struct client *c, struct sconn *s, struct buf *out, int status, const char *why)
 {
 	struct server *srv = c->x.server;
 	srv->stats.by_class[0]++;
+	lb_observe_failure(srv, ev_now_ns(P.loop));   /* ewma: a one-second answer */
 	health_failed(c, srv, why);
-	int r = retry_elsewhere(c, s, out, status == 504, why);
+	int r = retry_elsewhere(c, s, out, why);
 	if (r != 0)
 		return r < 0 ? -1 : 0;
 	return client_error(c, status, why);

@@ -43,32 +43,60 @@ static uint64_t timeout_ms(enum timeout to)
 {
 	const struct config *cfg = P.cfg;
 	return to == TO_CONNECT ? cfg->timeout_connect : to == TO_SERVER ? cfg->timeout_server
-	     : to == TO_POOL ? cfg->timeout_pool : 0;
+	     : to == TO_POOL ? cfg->timeout_pool : to == TO_ATTEMPT ? cfg->timeout_attempt
+	     : to == TO_REQUEST ? cfg->timeout_request : 0;
 }
 
-/* When s's timer expires (0: none runs); a new timer starts from now. */
-static uint64_t sconn_deadline(struct sconn *s)
+/* An earlier deadline: start + ms, when both are set. */
+static void sooner(uint64_t *when, enum timeout *which, uint64_t start, uint64_t ms, enum timeout to)
+{
+	if (start != 0 && ms != 0 && start + ms * 1000000u < *when) {
+		*when = start + ms * 1000000u;
+		*which = to;
+	}
+}
+
+/* When s's timer expires (0: none runs), and *which timer that is; a new
+ * row timer starts from now.  While the server owes the proxy something
+ * and the response head has not come, the request's own deadlines may
+ * come first: --timeout-attempt and --timeout-request. */
+static uint64_t sconn_deadline(struct sconn *s, enum timeout *which)
 {
 	enum timeout to = sconn_timeout(s);
 	if (to != s->timeout) {
 		s->timeout = to;
 		s->t_io = ev_now_ns(P.loop);
 	}
-	return to == TO_NONE ? 0 : s->t_io + timeout_ms(to) * 1000000u;
+	*which = to;
+	if (to == TO_NONE)
+		return 0;
+	uint64_t when = s->t_io + timeout_ms(to) * 1000000u;
+	const struct exchange *x = s->client ? &s->client->x : NULL;
+	if (x != NULL && x->status == 0) {
+		sooner(&when, which, x->t_attempt, timeout_ms(TO_ATTEMPT), TO_ATTEMPT);
+		sooner(&when, which, x->t_first, timeout_ms(TO_REQUEST), TO_REQUEST);
+	}
+	return when;
 }
 
 static void on_sconn_timer(ev_loop *loop, void *arg)
 {
 	(void)loop;
 	struct sconn *s = arg;
-	if (!timer_due(&s->timer, sconn_deadline(s), on_sconn_timer, s))
+	enum timeout which;
+	if (!timer_due(&s->timer, sconn_deadline(s, &which), on_sconn_timer, s))
 		return;
 	char why[160], d[24];
-	config_ms_str(timeout_ms(s->timeout), d);
-	if (s->timeout == TO_CONNECT)
+	config_ms_str(timeout_ms(which), d);
+	if (which == TO_CONNECT)
 		snprintf(why, sizeof(why), "timeout-connect: no connection to %s after %s", s->server->name, d);
+	else if (which == TO_ATTEMPT)
+		snprintf(why, sizeof(why), "timeout-attempt: no response head from %s within %s", s->server->name, d);
+	else if (which == TO_REQUEST)
+		snprintf(why, sizeof(why), "timeout-request: no response head within %s (%s tried last)", d,
+		         s->server->name);
 	else
-		snprintf(why, sizeof(why), "%s: %s silent for %s", timeout_names[s->timeout], s->server->name, d);
+		snprintf(why, sizeof(why), "%s: %s silent for %s", timeout_names[which], s->server->name, d);
 	int status = server_states[s->state].status;
 	struct client *c = s->client;
 	if (status == 0)
@@ -85,7 +113,8 @@ void sconn_refresh(struct sconn *s)
 	if (s->state == SS_BUSY && buf_len(&s->out) > 0)
 		events |= EV_WRITE;
 	ev_set_mask(P.loop, s->fd, events);
-	timer_set(&s->timer, sconn_deadline(s), on_sconn_timer, s);
+	enum timeout which;
+	timer_set(&s->timer, sconn_deadline(s, &which), on_sconn_timer, s);
 }
 
 void sconn_enter(struct sconn *s, enum server_state st)

@@ -120,17 +120,18 @@ second_closed_after() { [ "$(seconds_closed)" -gt "$1" ]; }
 	assert_line --regexp '^l7lab_proxy_start_time_seconds [0-9]+\.[0-9]+$'
 }
 
-@test "a server that fails is down in /stats and /metrics, and its failure counted" {
+@test "a server that fails is ejected in /stats and /metrics, and its failure counted" {
 	admin_proxy --backend "b1=$B1" --backend "dead=127.0.0.14:1" --max-fails 1 --fail-timeout 60s
 	requests 2             # the one sent to dead is retried on b1
 	run curl -s "http://$A/stats"
-	run jq -c '.pools[0].servers[] | select(.name == "dead") | [.state, .down_for_s > 50, .errors, .responses.failed]' <<<"$output"
-	assert_output '["down",true,1,1]'
+	run jq -c '.pools[0].servers[] | select(.name == "dead") | [.state, .ejected_for_s > 50, .errors, .responses.failed]' <<<"$output"
+	assert_output '["ejected",true,1,1]'
 	run curl -s "http://$A/metrics"
 	assert_line 'l7lab_server_up{pool="default",server="dead"} 0'
 	assert_line 'l7lab_server_failures_total{pool="default",server="dead"} 1'
 	assert_line 'l7lab_server_retries_total{pool="default",server="dead"} 1'
 	assert_line 'l7lab_server_ejections_total{pool="default",server="dead"} 1'
+	assert_line 'l7lab_server_ejected{pool="default",server="dead"} 1'
 }
 
 @test "the admin endpoint serves the dashboard's script and style" {

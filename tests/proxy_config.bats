@@ -35,12 +35,23 @@ timeout-server 30s
 timeout-pool 4s
 server-keepalive 32
 retries 1
+retry-budget 20%
+retry-budget-min 3
+timeout-attempt 0
+timeout-request 0
 max-fails 3
 fail-timeout 10s
+fail-timeout-max 300s
+max-ejected 50%
+health-interval 2s
+health-timeout 1s
+health-rise 2
+health-fall 3
 ewma-decay 3s
 pace 0
 source 127.0.3.2
 name l7lab
+retry-backoff 25ms:250ms
 
 pool default {
 	balance roundrobin

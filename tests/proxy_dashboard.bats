@@ -1,8 +1,8 @@
 #!/usr/bin/env bats
 # proxy --admin's dashboard (/) in a real browser: headless Chromium, driven
 # over WebDriver (helpers: browser_*).  What a person sees: every server
-# listed, figures that move as requests go through, a server that is down
-# shown down in words (and colour), charts, no console errors; and the
+# listed, figures that move as requests go through, a server that is ejected
+# shown ejected in words (and colour), charts, no console errors; and the
 # figures without JavaScript too.
 
 bats_require_minimum_version 1.5.0
@@ -61,10 +61,10 @@ shown_matches() { [[ "$(shown "$1")" =~ $2 ]]; }
 	assert_output true
 }
 
-@test "a server that is down reads 'down' in its row, which stands out" {
+@test "an ejected server reads 'ejected' in its row, with the seconds it has left, and stands out" {
 	dashboard --backend "b1=$B1" --backend "dead=127.0.0.14:1" --max-fails 1 --fail-timeout 60s
 	for i in 1 2; do curl -sf -o /dev/null "http://$P/"; done     # dead's request is retried on b1
-	wait_for 15 shown_matches '#server-default-dead .state' '^down [0-9]+s left$'
+	wait_for 15 shown_matches '#server-default-dead .state' '^ejected [0-9]+s left$'
 	run shown '#server-default-b1 .state'
 	assert_output up
 	run browser_eval "const bg = id => getComputedStyle(document.getElementById(id)).backgroundColor;

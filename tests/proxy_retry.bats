@@ -1,8 +1,9 @@
 #!/usr/bin/env bats
 # proxy, step 6 feeding back into steps 3 and 4: a server that fails before
 # its response gets the request retried on another (--retries, --retry-on),
-# and passive health marks a server that keeps failing down for a while
-# (--max-fails, --fail-timeout), so round robin passes it by.
+# never one the request tried, after a random backoff, within the pool's
+# retry budget and the request's deadlines (--timeout-attempt,
+# --timeout-request).  Ejection and active checks: proxy_health.bats.
 
 load helpers
 
@@ -33,6 +34,26 @@ access() { grep ' pool=' "$(err_of "$1")"; }
 
 # events NAME JQ: the --events lines of proxy NAME through jq -r JQ.
 events() { jq -r "$2" "$BATS_TEST_TMPDIR/$1.jsonl"; }
+
+# failing PROC NAME...: one mockserver PROC whose backends NAME... (on
+# 127.0.0.21, .22, ...) answer every request 503, and whose backend "stats"
+# (127.0.0.20) answers, for its /stats.
+failing() {
+	local proc=$1 ip=21 n args=(--listen 127.0.0.20:0 --name stats)
+	shift
+	for n in "$@"; do
+		args+=(--listen "127.0.0.$ip:0" --name "$n" --fail-rate 1 --fail-status 503)
+		ip=$((ip + 1))
+	done
+	start_bg "$proc" "$L7_BIN/mockserver" "${args[@]}"
+}
+
+# backends PROC NAME...: the --backend flags for those backends of PROC.
+backends() {
+	local proc=$1 n
+	shift
+	for n in "$@"; do printf -- '--backend %s=%s ' "$n" "$(addr_of "$proc" "$n")"; done
+}
 
 @test "a request to a pool whose first server is dead is answered by the other" {
 	proxy_with p --backend "dead=$DEAD" --backend "b2=$B2"
@@ -77,54 +98,118 @@ events() { jq -r "$2" "$BATS_TEST_TMPDIR/$1.jsonl"; }
 	assert_output 502
 }
 
-@test "when every server is dead the answer is 502, without a hang" {
+@test "when every server is dead each is tried once and the answer is 502, without a hang" {
 	proxy_with p --backend "dead=$DEAD" --backend "dead2=$DEAD2" --retries 5
 	run code p
 	assert_output 502
-	wait_until grep -q 'server=dead.* retries=5 err="connect ' "$(err_of p)"
+	wait_until grep -q 'server=dead2.* retries=1 err="connect ' "$(err_of p)"
+	run events p 'select(.event == "retry-refused") | .reason'
+	assert_output "every server of the pool was tried"
 }
 
-@test "after --max-fails failures the dead server is skipped, no retry needed" {
-	proxy_with p --backend "dead=$DEAD" --backend "b2=$B2" --max-fails 2
-	local i
-	for i in 1 2 3 4; do code p >/dev/null; done
-	wait_until grep -q 'server dead down for 10s: 2 failures in a row' "$(err_of p)"
-	for i in 1 2 3 4 5 6; do run code p; assert_output 200; done
-	wait_until test "$(access p | wc -l)" -eq 10
-	run sh -c "grep ' pool=' '$(err_of p)' | tail -n 6 | grep -c 'server=b2 .*id=[0-9a-f]*$'"
-	assert_output 6
-	run events p 'select(.event == "decide") | .reason'
-	assert_line --index 9 "roundrobin: next in turn (dead: 0 in flight, b2: 0); skipped dead (down)"
+@test "a retry never goes to a server the request already tried" {
+	# four servers answer 503; --retries 3 tries each exactly once
+	failing four f1 f2 f3 f4
+	proxy_with p $(backends four f1 f2 f3 f4) --retry-on 503 --retries 3 --max-fails 0 --balance random --retry-backoff 0
+	run code p
+	assert_output 503
+	run sh -c "curl -s http://$(addr_of four stats)/stats | jq -c '[.f1, .f2, .f3, .f4 | .status[\"503\"]]'"
+	assert_output '[1,1,1,1]'
+	run events p 'select(.event == "retry") | .server_name'
+	assert_equal "$(sort -u <<<"$output" | wc -l)" 3
 }
 
-@test "after --fail-timeout the down server is tried again" {
-	proxy_with p --backend "dead=$DEAD" --backend "b2=$B2" --max-fails 1 --fail-timeout 200ms
-	again() { code p >/dev/null; [ "$(grep -c '"event":"server-down"' "$BATS_TEST_TMPDIR/p.jsonl")" -ge 2 ]; }
-	wait_until again
-	run sh -c "grep -c 'server dead down' '$(err_of p)'"
-	assert_output 2
-}
-
-@test "a server that answers again is marked up" {
-	# late answers 503 until a second SIGUSR1 heals it (not after a time,
-	# which a loaded machine may spend before the first request)
-	start_bg late "$L7_BIN/mockserver" --listen 127.0.0.14:0 --name late
-	health() { [ "$(curl -s -m 5 -o /dev/null -w '%{http_code}' "http://$(addr_of late)/health")" = "$1" ]; }
-	kill -USR1 "$(pid_of late)"
-	wait_until health 503
-	proxy_with p --backend "late=$(addr_of late)" --backend "b2=$B2" --retry-on 503 --max-fails 1 --fail-timeout 50ms
+@test "a retry waits a random backoff no longer than the cap, in the backoff state" {
+	proxy_with p --backend "dead=$DEAD" --backend "b2=$B2" --retry-backoff 300ms:300ms -v
 	run code p
 	assert_output 200
-	down() { code p >/dev/null; grep -q '"event":"server-down"' "$BATS_TEST_TMPDIR/p.jsonl"; }
-	wait_until down
-	kill -USR1 "$(pid_of late)"
-	wait_until health 200
-	up() { code p >/dev/null; grep -q '"event":"server-up"' "$BATS_TEST_TMPDIR/p.jsonl"; }
-	wait_until up
-	run events p 'select(.event | startswith("server-")) | "\(.step) \(.event) \(.server_name)"'
-	assert_line --index 0 "6 server-down late"
-	assert_equal "${lines[-1]}" "6 server-up late"
-	wait_until grep -q 'server late up: it answered again' "$(err_of p)"
+	wait_until grep -q '"event":"retry"' "$BATS_TEST_TMPDIR/p.jsonl"
+	local wait
+	wait=$(events p 'select(.event == "retry") | .backoff_ms')
+	[ "$(jq -n "$wait >= 0 and $wait <= 300")" = true ]
+	# the wait is a state of the client's table, with its timer
+	assert grep -q ': connect -> backoff (step 4, retry-backoff)' "$(err_of p)"
+	assert grep -q ': backoff -> connect (step 4, none)' "$(err_of p)"
+	# and the client's answer came after it
+	local total
+	total=$(access p | sed -n 's/.* total=\([0-9.]*\) .*/\1/p')
+	[ "$(jq -n "$total >= $wait")" = true ]
+}
+
+@test "each backoff is drawn below a cap that doubles with each retry" {
+	proxy_with p --backend "d1=$DEAD" --backend "d2=$DEAD2" --backend "d3=$(dead_addr 127.0.0.33)" \
+		--backend "b2=$B2" --retries 3 --retry-backoff 40ms:1s --balance roundrobin
+	run code p
+	assert_output 200
+	wait_until grep -q '"retry":3' "$BATS_TEST_TMPDIR/p.jsonl"
+	run events p 'select(.event == "retry") | "\(.retry) \(.backoff_ms <= (40 * pow(2; .retry - 1)))"'
+	assert_output $'1 true\n2 true\n3 true'
+}
+
+@test "--retry-backoff 0 retries at once" {
+	proxy_with p --backend "dead=$DEAD" --backend "b2=$B2" --retry-backoff 0
+	run code p
+	assert_output 200
+	wait_until grep -q '"event":"retry"' "$BATS_TEST_TMPDIR/p.jsonl"
+	run events p 'select(.event == "retry") | .backoff_ms'
+	assert_output 0
+}
+
+@test "an attempt that outlives --timeout-attempt is retried on another server" {
+	start_bg slow "$L7_BIN/mockserver" --listen 127.0.0.15:0 --name slow --delay 5s
+	proxy_with p --backend "slow=$(addr_of slow)" --backend "b2=$B2" --timeout-attempt 300ms --timeout-server 10s
+	run curl -s -m 5 -D - -o /dev/null -w 'took %{time_total}\n' "http://$(addr_of p)/"
+	assert_line --partial "X-Backend: b2"
+	assert_line --regexp '^took (0\.[3-9]|1\.)'
+	wait_until grep -q '"event":"retry"' "$BATS_TEST_TMPDIR/p.jsonl"
+	run events p 'select(.event == "retry") | "\(.failed) \(.reason)"'
+	assert_output "slow timeout-attempt: no response head from slow within 300ms"
+}
+
+@test "--timeout-request bounds every attempt and backoff together: 504" {
+	start_bg slow "$L7_BIN/mockserver" --delay 5s --listen 127.0.0.15:0 --name s1 --listen 127.0.0.16:0 --name s2
+	proxy_with p --backend "s1=$(addr_of slow s1)" --backend "s2=$(addr_of slow s2)" \
+		--timeout-attempt 300ms --timeout-request 500ms --retry-backoff 0
+	run curl -s -m 5 -o /dev/null -w '%{http_code} %{time_total}' "http://$(addr_of p)/"
+	assert_output --regexp '^504 (0\.[4-9]|1\.)'
+	wait_until grep -q 'err="timeout-request: no response head within 500ms (s2 tried last)"' "$(err_of p)"
+	run events p 'select(.event == "retry") | .failed'
+	assert_output s1
+}
+
+@test "in a total outage the retry budget keeps backend attempts at most 1.2 per request" {
+	failing out o1 o2 o3
+	proxy_with p $(backends out o1 o2 o3) --retry-on 503 --retries 2 --max-fails 0 --admin 127.0.0.1:0 --quiet
+	run "$L7_BIN/loadgen" -c 32 -n 1000 --json "http://$(addr_of p)/"
+	assert_success
+	assert_equal "$(jq '.status["503"]' <<<"$output")" 1000
+	local attempts
+	attempts=$(curl -s "http://$(addr_of out stats)/stats" | jq '[.o1, .o2, .o3 | .requests] | add')
+	echo "# $attempts backend attempts for 1000 requests" >&3
+	[ "$attempts" -ge 1000 ] && [ "$attempts" -le 1200 ]
+	run sh -c "curl -s http://$(addr_of p admin)/stats | jq '.pools[0].retry_budget | .refused > 0 and .active == 0 and .retrying == 0'"
+	assert_output true
+}
+
+@test "without the budget the same outage costs every server an attempt" {
+	failing out o1 o2 o3
+	proxy_with p $(backends out o1 o2 o3) --retry-on 503 --retries 2 --max-fails 0 --retry-budget 100 \
+		--retry-budget-min 1000 --quiet
+	run "$L7_BIN/loadgen" -c 32 -n 300 --json "http://$(addr_of p)/"
+	assert_success
+	run sh -c "curl -s http://$(addr_of out stats)/stats | jq '[.o1, .o2, .o3 | .requests] | add'"
+	assert_output 900
+}
+
+@test "a lone request is retried within --retry-budget-min, and not beyond it" {
+	proxy_with p --backend "dead=$DEAD" --backend "b2=$B2" --retry-budget 0 --retry-budget-min 1
+	run code p
+	assert_output 200
+	proxy_with q --backend "dead=$DEAD" --backend "b2=$B2" --retry-budget 0 --retry-budget-min 0
+	run code q
+	assert_output 502
+	run events q 'select(.event == "retry-refused") | "\(.step) \(.server_name) \(.reason)"'
+	assert_output "6 dead the retry budget is spent"
 }
 
 @test "--retry-on 503 drops the 503 and asks another server" {
@@ -156,13 +241,13 @@ events() { jq -r "$2" "$BATS_TEST_TMPDIR/$1.jsonl"; }
 	assert_output "roundrobin: next in turn (dead: 0 in flight, b2: 0); skipped dead (just failed)"
 }
 
-@test "SIGUSR1 shows which servers are up and which down" {
+@test "SIGUSR1 shows which servers are up and which ejected" {
 	proxy_with p --backend "dead=$DEAD" --backend "b2=$B2" --max-fails 1
 	code p >/dev/null
-	wait_until grep -q 'server dead down' "$(err_of p)"
+	wait_until grep -q 'server dead ejected' "$(err_of p)"
 	kill -USR1 "$(pid_of p)"
 	wait_until grep -q 'stats pool=default server=b2 state=up fails=0 ' "$(err_of p)"
-	assert grep -q 'stats pool=default server=dead state=down fails=1 ' "$(err_of p)"
+	assert grep -q 'stats pool=default server=dead state=ejected fails=1 ' "$(err_of p)"
 }
 
 @test "bad --retries and --retry-on values exit 2 with one line" {
@@ -171,4 +256,23 @@ events() { jq -r "$2" "$BATS_TEST_TMPDIR/$1.jsonl"; }
 	run "$L7_BIN/proxy" --listen 127.0.0.2:0 --backend "$B2" --retry-on 200
 	assert_failure 2
 	assert_output --partial "--retry-on: '200' is not a status from 400 to 599"
+}
+
+@test "bad retry budgets, backoffs and deadlines exit 2 with one line" {
+	run "$L7_BIN/proxy" --listen 127.0.0.2:0 --backend "$B2" --retry-budget 120%
+	assert_failure 2
+	assert_line --index 0 "proxy: --retry-budget: '120' is not a percentage from 0 to 100"
+	run "$L7_BIN/proxy" --listen 127.0.0.2:0 --backend "$B2" --retry-backoff 1s:10ms
+	assert_failure 2
+	assert_line --index 0 "proxy: --retry-backoff: expected BASE[:CAP], BASE at most 1m, CAP from BASE to 10m"
+	run "$L7_BIN/proxy" --listen 127.0.0.2:0 --backend "$B2" --timeout-attempt 5
+	assert_failure 2
+	assert_line --index 0 "proxy: --timeout-attempt: '5' needs a unit: 5ms or 5s"
+	run "$L7_BIN/proxy" --check --listen 127.0.0.2:0 --backend "$B2" --retry-budget 10% --retry-backoff 5ms \
+		--timeout-attempt 1s --timeout-request 3s
+	assert_success
+	assert_line 'retry-budget 10%'
+	assert_line 'retry-backoff 5ms:50ms'
+	assert_line 'timeout-attempt 1s'
+	assert_line 'timeout-request 3s'
 }

@@ -147,9 +147,11 @@ TEST(the_json_names_pools_servers_and_their_counters)
 	telemetry_tick(&cfg, 0);
 	const char *json = page(admin_page_json);
 	CHECK(strncmp(json, "{\"proxy\":{\"name\":\"l7lab\",", 25) == 0);
-	CHECK(strstr(json, "\"pools\":[{\"name\":\"default\",\"balance\":\"hash:header:X-User\",\"servers\":[{"
-	                   "\"name\":\"b1\",\"address\":\"127.0.0.11:9001\",\"state\":\"up\",\"down_for_s\":0,"
-	                   "\"weight\":1,\"in_flight\":0,\"requests\":2,\"errors\":1,") != NULL);
+	CHECK(strstr(json, "\"pools\":[{\"name\":\"default\",\"balance\":\"hash:header:X-User\","
+	                   "\"retry_budget\":{\"percent\":20,\"min\":3,\"active\":0,\"retrying\":0,\"refused\":0},"
+	                   "\"servers_out\":0,\"servers\":[{"
+	                   "\"name\":\"b1\",\"address\":\"127.0.0.11:9001\",\"state\":\"up\",\"ejected_for_s\":0,"
+	                   "\"fails_in_row\":0,\"ejections_in_row\":0,\"weight\":1,\"in_flight\":0,\"requests\":2,\"errors\":1,") != NULL);
 	CHECK(strstr(json, "\"responses\":{\"failed\":0,\"1xx\":0,\"2xx\":1,\"3xx\":0,\"4xx\":0,\"5xx\":1}") != NULL);
 	CHECK(strstr(json, "\"history\":{\"seconds\":1,\"requests\":[2],\"errors\":[1],\"p99_ms\":[1.500]}}") != NULL);
 	CHECK(strcmp(json + strlen(json) - 4, "}]}\n") == 0);
@@ -189,8 +191,8 @@ TEST(the_dashboard_has_a_row_per_server_and_escapes_what_it_shows)
 	const char *html = page(admin_page_html);
 	CHECK(strstr(html, "<h2>pool <b>default</b> · hash:header:X-A&amp;B</h2>") != NULL);
 	CHECK(strstr(html, "<tr class=\"server up\" id=\"server-default-b1\"><th scope=\"row\">b1</th>") != NULL);
-	CHECK(strstr(html, "<tr class=\"server down\" id=\"server-default-b2\">") != NULL);
-	CHECK(strstr(html, "<td class=\"state\"><strong>down</strong> 9s left</td>") != NULL);
+	CHECK(strstr(html, "<tr class=\"server ejected\" id=\"server-default-b2\">") != NULL);
+	CHECK(strstr(html, "<td class=\"state\"><strong>ejected</strong> 9s left</td>") != NULL);
 	CHECK(strstr(html, "<td class=\"n p50\">1 ms</td>") != NULL);
 	CHECK(strstr(html, "<svg class=\"chart rps\"") != NULL);
 	CHECK(strstr(html, "<path d=\"M299 32L299 1.0V32Z\"/>") != NULL);   /* one second: full height */

@@ -81,7 +81,7 @@ static const char *picks(struct pool *p, size_t n)
 {
 	static char s[256];
 	for (size_t i = 0; i < n && i < sizeof(s) - 1; i++) {
-		struct server *srv = lb_pick(p, NULL, NULL, 0, NULL);
+		struct server *srv = lb_pick(p, NULL, 0, NULL);
 		s[i] = srv ? srv->name[0] : '-';
 		s[i + 1] = '\0';
 	}
@@ -93,7 +93,7 @@ static const char *why(struct pool *p, struct server **picked)
 {
 	static struct buf b;
 	buf_clear(&b);
-	struct server *s = lb_pick(p, NULL, NULL, 0, &b);
+	struct server *s = lb_pick(p, NULL, 0, &b);
 	if (picked != NULL)
 		*picked = s;
 	buf_append(&b, "", 1);
@@ -126,7 +126,7 @@ TEST(roundrobin_gives_each_server_its_weight_share_exactly)
 	struct pool *p = pool_of(LB_ROUNDROBIN, 1, W(1000, 1, 7, 300));
 	unsigned count[4] = { 0 };
 	for (int i = 0; i < 1308 * 3; i++)
-		count[lb_pick(p, NULL, NULL, 0, NULL) - p->servers]++;
+		count[lb_pick(p, NULL, 0, NULL) - p->servers]++;
 	CHECK_INT(count[0], 3000);
 	CHECK_INT(count[1], 3);
 	CHECK_INT(count[2], 21);
@@ -173,7 +173,7 @@ TEST(leastconn_counts_in_flight_per_unit_of_weight)
 	/* requests that stay in flight: b carries three times a's */
 	p->servers[0].inflight = p->servers[1].inflight = 0;
 	for (int i = 0; i < 40; i++)
-		lb_pick(p, NULL, NULL, 0, NULL)->inflight++;
+		lb_pick(p, NULL, 0, NULL)->inflight++;
 	CHECK_INT(p->servers[0].inflight, 10);
 	CHECK_INT(p->servers[1].inflight, 30);
 	pool_free(p);
@@ -186,7 +186,7 @@ TEST(leastconn_with_requests_finishing_spreads_the_load)
 	CHECK_STR(picks(p, 6), "abcabc");
 	/* requests that stay in flight: each goes to the least busy */
 	for (int i = 0; i < 9; i++)
-		lb_pick(p, NULL, NULL, 0, NULL)->inflight++;
+		lb_pick(p, NULL, 0, NULL)->inflight++;
 	CHECK_INT(p->servers[0].inflight, 3);
 	CHECK_INT(p->servers[1].inflight, 3);
 	CHECK_INT(p->servers[2].inflight, 3);
@@ -209,7 +209,7 @@ TEST(random_spreads_idle_requests_by_weight)
 	struct pool *p = pool_of(LB_RANDOM, 7, W(1, 1, 1));
 	unsigned count[3] = { 0 };
 	for (int i = 0; i < 3000; i++)
-		count[lb_pick(p, NULL, NULL, 0, NULL) - p->servers]++;
+		count[lb_pick(p, NULL, 0, NULL) - p->servers]++;
 	for (int i = 0; i < 3; i++)
 		CHECK(count[i] > 900 && count[i] < 1100);
 	pool_free(p);
@@ -217,7 +217,7 @@ TEST(random_spreads_idle_requests_by_weight)
 	p = pool_of(LB_RANDOM, 7, W(3, 1));
 	unsigned a = 0;
 	for (int i = 0; i < 4000; i++)
-		a += lb_pick(p, NULL, NULL, 0, NULL) == &p->servers[0];
+		a += lb_pick(p, NULL, 0, NULL) == &p->servers[0];
 	CHECK(a > 2850 && a < 3150);        /* 75% */
 	pool_free(p);
 }
@@ -230,7 +230,7 @@ TEST(random_never_picks_the_busiest_of_three_servers)
 	p->servers[1].inflight = 1;
 	unsigned count[3] = { 0 };
 	for (int i = 0; i < 1000; i++)
-		count[lb_pick(p, NULL, NULL, 0, NULL) - p->servers]++;
+		count[lb_pick(p, NULL, 0, NULL) - p->servers]++;
 	CHECK_INT(count[0], 0);
 	CHECK(count[2] > 600 && count[1] > 250);  /* c (idle) wins 2 pairs of 3 */
 	pool_free(p);
@@ -294,45 +294,77 @@ TEST(an_empty_pool_gives_no_server)
 {
 	struct pool p = { .name = "empty", .algo = LB_LEASTCONN };
 	struct buf b = BUF_INIT;
-	CHECK(lb_pick(&p, NULL, NULL, 0, &b) == NULL);
-	CHECK(lb_pick(NULL, NULL, NULL, 0, NULL) == NULL);
+	CHECK(lb_pick(&p, NULL, 0, &b) == NULL);
+	CHECK(lb_pick(NULL, NULL, 0, NULL) == NULL);
 	buf_append(&b, "", 1);
 	CHECK_STR(buf_begin(&b), "no servers in the pool");
 	buf_free(&b);
 }
 
-/* The next n picks avoiding server avoid (NULL: none) at time now. */
-static const char *picks_at(struct pool *p, size_t n, const struct server *avoid, uint64_t now)
+/* A request that tried server t (NULL: none yet). */
+static struct lb_req *tried(struct server *t)
+{
+	static struct server *set[1];
+	static struct lb_req rq;
+	set[0] = t;
+	rq = (struct lb_req){ .tried = set, .ntried = t != NULL };
+	return &rq;
+}
+
+/* The next n picks of a request that tried avoid (NULL: none) at time now. */
+static const char *picks_at(struct pool *p, size_t n, struct server *avoid, uint64_t now)
 {
 	static char s[64];
 	for (size_t i = 0; i < n && i < sizeof(s) - 1; i++) {
-		s[i] = lb_pick(p, NULL, avoid, now, NULL)->name[0];
+		s[i] = lb_pick(p, tried(avoid), now, NULL)->name[0];
 		s[i + 1] = '\0';
 	}
 	return s;
 }
 
-TEST(a_retry_never_goes_back_to_the_server_that_failed)
+TEST(a_retry_never_goes_back_to_a_server_the_request_tried)
 {
 	enum lb_algo algos[] = { LB_ROUNDROBIN, LB_LEASTCONN, LB_RANDOM, LB_EWMA, LB_HASH };
 	for (size_t a = 0; a < 5; a++) {
-		struct pool *p = pool_of(algos[a], 7, W(1, 1, 1));
+		struct pool *p = pool_of(algos[a], 7, W(1, 1, 1, 1));
 		for (int i = 0; i < 50; i++) {
-			struct lb_req rq = { .msg = request("/k%d", i) };
-			CHECK(lb_pick(p, &rq, &p->servers[1], 0, NULL) != &p->servers[1]);
+			struct server *set[] = { &p->servers[1], &p->servers[3] };
+			struct lb_req rq = { .msg = request("/k%d", i), .tried = set, .ntried = 2 };
+			struct server *s = lb_pick(p, &rq, 0, NULL);
+			CHECK(s == &p->servers[0] || s == &p->servers[2]);
 		}
 		pool_free(p);
 	}
 }
 
-TEST(the_only_server_is_tried_again_when_it_failed)
+TEST(a_request_that_tried_every_server_gets_none)
 {
-	struct pool *p = pool_of(LB_ROUNDROBIN, 1, W(1));
-	CHECK_STR(why(p, NULL), "roundrobin: next in turn (a: 0 in flight)");
+	struct pool *p = pool_of(LB_ROUNDROBIN, 1, W(1, 1));
+	p->servers[1].down_until = 1000;     /* out, and not tried: tried anyway */
+	p->nout = 1;
 	struct buf b = BUF_INIT;
-	CHECK(lb_pick(p, NULL, &p->servers[0], 0, &b) == &p->servers[0]);
+	CHECK(lb_pick(p, tried(&p->servers[0]), 10, &b) == &p->servers[1]);
+	struct server *set[] = { &p->servers[0], &p->servers[1] };
+	struct lb_req rq = { .tried = set, .ntried = 2 };
+	buf_clear(&b);
+	CHECK(lb_pick(p, &rq, 10, &b) == NULL);
 	buf_append(&b, "", 1);
-	CHECK_STR(buf_begin(&b), "roundrobin: next in turn (a: 0 in flight); the only server: tried again");
+	CHECK_STR(buf_begin(&b), "every server was tried");
+	CHECK(!p->servers[0].skip && !p->servers[1].skip);
+	buf_free(&b);
+	pool_free(p);
+}
+
+TEST(servers_checked_down_are_skipped_and_named)
+{
+	struct pool *p = pool_of(LB_ROUNDROBIN, 1, W(1, 1, 1));
+	p->servers[1].check_down = true;
+	p->nout = 1;
+	CHECK_STR(picks_at(p, 4, NULL, 0), "acac");
+	struct buf b = BUF_INIT;
+	lb_pick(p, NULL, 0, &b);
+	buf_append(&b, "", 1);
+	CHECK_STR(buf_begin(&b), "roundrobin: next in turn (a: 0 in flight, b: 0, c: 0); skipped b (down)");
 	buf_free(&b);
 	pool_free(p);
 }
@@ -341,13 +373,13 @@ TEST(down_servers_are_skipped_until_their_time_is_up)
 {
 	struct pool *p = pool_of(LB_ROUNDROBIN, 1, W(1, 1, 1));
 	p->servers[0].down_until = 1000;
-	p->nfailing = 1;
+	p->nout = 1;
 	CHECK_STR(picks_at(p, 4, NULL, 999), "bcbc");
 	p->servers[0].down_until = 5000;
 	struct buf b = BUF_INIT;
-	lb_pick(p, NULL, &p->servers[1], 10, &b);
+	lb_pick(p, tried(&p->servers[1]), 10, &b);
 	buf_append(&b, "", 1);
-	CHECK_STR(buf_begin(&b), "roundrobin: next in turn (a: 0 in flight, b: 0, c: 0); skipped a (down), b (just failed)");
+	CHECK_STR(buf_begin(&b), "roundrobin: next in turn (a: 0 in flight, b: 0, c: 0); skipped a (ejected), b (just failed)");
 	CHECK(strchr(picks_at(p, 3, NULL, 5000), 'a') != NULL);   /* its time is up */
 	buf_free(&b);
 	pool_free(p);
@@ -357,10 +389,10 @@ TEST(when_every_server_is_down_they_are_tried_anyway)
 {
 	struct pool *p = pool_of(LB_LEASTCONN, 1, W(1, 1));
 	p->servers[0].down_until = p->servers[1].down_until = 1000;
-	p->nfailing = 2;
+	p->nout = 2;
 	p->servers[0].inflight = 1;
 	struct buf b = BUF_INIT;
-	struct server *s = lb_pick(p, NULL, NULL, 10, &b);
+	struct server *s = lb_pick(p, NULL, 10, &b);
 	buf_append(&b, "", 1);
 	CHECK_STR(buf_begin(&b), "leastconn: fewest in flight: b 0, a 1; all down: tried anyway");
 	CHECK(s == &p->servers[1]);
@@ -374,7 +406,7 @@ TEST(random_counts_in_flight_per_unit_of_weight)
 {
 	struct pool *p = pool_of(LB_RANDOM, 3, W(1, 3));
 	for (int i = 0; i < 400; i++)
-		lb_pick(p, NULL, NULL, 0, NULL)->inflight++;
+		lb_pick(p, NULL, 0, NULL)->inflight++;
 	CHECK(p->servers[1].inflight >= 297 && p->servers[1].inflight <= 303);   /* 3:1 */
 	pool_free(p);
 }
@@ -465,7 +497,7 @@ TEST(ewma_tries_an_idle_slow_server_again_once_its_estimate_has_decayed)
 	uint64_t t = 0, first = 0;
 	for (; t < 10ull * SEC && first == 0; t += 10 * MS) {
 		lb_observe(fast, 2 * MS, t);
-		if (lb_pick(p, NULL, NULL, t, NULL) == slow)
+		if (lb_pick(p, NULL, t, NULL) == slow)
 			first = t;
 	}
 	/* 20 ms x e^(-t/3s) < 6 ms: t > 3 ln(20/6) s = 3.6 s */
@@ -531,7 +563,7 @@ static void simulate(struct pool *p, double rate, uint64_t recover, int seconds,
 			lb_observe(d.s, d.ttfb, d.at);
 			d.s->inflight--;
 		}
-		struct server *s = lb_pick(p, NULL, NULL, t, NULL);
+		struct server *s = lb_pick(p, NULL, t, NULL);
 		bool slow = s == &p->servers[2] && t < recover;
 		uint64_t ttfb = (uint64_t)((slow ? 20 : 2) * MS * (0.9 + 0.2 * rng_double(&r)));
 		s->inflight++;
@@ -567,16 +599,16 @@ TEST(hash_sends_the_same_key_to_the_same_server)
 	struct pool *p = pool_of(LB_HASH, 1, W(1, 1, 1, 1));
 	for (int k = 0; k < 50; k++) {
 		struct lb_req rq = { .msg = request("/item/%d?session=%d", k, 1) };
-		struct server *first = lb_pick(p, &rq, NULL, 0, NULL);
+		struct server *first = lb_pick(p, &rq, 0, NULL);
 		rq.msg = request("/item/%d?session=%d", k, 2);     /* the query is not part of the key */
-		CHECK(lb_pick(p, &rq, NULL, 0, NULL) == first);
+		CHECK(lb_pick(p, &rq, 0, NULL) == first);
 	}
 	p->hash_key = HASH_SOURCE;
 	struct addr a, b;
 	char e[NET_ERRLEN];
 	CHECK(addr_parse("10.1.2.3:40000", -1, &a, e) == 0 && addr_parse("[::ffff:10.1.2.3]:50000", -1, &b, e) == 0);
 	struct lb_req ra = { .client = &a }, rb = { .client = &b };
-	CHECK(lb_pick(p, &ra, NULL, 0, NULL) == lb_pick(p, &rb, NULL, 0, NULL));   /* IPv4-mapped = IPv4 */
+	CHECK(lb_pick(p, &ra, 0, NULL) == lb_pick(p, &rb, 0, NULL));   /* IPv4-mapped = IPv4 */
 	pool_free(p);
 }
 
@@ -586,7 +618,7 @@ TEST(hash_shares_keys_by_weight)
 	unsigned count[3] = { 0 };
 	for (int k = 0; k < 10000; k++) {
 		struct lb_req rq = { .msg = request("/k/%d", k) };
-		count[lb_pick(p, &rq, NULL, 0, NULL) - p->servers]++;
+		count[lb_pick(p, &rq, 0, NULL) - p->servers]++;
 	}
 	printf("# weights 1:2:1 -> %u %u %u of 10000 keys\n", count[0], count[1], count[2]);
 	CHECK(count[0] > 2100 && count[0] < 2900);
@@ -601,7 +633,7 @@ TEST(removing_one_of_four_servers_moves_only_its_share_of_the_keys)
 	unsigned moved = 0, moved_mod = 0, wrongly = 0;
 	for (int k = 0; k < 10000; k++) {
 		struct lb_req rq = { .msg = request("/k/%d", k) };
-		char before = lb_pick(four, &rq, NULL, 0, NULL)->name[0], after = lb_pick(three, &rq, NULL, 0, NULL)->name[0];
+		char before = lb_pick(four, &rq, 0, NULL)->name[0], after = lb_pick(three, &rq, 0, NULL)->name[0];
 		moved += before != after;
 		wrongly += before != after && before != 'd';   /* only d's keys may move */
 		uint64_t h = lb_hash(http_target(rq.msg), strlen(http_target(rq.msg)));
@@ -622,14 +654,14 @@ TEST(a_down_server_hands_its_keys_to_the_others_and_no_other_key_moves)
 	char before[2000];
 	for (int k = 0; k < 2000; k++) {
 		struct lb_req rq = { .msg = request("/k/%d", k) };
-		before[k] = lb_pick(p, &rq, NULL, 0, NULL)->name[0];
+		before[k] = lb_pick(p, &rq, 0, NULL)->name[0];
 	}
 	p->servers[2].down_until = 100;
-	p->nfailing = 1;
+	p->nout = 1;
 	unsigned got[4] = { 0 }, others_moved = 0;
 	for (int k = 0; k < 2000; k++) {
 		struct lb_req rq = { .msg = request("/k/%d", k) };
-		char now = lb_pick(p, &rq, NULL, 10, NULL)->name[0];
+		char now = lb_pick(p, &rq, 10, NULL)->name[0];
 		if (before[k] == 'c')
 			got[now - 'a']++;
 		else
@@ -648,21 +680,24 @@ TEST(hash_why_lines_show_the_key_and_a_missing_key_picks_in_turn)
 	p->hash_header = "X-User";
 	struct buf b = BUF_INIT;
 	struct lb_req rq = { .msg = request_with("X-User: alice\r\n", "/") };
-	struct server *s = lb_pick(p, &rq, NULL, 0, &b);
+	struct server *s = lb_pick(p, &rq, 0, &b);
 	buf_append(&b, "", 1);
 	char want[128];
 	snprintf(want, sizeof(want), "hash:header:X-User 'alice' -> %s on the ring", s->name);
 	CHECK_STR(buf_begin(&b), want);
 	buf_clear(&b);
 	rq.msg = request("/");
-	lb_pick(p, &rq, NULL, 0, &b);
+	lb_pick(p, &rq, 0, &b);
 	buf_append(&b, "", 1);
 	CHECK_STR(buf_begin(&b), "hash:header:X-User: no X-User header: next in turn");
 	const char *turns = picks(p, 4);
 	CHECK(strcmp(turns, "abab") == 0 || strcmp(turns, "baba") == 0);
 	buf_clear(&b);
 	rq.msg = request_with("X-User: alice\r\n", "/");
-	lb_pick(p, &rq, s, 0, &b);                 /* a retry: the next server on the ring */
+	struct server *set[] = { s };
+	rq.tried = set;
+	rq.ntried = 1;
+	lb_pick(p, &rq, 0, &b);                    /* a retry: the next server on the ring */
 	buf_append(&b, "", 1);
 	snprintf(want, sizeof(want), "hash:header:X-User 'alice' -> %s, next on the ring after %s; skipped %s (just failed)",
 	         s == &p->servers[0] ? "b" : "a", s->name, s->name);
@@ -684,7 +719,7 @@ TEST(weights_shape_every_algorithm)
 			struct lb_req rq = { .msg = request("/k/%d", i) };
 			if (ring[i % 12] != NULL)
 				ring[i % 12]->inflight--;
-			struct server *s = lb_pick(p, &rq, NULL, 0, NULL);
+			struct server *s = lb_pick(p, &rq, 0, NULL);
 			lb_observe(s, 1 * MS, 0);
 			s->inflight++;
 			ring[i % 12] = s;
@@ -716,8 +751,9 @@ int main(void)
 	RUN(why_lines_say_how_the_server_was_chosen);
 	RUN(why_lines_name_four_servers_at_most);
 	RUN(an_empty_pool_gives_no_server);
-	RUN(a_retry_never_goes_back_to_the_server_that_failed);
-	RUN(the_only_server_is_tried_again_when_it_failed);
+	RUN(a_retry_never_goes_back_to_a_server_the_request_tried);
+	RUN(a_request_that_tried_every_server_gets_none);
+	RUN(servers_checked_down_are_skipped_and_named);
 	RUN(down_servers_are_skipped_until_their_time_is_up);
 	RUN(when_every_server_is_down_they_are_tried_anyway);
 	RUN(random_counts_in_flight_per_unit_of_weight);
