@@ -113,7 +113,7 @@ read_all() {
 	exec 7<&-
 	run access p
 	assert_output --partial 'err="timeout-client: the client took no byte"'
-	refute grep -q 'down for' "$(err_of p)"
+	refute grep -q 'ejected for' "$(err_of p)"
 }
 
 @test "a stalled request body gets 408 after --timeout-client, and the server stays up" {
@@ -124,7 +124,7 @@ read_all() {
 	run timeout 5 head -1 <&5
 	exec 5<&-
 	assert_output $'HTTP/1.1 408 Request Timeout\r'
-	refute grep -q 'down for' "$(err_of p)"
+	refute grep -q 'ejected for' "$(err_of p)"
 }
 
 @test "a request body trickling in gets 408 after --timeout-body" {
