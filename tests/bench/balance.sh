@@ -1,0 +1,149 @@
+#!/usr/bin/env bash
+# tests/bench/balance.sh - the class experiment of lab 08: which algorithm
+# keeps the tail short when one server of three is slow, and how fast ewma
+# notices that it recovered.
+#
+#   tests/bench/balance.sh          (also run by tests/bench/run balance)
+#
+# Three mockserver backends (b1 127.0.88.11, b2 .12, slow .13, free ports):
+# b1 and b2 answer in 2 ms, slow in 20 ms.  The proxy (127.0.88.2) is run
+# once per algorithm: roundrobin, leastconn, random, ewma, and once with
+# three fast servers (the baseline, ewma).  loadgen sends an open loop at
+# half of the pool's capacity (BALANCE_RATE, or measured: three fast
+# servers, closed loop, -c BALANCE_CONNS (64), for 3 s) for BALANCE_SECONDS
+# (10), over BALANCE_OPEN_CONNS (256) connections.  One row per run: p50,
+# p99, share of requests to slow.  Then the recovery: ewma, slow's delay
+# drops to 2 ms at SIGUSR2 after 5 s; the loadgen --timeline (--by-header
+# X-Backend) gives slow's share second by second, and the seconds until it
+# is back above 25%.  The machine's other load shows in every p99: run it
+# on a quiet machine, twice, and compare medians.
+#
+# Progress and the tables go to stderr; the rows for tests/bench/run
+# ("tool peer figure ours theirs ratio") to stdout:
+#   proxy-ewma         all-fast    p99_ms   (target: ratio <= 1.5)
+#   proxy-roundrobin   slow-server p99_ms   (roundrobin's p99 is slow's)
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+: "${L7_BIN:=$PWD/bin}"
+SECONDS_RUN=${BALANCE_SECONDS:-10}
+CONNS=${BALANCE_CONNS:-64}      # closed loop, for the capacity
+OPEN_CONNS=${BALANCE_OPEN_CONNS:-256}   # open loop: enough that none waits for a connection
+NET=127.0.88
+
+tmp=$(mktemp -d /tmp/l7balance.XXXXXX)
+pids=()
+cleanup() {
+	local p
+	for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+	for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# spawn NAME CMD...: CMD in the background; waits for its "listening" line
+# (5 s at most); its pid in PID.
+spawn() {
+	local name=$1 i
+	shift
+	"$@" >"$tmp/$name.out" 2>"$tmp/$name.err" </dev/null &
+	PID=$!
+	pids+=("$PID")
+	for ((i = 0; i < 500; i++)); do
+		grep -q '^listening ' "$tmp/$name.out" 2>/dev/null && return 0
+		kill -0 "$PID" 2>/dev/null || break
+		sleep 0.01
+	done
+	echo "balance: $name did not start: $(head -n 2 "$tmp/$name.err")" >&2
+	exit 1
+}
+stop() { kill -TERM "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
+
+# backends SLOW_FLAGS...: b1, b2 at 2 ms and slow with SLOW_FLAGS; sets B1 B2 B3.
+backends() {
+	spawn b1 "$L7_BIN/mockserver" --listen "$NET.11:0" --name b1 --delay 2ms; MB1=$PID
+	spawn b2 "$L7_BIN/mockserver" --listen "$NET.12:0" --name b2 --delay 2ms; MB2=$PID
+	spawn slow "$L7_BIN/mockserver" --listen "$NET.13:0" --name slow "$@"; MB3=$PID
+	B1=$(awk '{ print $3; exit }' "$tmp/b1.out") B2=$(awk '{ print $3; exit }' "$tmp/b2.out")
+	B3=$(awk '{ print $3; exit }' "$tmp/slow.out")
+}
+stop_backends() { stop "$MB1"; stop "$MB2"; stop "$MB3"; }
+
+# proxy_run ALGO: the proxy in front of them; sets P and PP (its pid).
+proxy_run() {
+	spawn proxy "$L7_BIN/proxy" --listen "$NET.2:0" --source "$NET.2" --quiet --balance "$1" \
+		--backend "b1=$B1" --backend "b2=$B2" --backend "slow=$B3"
+	PP=$PID
+	P=$(awk '{ print $2; exit }' "$tmp/proxy.out")
+}
+
+# load FILE ARGS...: loadgen --json into FILE.
+load() { local f=$1; shift; "$L7_BIN/loadgen" --json "$@" "http://$P/" >"$f" 2>"$f.err"; }
+
+# row_of LABEL FILE: "LABEL p50 p99 share" from a loadgen report.
+row_of() {
+	jq -r --arg l "$1" '[$l, .latency_us.p50 / 1000, .latency_us.p99 / 1000,
+		(1000 * (.by_header.slow // 0) / ([.by_header[]] | add) | round / 10), .requests, .errors_total] | @tsv' "$2"
+}
+
+# 1. capacity: three fast servers, closed loop
+backends --delay 2ms
+proxy_run roundrobin
+if [ -z "${BALANCE_RATE:-}" ]; then
+	load "$tmp/cap.json" -c "$CONNS" -d 3s
+	BALANCE_RATE=$(jq '.rps / 2 | floor' "$tmp/cap.json")
+	echo "balance: capacity $(jq '.rps | floor' "$tmp/cap.json") requests/s (3 fast, -c $CONNS); open loop at $BALANCE_RATE/s" >&2
+fi
+RATE=$BALANCE_RATE
+
+# 2. the table: all-fast baseline, then one slow server per algorithm
+echo -e "run\tp50_ms\tp99_ms\tslow_%\trequests\terrors" >"$tmp/table"
+stop "$PP"
+proxy_run ewma
+load "$tmp/fast.json" -r "$RATE" -c "$OPEN_CONNS" -d "${SECONDS_RUN}s"
+row_of "ewma, 3 fast" "$tmp/fast.json" >>"$tmp/table"
+stop "$PP"
+stop_backends
+backends --delay 20ms
+for algo in roundrobin leastconn random ewma; do
+	proxy_run "$algo"
+	load "$tmp/$algo.json" -r "$RATE" -c "$OPEN_CONNS" -d "${SECONDS_RUN}s"
+	row_of "$algo" "$tmp/$algo.json" >>"$tmp/table"
+	stop "$PP"
+	echo "balance: $algo done" >&2
+done
+stop_backends
+{
+	echo
+	echo "one of three servers 20 ms (others 2 ms), open loop $RATE requests/s for ${SECONDS_RUN}s, -c $OPEN_CONNS:"
+	column -t -s $'\t' "$tmp/table"
+} >&2
+
+# 3. recovery: slow drops to 2 ms at SIGUSR2, 5 s into a 20 s ewma run
+backends --delay 20ms --delay-after usr2:2ms
+proxy_run ewma
+load "$tmp/recover.json" -r "$RATE" -c "$OPEN_CONNS" -d 20s --timeline "$tmp/timeline.csv" &
+lgpid=$!
+sleep 5      # the experiment's own schedule: slow recovers 5 s into the run
+kill -USR2 "$MB3"
+wait "$lgpid"
+stop "$PP"
+stop_backends
+{
+	echo
+	echo "ewma, slow recovers (20 ms -> 2 ms) at about second 5; slow's share each second:"
+	awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == "X-Backend:slow") c = i; next }
+		$2 > 0 { printf "%s:%.0f%% ", $1, 100 * (c ? $c : 0) / $2 } END { print "" }' "$tmp/timeline.csv"
+} >&2
+back=$(awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == "X-Backend:slow") c = i; next }
+	$1 >= 5 && $2 > 0 && c && $c / $2 >= 0.25 { print $1 - 5; exit }' "$tmp/timeline.csv")
+echo "balance: slow's share back above 25% ${back:-never} s after it recovered" >&2
+
+# rows for tests/bench/run
+fast99=$(jq .latency_us.p99/1000 "$tmp/fast.json")
+ewma99=$(jq .latency_us.p99/1000 "$tmp/ewma.json")
+rr99=$(jq .latency_us.p99/1000 "$tmp/roundrobin.json")
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f\n", (b > 0 ? a / b : 0) }'; }
+printf 'proxy-ewma\tall-fast\tp99_ms\t%s\t%s\t%s\n' "$ewma99" "$fast99" "$(ratio "$ewma99" "$fast99")"
+printf 'proxy-roundrobin\tslow-server\tp99_ms\t%s\t20\t%s\n' "$rr99" "$(ratio "$rr99" 20)"
+printf 'proxy-ewma\trecovery\tseconds\t%s\t10\t%s\n' "${back:-inf}" "$(ratio "${back:-99}" 10)"
