@@ -316,3 +316,17 @@ read_response() {
 have_ipv6_loopback() {
 	grep -q '^00000000000000000000000000000001 ' /proc/net/if_inet6 2>/dev/null
 }
+
+# events_proxy NAME ARGS...: proxy NAME on 127.0.0.2:0 for one test, its
+# --events in NAME.jsonl of the test's folder.
+events_proxy() {
+	local n=$1
+	shift
+	start_bg "$n" "$L7_BIN/proxy" --listen 127.0.0.2:0 --events "$BATS_TEST_TMPDIR/$n.jsonl" "$@"
+}
+
+# status_via NAME [CURL ARGS...]: the status of GET / through proxy NAME.
+status_via() { local n=$1; shift; curl -s -m 5 -o /dev/null -w '%{http_code}' "$@" "http://$(addr_of "$n")/"; }
+
+# events_of NAME JQ: the --events lines of events_proxy NAME through jq -r JQ.
+events_of() { jq -r "$2" "$BATS_TEST_TMPDIR/$1.jsonl"; }

@@ -18,18 +18,6 @@ teardown_file() { stop_all_file; }
 
 teardown() { stop_all; }
 
-# proxy_with NAME ARGS...: a proxy for one test, its events in NAME.jsonl.
-proxy_with() {
-	local n=$1; shift
-	start_bg "$n" "$L7_BIN/proxy" --listen 127.0.0.2:0 --events "$BATS_TEST_TMPDIR/$n.jsonl" "$@"
-}
-
-# code NAME [CURL ARGS...]: the status of a request to proxy NAME.
-code() { local n=$1; shift; curl -s -m 5 -o /dev/null -w '%{http_code}' "$@" "http://$(addr_of "$n")/"; }
-
-# events NAME JQ: the --events lines of proxy NAME through jq -r JQ.
-events() { jq -r "$2" "$BATS_TEST_TMPDIR/$1.jsonl"; }
-
 # count_events NAME EVENT: how many EVENT events proxy NAME wrote.
 count_events() { grep -c "\"event\":\"$2\"" "$BATS_TEST_TMPDIR/$1.jsonl"; }
 
@@ -41,24 +29,24 @@ toggled() { start_bg "$1" "$L7_BIN/mockserver" --listen 127.0.0.14:0 --name "$1"
 health_of() { [ "$(curl -s -m 5 -o /dev/null -w '%{http_code}' "http://$(addr_of "$1")/health")" = "$2" ]; }
 
 @test "--max-fails failures in a row eject a server: step 3 passes it by, and says why" {
-	proxy_with p --backend "dead=$DEAD" --backend "b2=$B2" --max-fails 2
+	events_proxy p --backend "dead=$DEAD" --backend "b2=$B2" --max-fails 2
 	local i
-	for i in 1 2 3 4; do code p >/dev/null; done
+	for i in 1 2 3 4; do status_via p >/dev/null; done
 	wait_until grep -q "server dead ejected for 10s (ejection 1 in a row): 2 failures in a row, the last: connect" "$(err_of p)"
-	for i in 1 2 3 4 5 6; do run code p; assert_output 200; done
+	for i in 1 2 3 4 5 6; do run status_via p; assert_output 200; done
 	wait_until test "$(count_events p response-complete)" -eq 10
-	run events p 'select(.event == "decide") | .reason'
+	run events_of p 'select(.event == "decide") | .reason'
 	assert_line --index 9 "roundrobin: next in turn (dead: 0 in flight, b2: 0); skipped dead (ejected)"
-	run events p 'select(.event == "server-down") | "\(.step) \(.server_name) \(.fails) \(.ms) \(.ejection)"'
+	run events_of p 'select(.event == "server-down") | "\(.step) \(.server_name) \(.fails) \(.ms) \(.ejection)"'
 	assert_output "6 dead 2 10000 1"
 	[ "$(count_events p retry)" -eq 2 ]     # only the two requests before the ejection
 }
 
 @test "an ejected server comes back when its time is over, and the log and an event say so" {
-	proxy_with p --backend "dead=$DEAD" --backend "b2=$B2" --max-fails 1 --fail-timeout 200ms --admin 127.0.0.1:0
-	code p >/dev/null
+	events_proxy p --backend "dead=$DEAD" --backend "b2=$B2" --max-fails 1 --fail-timeout 200ms --admin 127.0.0.1:0
+	status_via p >/dev/null
 	wait_until grep -q '"event":"server-up"' "$BATS_TEST_TMPDIR/p.jsonl"
-	run events p 'select(.event | startswith("server-")) | "\(.event) \(.server_name) \(.reason)"'
+	run events_of p 'select(.event | startswith("server-")) | "\(.event) \(.server_name) \(.reason)"'
 	assert_line --index 0 --regexp "^server-down dead connect .*Connection refused$"
 	assert_line --index 1 "server-up dead ejection over"
 	assert grep -q 'server dead back in pool default after 200ms ejected: on probation, one more failure ejects it again' "$(err_of p)"
@@ -67,26 +55,26 @@ health_of() { [ "$(curl -s -m 5 -o /dev/null -w '%{http_code}' "http://$(addr_of
 }
 
 @test "each ejection soon after the last lasts longer, up to --fail-timeout-max" {
-	proxy_with p --backend "dead=$DEAD" --backend "b2=$B2" --max-fails 1 --fail-timeout 400ms --fail-timeout-max 900ms
+	events_proxy p --backend "dead=$DEAD" --backend "b2=$B2" --max-fails 1 --fail-timeout 400ms --fail-timeout-max 900ms
 	spawn load "$L7_BIN/loadgen" -r 100 -c 4 -d 20s "http://$(addr_of p)/"
 	thrice() { [ "$(count_events p server-down)" -ge 3 ]; }
 	wait_for 15 thrice
 	stop_bg load
-	run events p 'select(.event == "server-down") | "\(.ejection) \(.ms)"'
+	run events_of p 'select(.event == "server-down") | "\(.ejection) \(.ms)"'
 	assert_line --index 0 "1 400"
 	assert_line --index 1 "2 800"
 	assert_line --index 2 "3 900"
 }
 
 @test "a quiet spell after its return forgives a server an ejection" {
-	proxy_with p --backend "dead=$DEAD" --backend "b2=$B2" --max-fails 1 --fail-timeout 100ms
-	code p >/dev/null                                 # ejection 1: 100 ms
+	events_proxy p --backend "dead=$DEAD" --backend "b2=$B2" --max-fails 1 --fail-timeout 100ms
+	status_via p >/dev/null                                 # ejection 1: 100 ms
 	wait_until grep -q '"event":"server-up"' "$BATS_TEST_TMPDIR/p.jsonl"
 	sleep 0.3     # the quiet spell itself (not a wait for readiness): longer only forgives more
 	local i
-	for i in 1 2; do code p >/dev/null; done          # dead fails once more
+	for i in 1 2; do status_via p >/dev/null; done          # dead fails once more
 	wait_until test "$(count_events p server-down)" -eq 2
-	run events p 'select(.event == "server-down") | .ejection'
+	run events_of p 'select(.event == "server-down") | .ejection'
 	assert_output $'1\n1'
 }
 
@@ -94,9 +82,9 @@ health_of() { [ "$(curl -s -m 5 -o /dev/null -w '%{http_code}' "http://$(addr_of
 	toggled late
 	kill -USR1 "$(pid_of late)"
 	wait_until health_of late 503
-	proxy_with p --backend "late=$(addr_of late)" --backend "b2=$B2" --retry-on 503 --max-fails 2 \
+	events_proxy p --backend "late=$(addr_of late)" --backend "b2=$B2" --retry-on 503 --max-fails 2 \
 		--fail-timeout 200ms --admin 127.0.0.1:0
-	down() { code p >/dev/null; [ "$(count_events p server-down)" -ge 1 ]; }
+	down() { status_via p >/dev/null; [ "$(count_events p server-down)" -ge 1 ]; }
 	wait_until down
 	kill -USR1 "$(pid_of late)"
 	wait_until health_of late 200
@@ -110,37 +98,37 @@ health_of() { [ "$(curl -s -m 5 -o /dev/null -w '%{http_code}' "http://$(addr_of
 }
 
 @test "at most --max-ejected of a pool is out at once" {
-	proxy_with p --backend "d1=$DEAD" --backend "d2=$DEAD2" --backend "d3=$DEAD3" --backend "b2=$B2" \
+	events_proxy p --backend "d1=$DEAD" --backend "d2=$DEAD2" --backend "d3=$DEAD3" --backend "b2=$B2" \
 		--max-fails 1 --fail-timeout 60s --max-ejected 50% --admin 127.0.0.1:0
-	kept() { code p >/dev/null; [ "$(count_events p server-kept)" -ge 1 ]; }
+	kept() { status_via p >/dev/null; [ "$(count_events p server-kept)" -ge 1 ]; }
 	wait_until kept
 	[ "$(count_events p server-down)" -eq 2 ]
 	run stats p '.pools[0] | "\(.servers_out) \([.servers[] | .state] | sort | join(" "))"'
 	assert_output "2 ejected ejected up up"
-	run events p 'select(.event == "server-kept") | "\(.out) \(.reason)"'
+	run events_of p 'select(.event == "server-kept") | "\(.out) \(.reason)"'
 	assert_output "2 max-ejected"
 	assert grep -q 'not ejected after 1 failures in a row: 2 of pool default.s 4 servers are out (--max-ejected 50%, never the last)' "$(err_of p)"
 }
 
 @test "the last server of a pool is never ejected" {
-	proxy_with p --backend "dead=$DEAD" --max-fails 1 --max-ejected 100 --admin 127.0.0.1:0
+	events_proxy p --backend "dead=$DEAD" --max-fails 1 --max-ejected 100 --admin 127.0.0.1:0
 	local i
-	for i in 1 2 3; do run code p; assert_output 502; done
+	for i in 1 2 3; do run status_via p; assert_output 502; done
 	run stats p '.pools[0].servers[0].state'
 	assert_output up
 	[ "$(count_events p server-down)" -eq 0 ]
-	proxy_with q --backend "d1=$DEAD" --backend "d2=$DEAD2" --max-fails 1 --max-ejected 100
-	for i in 1 2 3 4; do run code q; assert_output 502; done
+	events_proxy q --backend "d1=$DEAD" --backend "d2=$DEAD2" --max-fails 1 --max-ejected 100
+	for i in 1 2 3 4; do run status_via q; assert_output 502; done
 	[ "$(count_events q server-down)" -eq 1 ]
 }
 
 @test "active checks take a server out after --health-fall failures and back after --health-rise passes" {
 	toggled c1
-	proxy_with p --backend "c1=$(addr_of c1)" --backend "b2=$B2" --health-check /health --health-interval 50ms \
+	events_proxy p --backend "c1=$(addr_of c1)" --backend "b2=$B2" --health-check /health --health-interval 50ms \
 		--health-fall 2 --health-rise 3 --admin 127.0.0.1:0
 	kill -USR1 "$(pid_of c1)"
 	wait_until grep -q '"event":"server-down"' "$BATS_TEST_TMPDIR/p.jsonl"
-	run events p 'select(.event == "server-down") | "\(.step) \(.server_name) \(.reason)"'
+	run events_of p 'select(.event == "server-down") | "\(.step) \(.server_name) \(.reason)"'
 	assert_output "6 c1 health check GET /health: status 503, 2 failures in a row"
 	local i
 	for i in 1 2 3 4; do
@@ -151,30 +139,30 @@ health_of() { [ "$(curl -s -m 5 -o /dev/null -w '%{http_code}' "http://$(addr_of
 	assert_output "down fail"
 	kill -USR1 "$(pid_of c1)"
 	wait_until grep -q '"event":"server-up"' "$BATS_TEST_TMPDIR/p.jsonl"
-	run events p 'select(.event == "server-up") | .reason'
+	run events_of p 'select(.event == "server-up") | .reason'
 	assert_output "health check GET /health: status 200, 3 passes in a row"
 	run stats p '.pools[0].servers[0] | "\(.state) \(.checks.passed >= 3) \(.checks.failed >= 2)"'
 	assert_output "up true true"
 }
 
 @test "a check with no answer within --health-timeout fails" {
-	proxy_with p --backend "b2=$B2" --backend "b3=$B3" --health-check /hang --health-interval 50ms \
+	events_proxy p --backend "b2=$B2" --backend "b3=$B3" --health-check /hang --health-interval 50ms \
 		--health-timeout 100ms --health-fall 1
 	wait_until grep -q '"event":"server-down"' "$BATS_TEST_TMPDIR/p.jsonl"
-	run events p 'select(.event == "server-down") | .reason' 
+	run events_of p 'select(.event == "server-down") | .reason' 
 	assert_line --index 0 "health check GET /hang: no answer within 100ms, 1 failure in a row"
 }
 
 @test "a check of a server that refuses connections fails, and with every server down they are tried anyway" {
-	proxy_with p --backend "dead=$DEAD" --backend "dead2=$DEAD2" --health-check /health --health-interval 50ms \
+	events_proxy p --backend "dead=$DEAD" --backend "dead2=$DEAD2" --health-check /health --health-interval 50ms \
 		--health-fall 1
 	both() { [ "$(count_events p server-down)" -ge 2 ]; }
 	wait_until both
-	run events p 'select(.event == "server-down") | .reason'
+	run events_of p 'select(.event == "server-down") | .reason'
 	assert_line --index 0 --regexp '^health check GET /health: .*Connection refused, 1 failure in a row$'
-	run code p
+	run status_via p
 	assert_output 502
-	run events p 'select(.event == "decide") | .reason'
+	run events_of p 'select(.event == "decide") | .reason'
 	assert_output --partial "; all down: tried anyway"
 }
 

@@ -22,40 +22,24 @@
 # ("tool peer figure ours theirs ratio") to stdout:
 #   proxy-ewma         all-fast    p99_ms   (target: ratio <= 1.5)
 #   proxy-roundrobin   slow-server p99_ms   (roundrobin's p99 is slow's)
-set -euo pipefail
-cd "$(dirname "$0")/../.."
-: "${L7_BIN:=$PWD/bin}"
+. "$(dirname "$0")/common.sh"      # bench_bg, wait_listening, bench_cleanup
 SECONDS_RUN=${BALANCE_SECONDS:-10}
 CONNS=${BALANCE_CONNS:-64}      # closed loop, for the capacity
 OPEN_CONNS=${BALANCE_OPEN_CONNS:-256}   # open loop: enough that none waits for a connection
 NET=127.0.88
 
-tmp=$(mktemp -d /tmp/l7balance.XXXXXX)
-pids=()
-cleanup() {
-	local p
-	for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-	for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
+BENCH_TMP=$(mktemp -d /tmp/l7balance.XXXXXX)   # no bench_init: neither wrk nor nginx is needed
+tmp=$BENCH_TMP
+trap bench_cleanup EXIT
 trap 'exit 130' INT TERM
 
-# spawn NAME CMD...: CMD in the background; waits for its "listening" line
-# (5 s at most); its pid in PID.
+# spawn NAME CMD...: CMD in the background, once it says "listening"; its pid in PID.
 spawn() {
-	local name=$1 i
+	local name=$1
 	shift
-	"$@" >"$tmp/$name.out" 2>"$tmp/$name.err" </dev/null &
-	PID=$!
-	pids+=("$PID")
-	for ((i = 0; i < 500; i++)); do
-		grep -q '^listening ' "$tmp/$name.out" 2>/dev/null && return 0
-		kill -0 "$PID" 2>/dev/null || break
-		sleep 0.01
-	done
-	echo "balance: $name did not start: $(head -n 2 "$tmp/$name.err")" >&2
-	exit 1
+	bench_bg "$name" "$@"
+	PID=$BG_PID
+	wait_listening "$tmp/$name.out" 1 || exit 1
 }
 stop() { kill -TERM "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
 
