@@ -8,7 +8,8 @@
  *   step 2  request.c   llhttp on the client side, limits, checks
  *   step 3  decide.c    route_pick, lb_pick, header edits
  *           inspect.c   security checks: the WAF's verdict (--waf)
- *   step 4  connect.c   connect or reuse a pooled connection, retries
+ *   step 4  connect.c   connect or reuse a pooled connection
+ *           retry.c     step 4 again: the retry rule, budget and backoff
  *   step 5  forward.c   request head, then the body, streamed
  *   step 6  response.c  llhttp on the server side, checks, telemetry
  *           screen.c    data-leak prevention on the body (--dlp)
@@ -476,6 +477,16 @@ void inspect_free(struct inspection *w);
 
 /* step 4: connect.c */
 int step4_connect(struct client *c);
+/* An attempt on x->server: an idle connection to it if there is one, else
+ * a new one (connect_new); out (may be NULL) is what to send on it, taken.
+ * 0, or -1 if c is gone. */
+int connect_to(struct client *c, struct buf *out);
+int connect_new(struct client *c, struct buf *out);
+/* The request ends or lets go of its server: it leaves the server's
+ * in-flight count and its pool's (the retry budget's). */
+void exchange_uncount(struct client *c);
+
+/* step 4 again: retry.c */
 /* The one rule for sending a request again: nothing reached the client, and
  * none of the request went out on s (NULL: connect(2) failed at once), or it
  * is replayable with its head still held.  race: the keep-alive race's one
@@ -491,12 +502,9 @@ static inline bool may_retry(const struct client *c, const struct sconn *s, bool
 /* A retry was refused (why, from retry_refusal): counted when the budget
  * refused it, and told (event "retry-refused") when --retries allowed one. */
 void retry_refused(struct client *c, const char *why);
-/* The request ends or lets go of its server: it leaves the server's
- * in-flight count and its pool's (the retry budget's); connect.c. */
-void exchange_uncount(struct client *c);
 /* CS_BACKOFF is over: step 4 again, on the server picked (client.c's timer). */
 int retry_resume(struct client *c);
-/* The keep-alive race's retry on a fresh connection (see connect.c). */
+/* The keep-alive race's retry on a fresh connection (see retry.c). */
 int server_retry(struct sconn *s);
 /* STEP 4 again on another server of the pool (--retries), when x->server
  * failed before its response and retry_refusal allows it, after a backoff:
