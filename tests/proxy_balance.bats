@@ -41,8 +41,10 @@ backend() {
 	for ((i = 0; i < 60; i++)); do backend /; done >answers
 	sort answers | uniq -c
 	# an idle, unknown server is tried once; then its 200 ms keep it away
-	[ "$(grep -c '^slow$' answers)" -le 2 ]
-	[ "$(grep -c '^b[12]$' answers)" -ge 58 ]
+	# (a stall of the machine lifts a fast server's estimate for a while,
+	# and slow may get one or two more then: round robin would give it 20)
+	[ "$(grep -c '^slow$' answers)" -le 4 ]
+	[ "$(grep -c '^b[12]$' answers)" -ge 56 ]
 }
 
 @test "the step-3 event of an ewma pool gives both candidates' costs" {
