@@ -1426,8 +1426,11 @@ void config_print(const struct config *cfg, FILE *out)
 		fputc('\n', out);
 	fprintf(out, "retry-backoff %s", config_ms_str(cfg->backoff_ms, buf));
 	fprintf(out, ":%s\n", config_ms_str(cfg->backoff_max_ms, buf));
-	if (cfg->health_check != NULL)
-		fprintf(out, "health-check %s\n", cfg->health_check);
+	if (cfg->health_check != NULL) {
+		fputs("health-check ", out);
+		print_word(out, cfg->health_check);   /* '#' or '"' come back quoted */
+		fputc('\n', out);
+	}
 	if (cfg->log_json)
 		fprintf(out, "log-format json\n");
 	if (cfg->verbose > 0)
