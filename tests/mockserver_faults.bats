@@ -29,11 +29,14 @@ codes() {
 }
 
 @test "--delay-after WHEN:D answers D late from WHEN on" {
-	start_bg m "$L7_BIN/mockserver" --listen 127.0.0.1:0 --name m --delay 20ms --delay-after 300ms:2ms
+	local t0; t0=$(date +%s%N)
+	start_bg m "$L7_BIN/mockserver" --listen 127.0.0.1:0 --name m --delay 20ms --delay-after 2s:2ms
 	run curl -s "http://$(addr_of m)/stats"
-	assert_equal "$(jq .m.delay_ms <<<"$output")" 20
+	# asked within 2 s of starting it (a loaded machine may take longer):
+	# still the first delay
+	if (($(date +%s%N) - t0 < 2000000000)); then assert_equal "$(jq .m.delay_ms <<<"$output")" 20; fi
 	switched() { [ "$(curl -s "http://$(addr_of m)/stats" | jq .m.delay_ms)" = 2 ]; }
-	wait_until switched
+	wait_for 15 switched
 }
 
 @test "SIGUSR2 switches to the --delay-after delay at once, and a second one back" {
