@@ -15,7 +15,8 @@
 # p99, share of requests to slow.  Then the recovery: ewma, slow's delay
 # drops to 2 ms at SIGUSR2 after 5 s; the loadgen --timeline (--by-header
 # X-Backend) gives slow's share second by second, and the seconds until it
-# is back above 25%.  The machine's other load shows in every p99: run it
+# is back above 25%.  BALANCE_PROXY_ARGS adds flags to every proxy run
+# (--ewma-decay 300ms, say).  The machine's other load shows in every p99: run it
 # on a quiet machine, twice, and compare medians.
 #
 # Progress and the tables go to stderr; the rows for tests/bench/run
@@ -56,7 +57,7 @@ stop_backends() { stop "$MB1"; stop "$MB2"; stop "$MB3"; }
 # proxy_run ALGO: the proxy in front of them; sets P and PP (its pid).
 proxy_run() {
 	spawn proxy "$L7_BIN/proxy" --listen "$NET.2:0" --source "$NET.2" --quiet --balance "$1" \
-		--backend "b1=$B1" --backend "b2=$B2" --backend "slow=$B3"
+		--backend "b1=$B1" --backend "b2=$B2" --backend "slow=$B3" ${BALANCE_PROXY_ARGS:-}
 	PP=$PID
 	P=$(awk '{ print $2; exit }' "$tmp/proxy.out")
 }
