@@ -17,6 +17,9 @@
 #include "proxy.h"
 #include "route.h"
 
+/* What a request starting "PRI * HTTP/x" is told (RFC 9113 3.4). */
+#define H2_PREFACE "the HTTP/2 preface (method PRI) on an HTTP/1.x port"
+
 /* ---- checks on a complete head (pure) ----------------------------------- */
 
 int framing_check(const struct http_msg *m, const char **why)
@@ -208,8 +211,10 @@ int client_process(struct client *c)
 		if (c->state == CS_BODY && (buf_len(&c->srv->out) >= HIGH_WATER || ev_timer_armed(&c->pace)))
 			break;   /* back-pressure: the server has not taken what it has */
 		const char *p = n ? buf_begin(&c->in) : "";
+		bool whole_head = false;
 		if (c->state == CS_HEAD) {
 			int r = head_scan(&c->scan, p, n, &used);
+			whole_head = r > 0;
 			if (r < 0) {
 				/* llhttp reads what came before the refused byte: the
 				 * answer to a HEAD must know it is one (no body). */
@@ -236,11 +241,13 @@ int client_process(struct client *c)
 				return inspect_verdict(c);   /* STEP 3: the whole body was inspected */
 			return request_sent(c);
 		}
+		if (e == HPE_OK && whole_head)   /* PRI: llhttp waits for HTTP/2's "SM" */
+			return client_error(c, 400, H2_PREFACE);
 		if (e != HPE_OK) {
 			int status = c->req.limit_status ? c->req.limit_status : 400;
 			if (c->x.err[0] == '\0')
 				snprintf(c->x.err, sizeof(c->x.err), "%s", e == HPE_PAUSED_H2_UPGRADE ?
-				         "the HTTP/2 preface (PRI * HTTP/2.0) on an HTTP/1.x port" : c->req.error);
+				         H2_PREFACE : c->req.error);
 			return client_error(c, status, c->x.err);
 		}
 		if (c->state == CS_INSPECT && c->x.waf.enough)

@@ -185,6 +185,14 @@ loadgen_json() { "$L7_BIN/loadgen" --json "$@"; }
 	wait_until grep -q 'err="the HTTP/2 preface' "$(err_of proxy)"
 }
 
+@test "PRI * with an HTTP/1 version gets 400 at once, not a wait for the rest of a preface" {
+	# a complete head llhttp does not end: it waits for HTTP/2's "SM"
+	run send "$P" 'PRI * HTTP/1.0\r\n\r\n'
+	assert_success
+	assert_line --index 0 --regexp '^HTTP/1.1 400 Bad Request'
+	wait_until grep -q 'err="the HTTP/2 preface (method PRI)' "$(err_of proxy)"
+}
+
 # ---- what a backend sends -----------------------------------------------------
 
 @test "a backend's three 103 Early Hints reach the client before its answer" {

@@ -61,6 +61,7 @@ static int model_turn(struct model *md, const char *p, size_t n, struct decision
 {
 	for (;;) {
 		size_t feed = n, used = 0;
+		bool whole_head = false;
 		if (!md->in_body && n == 0)
 			return 0;
 		if (!md->in_body) {
@@ -69,6 +70,7 @@ static int model_turn(struct model *md, const char *p, size_t n, struct decision
 				*d = (struct decision){ .v = V_REFUSED, .status = 400, .why = md->scan.error };
 				return 1;
 			}
+			whole_head = r > 0;
 			feed = used;                  /* the head alone; its end pauses the parser */
 		} else if (md->req.parser.flags & F_CHUNKED) {
 			int r = chunk_scan(&md->chunks, p, n, &used);
@@ -83,6 +85,10 @@ static int model_turn(struct model *md, const char *p, size_t n, struct decision
 		p += used;
 		n -= used;
 		md->base += used;
+		if (e == HPE_OK && whole_head) {   /* PRI: the proxy refuses it (400) */
+			*d = (struct decision){ .v = V_REFUSED, .status = 400, .why = "method PRI" };
+			return 1;
+		}
 		if (e == HPE_PAUSED && !md->in_body) {
 			const char *why = NULL;
 			int status = request_check(&md->req, 0, &why);
