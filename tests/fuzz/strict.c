@@ -451,6 +451,7 @@ enum strict_result strict_response(const char *p, size_t n, bool head, bool eof,
 		goto out;
 	resp->keep_alive = !f.conn_close && (resp->minor >= 1 || f.conn_keep_alive);
 	resp->content_length = f.content_length;
+	resp->codings = f.codings;
 	/* RFC 9112 6.3 item 1: these end with their head. */
 	resp->has_body = !(head || resp->status < 200 || resp->status == 204 || resp->status == 304);
 	if (!resp->has_body)

@@ -65,6 +65,7 @@ struct strict_resp {
 	int status, minor;
 	bool keep_alive;        /* another response may follow on the connection           */
 	bool chunked;
+	unsigned codings;       /* transfer codings listed, the final chunked included     */
 	bool until_close;       /* the body ends when the connection closes                 */
 	bool has_body;          /* not HEAD, 1xx, 204 or 304                                */
 	uint64_t content_length;
