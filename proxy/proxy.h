@@ -77,19 +77,28 @@ int head_scan(struct head_scan *h, const char *p, size_t n, size_t *used);
 /* Checks chunked framing (RFC 9112 7.1) byte by byte, since llhttp 8.1
  * takes any two bytes after chunk data for the CRLF: a smuggling vector.
  * A chunk-size line (extensions included) and the trailer section are
- * bounded by CHUNK_LINE_MAX bytes each. */
+ * bounded by CHUNK_LINE_MAX bytes each.  A trailer field line must be
+ * token ":" value CRLF (no obs-fold, bare CR or LF, control character);
+ * the scanner marks those lines (hide) and the proxy drops them before
+ * llhttp, which would merge Content-Length, Transfer-Encoding and
+ * Connection from trailers into its framing state (RFC 9110 6.5.1 forbids
+ * it): llhttp sees an empty trailer section. */
 enum chunk_at { CH_SIZE, CH_EXT, CH_SIZE_LF, CH_DATA, CH_DATA_CR, CH_DATA_LF,
-                CH_TRAILER_START, CH_TRAILER, CH_TRAILER_LF, CH_END_LF };
+                CH_TRAILER_START, CH_TRAILER_NAME, CH_TRAILER_VALUE, CH_TRAILER_LF, CH_END_LF };
 struct chunk_scan {
 	enum chunk_at at;
 	uint64_t left;           /* chunk-size, then data bytes still to come */
 	unsigned digits;         /* of the chunk-size so far                 */
 	unsigned line;           /* bytes of the size line or trailers so far */
+	bool hide;               /* the bytes just scanned are trailer field lines */
 	const char *error;
 };
 void chunk_scan_init(struct chunk_scan *cs);
 /* Returns 1 when the body ended (*used = bytes up to its last byte), 0 when
- * more is needed (all n used), or -1 with cs->error set. */
+ * more is needed or a run ends (*used bytes scanned: all n, or fewer where
+ * trailer field lines begin or end), or -1 with cs->error set.  cs->hide
+ * says whether the *used bytes are trailer field lines (drop them unread)
+ * or framing for the parser; a run is never both. */
 int chunk_scan(struct chunk_scan *cs, const char *p, size_t n, size_t *used);
 
 /* ---- the connections' states ---------------------------------------------

@@ -228,6 +228,10 @@ int client_process(struct client *c)
 			int r = chunk_scan(&c->chunks, p, n, &used);
 			if (r < 0)
 				return client_error(c, 400, c->chunks.error);
+			if (c->chunks.hide) {   /* trailer fields: dropped, never parsed */
+				buf_consume(&c->in, used);
+				continue;
+			}
 			n = used;   /* nothing past the body's end */
 		}
 		llhttp_errno_t e = http_msg_feed(&c->req, p, n, &used);

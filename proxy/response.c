@@ -269,6 +269,10 @@ static int response_process(struct sconn *s)
 			int r = chunk_scan(&s->chunks, p, n, &used);
 			if (r < 0)
 				return server_failed(s, 502, s->chunks.error);
+			if (s->chunks.hide) {   /* trailer fields: dropped, never parsed */
+				buf_consume(&s->in, used);
+				continue;
+			}
 			n = used;
 		}
 		llhttp_errno_t e = http_msg_feed(&s->resp, p, n, &used);

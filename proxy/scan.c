@@ -4,9 +4,14 @@
  * look at the bytes before llhttp does.  head_scan() finds the end of a
  * head and refuses bare LF or CR, obs-fold, control characters and a head
  * over its limit (every byte counts); chunk_scan() checks chunked framing
- * byte by byte, with size lines and trailers bounded.  Pure: no I/O, no
- * allocation, any split of the input gives the same answer.
+ * byte by byte, with size lines and trailers bounded, reads the trailer
+ * section's syntax (RFC 9112 7.1.2) and marks its field lines, which the
+ * proxy drops unparsed: llhttp would read Content-Length, Transfer-Encoding
+ * and Connection there as if in the head.  Pure: no I/O, no allocation, any
+ * split of the input gives the same answer.
  */
+#include <string.h>
+
 #include "proxy.h"
 
 /* ---- the head scanner ----------------------------------------------------- */
@@ -91,11 +96,34 @@ static int chunk_fail(struct chunk_scan *cs, const char *why)
 	return -1;
 }
 
+/* RFC 9110 5.6.2: the characters of a token (a field name). */
+static bool tchar(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	       (c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL);
+}
+
+/* Is c, read in state cs->at, a byte of a trailer field line? */
+static bool in_trailer_line(const struct chunk_scan *cs, unsigned char c)
+{
+	return (cs->at == CH_TRAILER_START && c != '\r') || cs->at == CH_TRAILER_NAME ||
+	       cs->at == CH_TRAILER_VALUE || cs->at == CH_TRAILER_LF;
+}
+
 int chunk_scan(struct chunk_scan *cs, const char *p, size_t n, size_t *used)
 {
+	cs->hide = false;
 	for (size_t i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)p[i];
 		bool ctl = (c < 0x20 && c != '\t') || c == 0x7f;
+		/* A run is trailer field lines alone, or none: stop where that changes. */
+		bool hide = in_trailer_line(cs, c);
+		if (i == 0) {
+			cs->hide = hide;
+		} else if (hide != cs->hide) {
+			*used = i;
+			return 0;
+		}
 		/* Size lines (zeros and extensions included) and trailers are bounded. */
 		if (cs->at != CH_DATA && ++cs->line > CHUNK_LINE_MAX)
 			return chunk_fail(cs, cs->at >= CH_TRAILER_START ? "chunked trailers too long"
@@ -150,18 +178,32 @@ int chunk_scan(struct chunk_scan *cs, const char *p, size_t n, size_t *used)
 			cs->line = 0;
 			cs->at = CH_SIZE;
 			break;
-		case CH_TRAILER_START:
+		case CH_TRAILER_START:   /* field-name ":" OWS field-value OWS CRLF, or the end */
 			if (c == '\r') {
 				cs->at = CH_END_LF;
 				break;
 			}
 			if (c == ' ' || c == '\t')
 				return chunk_fail(cs, "obs-fold in a trailer");
-			cs->at = CH_TRAILER;
+			if (c == ':')
+				return chunk_fail(cs, "a trailer field with no name");
+			cs->at = CH_TRAILER_NAME;
 			/* fall through */
-		case CH_TRAILER:
+		case CH_TRAILER_NAME:
+			if (c == ':')
+				cs->at = CH_TRAILER_VALUE;
+			else if (c == ' ' || c == '\t')
+				return chunk_fail(cs, "white space before a trailer field's colon");
+			else if (c == '\r' || c == '\n')
+				return chunk_fail(cs, "a trailer line with no colon");
+			else if (!tchar(c))
+				return chunk_fail(cs, "invalid character in a trailer field name");
+			break;
+		case CH_TRAILER_VALUE:
 			if (c == '\r')
 				cs->at = CH_TRAILER_LF;
+			else if (c == '\n')
+				return chunk_fail(cs, "bare LF in a trailer");
 			else if (ctl)
 				return chunk_fail(cs, "control character in a trailer");
 			break;

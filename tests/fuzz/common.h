@@ -33,7 +33,8 @@ const char *split_name(enum split_mode mode);
 
 /* A byte scanner fed in pieces (head_scan, chunk_scan): step returns 1 when
  * it found the end (*used: bytes of the piece up to it), 0 when it needs
- * more (all used), -1 with *error when it refuses. */
+ * more (*used: at least one byte; all of them but where chunk_scan ends a
+ * run of trailer field lines), -1 with *error when it refuses. */
 typedef void scan_init_fn(void *state);
 typedef int scan_step_fn(void *state, const char *p, size_t n, size_t *used, const char **error);
 struct scan_outcome {

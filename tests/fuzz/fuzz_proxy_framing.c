@@ -78,6 +78,12 @@ static int model_turn(struct model *md, const char *p, size_t n, struct decision
 				*d = (struct decision){ .v = V_REFUSED, .status = 400, .why = md->chunks.error };
 				return 1;
 			}
+			if (md->chunks.hide) {        /* trailer fields: dropped, never parsed */
+				p += used;
+				n -= used;
+				md->base += used;
+				continue;
+			}
 			feed = used;                  /* nothing past the body's end */
 		}
 		llhttp_errno_t e = http_msg_feed(&md->req, p, feed, &used);

@@ -241,13 +241,29 @@ TEST(a_chunk_is_framed_in_hex)
 	buf_free(&out);
 }
 
-static int chunks(const char *s, size_t *used, const char **err)
+/* Scans s as the proxy does, run after run: *used = bytes up to the end
+ * (or all), and shown (when not NULL) gets the bytes llhttp would see (the
+ * trailer field lines left out). */
+static int chunks_shown(const char *s, size_t *used, const char **err, struct buf *shown)
 {
 	struct chunk_scan cs;
+	size_t at = 0, n = strlen(s), run;
+	int r = 0;
 	chunk_scan_init(&cs);
-	int r = chunk_scan(&cs, s, strlen(s), used);
+	while (r == 0 && at < n) {
+		r = chunk_scan(&cs, s + at, n - at, &run);
+		if (r >= 0 && !cs.hide && shown != NULL && buf_append(shown, s + at, run) < 0)
+			return -2;
+		at += r >= 0 ? run : 0;
+	}
+	*used = at;
 	*err = cs.error;
 	return r;
+}
+
+static int chunks(const char *s, size_t *used, const char **err)
+{
+	return chunks_shown(s, used, err, NULL);
 }
 
 TEST(the_chunk_scanner_finds_the_end_of_a_chunked_body)
@@ -285,6 +301,58 @@ TEST(the_chunk_scanner_refuses_bad_framing)
 	CHECK_STR(err, "chunk size overflow");
 	CHECK_INT(chunks("0\r\nX: a\r\n b\r\n\r\n", &used, &err), -1);
 	CHECK_INT(chunks("1;\001\r\na\r\n0\r\n\r\n", &used, &err), -1);
+}
+
+TEST(the_chunk_scanner_leaves_trailer_fields_out_of_what_the_parser_sees)
+{
+	struct buf shown = BUF_INIT;
+	size_t used;
+	const char *err;
+	const char *s = "5\r\nhello\r\n0\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\nHost: evil\r\n\r\nNEXT";
+	CHECK_INT(chunks_shown(s, &used, &err, &shown), 1);
+	CHECK_INT(used, strlen(s) - strlen("NEXT"));
+	CHECK_INT(buf_append(&shown, "", 1), 0);
+	CHECK_STR(buf_begin(&shown), "5\r\nhello\r\n0\r\n\r\n");
+	buf_free(&shown);
+}
+
+TEST(the_chunk_scanner_ends_a_run_where_trailer_fields_begin_and_end)
+{
+	struct chunk_scan cs;
+	size_t used;
+	const char *s = "0\r\nX: 1\r\n\r\n";
+	chunk_scan_init(&cs);
+	CHECK_INT(chunk_scan(&cs, s, strlen(s), &used), 0);
+	CHECK(!cs.hide && used == 3);
+	CHECK_INT(chunk_scan(&cs, s + 3, strlen(s) - 3, &used), 0);
+	CHECK(cs.hide && used == 6);
+	CHECK_INT(chunk_scan(&cs, s + 9, strlen(s) - 9, &used), 1);
+	CHECK(!cs.hide && used == 2);
+}
+
+TEST(the_chunk_scanner_refuses_a_malformed_trailer_line)
+{
+	size_t used;
+	const char *err;
+	CHECK_INT(chunks("0\r\nnocolon\r\n\r\n", &used, &err), -1);
+	CHECK_STR(err, "a trailer line with no colon");
+	CHECK_INT(chunks("0\r\nBad Name: x\r\n\r\n", &used, &err), -1);
+	CHECK_STR(err, "white space before a trailer field's colon");
+	CHECK_INT(chunks("0\r\nX-A : 1\r\n\r\n", &used, &err), -1);
+	CHECK_STR(err, "white space before a trailer field's colon");
+	CHECK_INT(chunks("0\r\nX@A: 1\r\n\r\n", &used, &err), -1);
+	CHECK_STR(err, "invalid character in a trailer field name");
+	CHECK_INT(chunks("0\r\n: 1\r\n\r\n", &used, &err), -1);
+	CHECK_STR(err, "a trailer field with no name");
+	CHECK_INT(chunks("0\r\nX: a\nY: b\r\n\r\n", &used, &err), -1);
+	CHECK_STR(err, "bare LF in a trailer");
+	CHECK_INT(chunks("0\r\nX: a\rY: b\r\n\r\n", &used, &err), -1);
+	CHECK_STR(err, "bare CR in a trailer");
+	CHECK_INT(chunks("0\r\nX: 1\r\n folded\r\n\r\n", &used, &err), -1);
+	CHECK_STR(err, "obs-fold in a trailer");
+	CHECK_INT(chunks("0\r\nX: \x01\r\n\r\n", &used, &err), -1);
+	CHECK_STR(err, "control character in a trailer");
+	CHECK_INT(chunks("0\r\nX: caf\xc3\xa9\t!\r\nY:\r\n\r\n", &used, &err), 1);   /* obs-text, HTAB, empty */
 }
 
 TEST(the_chunk_scanner_bounds_size_lines_and_trailers)
@@ -326,6 +394,9 @@ int main(void)
 	RUN(the_chunk_scanner_finds_the_end_of_a_chunked_body);
 	RUN(the_chunk_scanner_works_byte_by_byte);
 	RUN(the_chunk_scanner_refuses_bad_framing);
+	RUN(the_chunk_scanner_leaves_trailer_fields_out_of_what_the_parser_sees);
+	RUN(the_chunk_scanner_ends_a_run_where_trailer_fields_begin_and_end);
+	RUN(the_chunk_scanner_refuses_a_malformed_trailer_line);
 	RUN(the_chunk_scanner_bounds_size_lines_and_trailers);
 	return t_done();
 }
