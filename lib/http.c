@@ -89,12 +89,25 @@ static int cb_target_complete(llhttp_t *p)
 	return end_span(m);
 }
 
+/* Trailer fields (after a chunked body) are not kept: RFC 9110 6.5.1 bars
+ * merging them into the head, and no tool reads them.  They still count
+ * toward max_head (the head's bytes and theirs, as before). */
+static bool trailing(const llhttp_t *p) { return (p->flags & F_TRAILING) != 0; }
+
+static int trailer_span(struct http_msg *m, size_t len)
+{
+	m->head_bytes += len;
+	return m->head_bytes > m->max_head ? over_limit(m, 431, "header block") : 0;
+}
+
 /* A header name, in pieces: a new header starts when the previous value
  * is complete (or this is the first). */
 static int cb_field(llhttp_t *p, const char *at, size_t len)
 {
 	struct http_msg *m = msg_of(p);
 	struct http_hdr *h;
+	if (trailing(p))
+		return trailer_span(m, len);
 	if (m->nhdrs == 0 || m->hdrs[m->nhdrs - 1].value != 0) {
 		if (m->max_fields > 0 && m->nhdrs == m->max_fields)
 			return over_limit(m, 431, "header count");
@@ -127,6 +140,8 @@ static bool is_tchar(unsigned char c)
 static int cb_field_complete(llhttp_t *p)
 {
 	struct http_msg *m = msg_of(p);
+	if (trailing(p))
+		return 0;
 	const struct http_hdr *h = m->nhdrs ? &m->hdrs[m->nhdrs - 1] : NULL;
 	if (h == NULL || h->name_len == 0) {
 		snprintf(m->error, sizeof(m->error), "empty header name");
@@ -143,6 +158,8 @@ static int cb_field_complete(llhttp_t *p)
 static int cb_value(llhttp_t *p, const char *at, size_t len)
 {
 	struct http_msg *m = msg_of(p);
+	if (trailing(p))
+		return trailer_span(m, len);
 	struct http_hdr *h = &m->hdrs[m->nhdrs - 1];
 	if (h->value == 0)
 		h->value = raw_end(m);
@@ -156,6 +173,8 @@ static int cb_value(llhttp_t *p, const char *at, size_t len)
 static int cb_value_complete(llhttp_t *p)
 {
 	struct http_msg *m = msg_of(p);
+	if (trailing(p))
+		return 0;
 	struct http_hdr *h = &m->hdrs[m->nhdrs - 1];
 	if (h->value == 0)
 		h->value = raw_end(m);

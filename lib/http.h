@@ -4,6 +4,11 @@
  * of each message, enforces size limits, and hands the body and the message
  * boundaries to the tool through a few hooks.
  *
+ * Trailer fields (after a chunked body's last chunk) are not collected:
+ * they never join the head's fields (RFC 9110 6.5.1).  llhttp still reads
+ * Content-Length, Transfer-Encoding and Connection in them into its flags;
+ * the proxy keeps them from it (chunk_scan in proxy/scan.c).
+ *
  * Memory: the target / reason and every header name and value are copied
  * into msg->raw, NUL-terminated, and stay valid until the next message
  * begins (llhttp's on_message_begin) or http_msg_free().  To work on one

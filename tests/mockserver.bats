@@ -101,6 +101,11 @@ X-Conn-Request: 2"
 	assert_output abcdefg
 }
 
+@test "/echo does not list a chunked request's trailer fields among its headers" {
+	run raw "$(addr_of mock b1)" 'POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n3\r\nabc\r\n0\r\nHost: evil\r\nX-Sum: 1\r\n\r\n'
+	assert_equal "$(grep -a '^{' <<<"$output" | jq -c '[.headers[][0]]')" '["Host","Transfer-Encoding","Connection"]'
+}
+
 @test "/echo answers 413 to a body over --max-body" {
 	start_bg small "$L7_BIN/mockserver" --listen 127.0.0.1:0 --name s --max-body 10
 	run curl -s -o /dev/null -w '%{http_code}' --data-binary 'more than ten bytes' "http://$(addr_of small)/echo"

@@ -59,6 +59,25 @@ static const char chunked_post[] =
 	"POST /upload?x=1 HTTP/1.1\r\nHost: example.com\r\nX-A: one\r\nX-A: two\r\n"
 	"Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n";
 
+TEST(trailer_fields_never_join_the_fields_of_the_head)
+{
+	static const char with_trailers[] = "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
+	                                    "5\r\nhello\r\n0\r\nHost: evil\r\nX-A: t\r\n\r\n";
+	for (size_t step = 0; step <= 1; step++) {
+		struct seen s = { 0 };
+		struct http_msg m;
+		http_msg_init(&m, HTTP_REQUEST, &hooks, &s);
+		CHECK_INT(feed(&m, with_trailers, step), HPE_OK);
+		CHECK_INT(s.messages, 1);
+		CHECK_INT(m.nhdrs, 2);
+		CHECK_INT(http_count(&m, "Host"), 1);
+		CHECK_STR(http_get(&m, "Host"), "h");
+		CHECK(http_get(&m, "X-A") == NULL);
+		http_msg_free(&m);
+		buf_free(&s.body);
+	}
+}
+
 TEST(a_chunked_request_parses_the_same_whole_and_byte_by_byte)
 {
 	for (size_t step = 0; step <= 1; step++) {
@@ -272,6 +291,7 @@ TEST(reason_phrases_are_known)
 int main(void)
 {
 	RUN(a_chunked_request_parses_the_same_whole_and_byte_by_byte);
+	RUN(trailer_fields_never_join_the_fields_of_the_head);
 	RUN(pipelined_requests_stop_at_each_boundary_when_paused);
 	RUN(an_empty_header_value_reads_as_an_empty_string);
 	RUN(a_header_block_over_the_limit_stops_with_431);
