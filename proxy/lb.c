@@ -190,6 +190,17 @@ double lb_ewma_ns(const struct server *s, uint64_t now)
 	return s->ewma.sampled ? s->ewma.ns * kept(&s->ewma, now) : -1;
 }
 
+/* A sample at or below the estimate moves it toward the sample by the
+ * larger of two shares: what time has taken from the past (1 - kept: an
+ * idle server's estimate follows its first answer after a long gap), and
+ * LB_EWMA_STEP (a busy server forgets a passing spike within a few dozen
+ * answers; by time alone it would keep it for about the decay, and while
+ * it did, its cost would send requests to a truly slower server). */
+static double moved(double kept_share)
+{
+	return 1 - kept_share > LB_EWMA_STEP ? 1 - kept_share : LB_EWMA_STEP;
+}
+
 void lb_observe(struct server *s, uint64_t ttfb_ns, uint64_t now)
 {
 	struct lb_ewma *e = &s->ewma;
@@ -198,8 +209,11 @@ void lb_observe(struct server *s, uint64_t ttfb_ns, uint64_t now)
 		e->ns = sample;
 		e->sampled = true;
 	} else {
-		double w = kept(e, now), decayed = e->ns * w;
-		e->ns = sample > decayed ? sample : decayed + sample * (1 - w);
+		double w = kept(e, now);
+		if (sample > e->ns * w)
+			e->ns = sample;                  /* the peak: slower at once */
+		else
+			e->ns += (sample - e->ns) * moved(w);
 	}
 	e->at = now;
 }

@@ -28,6 +28,7 @@
 #include "net.h"
 
 #define LB_EWMA_DECAY_MS 3000             /* --ewma-decay's default             */
+#define LB_EWMA_STEP     0.05             /* an answer's least pull on the EWMA */
 #define LB_PENALTY_NS    1000000000.0     /* a request with no answer yet: 1 s  */
 
 /* What lb_pick knows of the request: what a hash pool looks at (either
@@ -69,8 +70,10 @@ struct server *lb_pick(struct pool *pool, const struct lb_req *rq, uint64_t now,
 /* A response's time to first byte, ttfb_ns, from server s, seen at now
  * (ev_now_ns()): the sample --balance ewma steers by.  The estimate jumps
  * up to a sample above it (peak) and otherwise moves toward the sample by
- * 1 - e^(-dt/decay), dt the time since the last sample; with no samples it
- * decays toward zero, so a server left idle is tried again. */
+ * 1 - e^(-dt/decay), dt the time since the last sample, or LB_EWMA_STEP
+ * if that is more (so a busy server forgets a spike within a few dozen
+ * answers).  With no samples it decays toward zero with time alone, so a
+ * server left idle is tried again. */
 void lb_observe(struct server *s, uint64_t ttfb_ns, uint64_t now);
 /* s failed before answering: counted as a one-second answer. */
 void lb_observe_failure(struct server *s, uint64_t now);

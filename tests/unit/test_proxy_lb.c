@@ -460,31 +460,51 @@ TEST(ewma_jumps_up_to_a_slow_answer_and_comes_down_with_time)
 	lb_observe(s, 1 * MS, 0);
 	lb_observe(s, 20 * MS, 1 * MS);
 	CHECK(fabs(lb_ewma_ns(s, 1 * MS) - 20 * MS) < 1);    /* peak: at once */
-	/* 1 ms answers every 10 ms for one decay time (3 s): 1 + 19/e ms */
+	/* 1 ms answers every 200 ms (each pulls 1 - e^(-0.2/3) = 6.4%, more
+	 * than LB_EWMA_STEP) for one decay time (3 s): 1 + 19/e ms */
 	uint64_t t = 1 * MS;
-	for (int i = 0; i < 300; i++)
-		lb_observe(s, 1 * MS, t += 10 * MS);
+	for (int i = 0; i < 15; i++)
+		lb_observe(s, 1 * MS, t += 200 * MS);
 	double want = 1 + 19 / M_E;
 	CHECK(fabs(lb_ewma_ns(s, t) / MS - want) < 0.1);
 	pool_free(p);
 }
 
-TEST(ewma_forgets_with_time_not_with_the_number_of_requests)
+TEST(ewma_an_idle_servers_estimate_decays_with_time_alone)
 {
-	/* Two servers slow at 10 ms, then 1 ms for a second: one answering
-	 * every millisecond, the other every 100 ms.  Same estimate. */
+	/* No answers at all: the estimate read later falls by e^(-t/decay),
+	 * so a server left idle because it was slow is tried again. */
 	struct pool *p = pool_of(LB_EWMA, 1, W(1, 1));
-	struct server *busy = &p->servers[0], *quiet = &p->servers[1];
-	lb_observe(busy, 10 * MS, 0);
-	lb_observe(quiet, 10 * MS, 0);
-	for (uint64_t t = 1 * MS; t <= SEC; t += 1 * MS)
-		lb_observe(busy, 1 * MS, t);
-	for (uint64_t t = 100 * MS; t <= SEC; t += 100 * MS)
-		lb_observe(quiet, 1 * MS, t);
-	double b = lb_ewma_ns(busy, SEC) / MS, q = lb_ewma_ns(quiet, SEC) / MS;
-	printf("# after 1 s of 1 ms answers: %.2f ms (1000 answers), %.2f ms (10 answers)\n", b, q);
-	CHECK(fabs(b - q) < 0.05);
-	CHECK(fabs(b - (1 + 9 * exp(-1.0 / 3))) < 0.05);
+	struct server *idle = &p->servers[0], *sparse = &p->servers[1];
+	lb_observe(idle, 20 * MS, 0);
+	CHECK(fabs(lb_ewma_ns(idle, 3ull * SEC) / MS - 20 / M_E) < 0.01);
+	CHECK(fabs(lb_ewma_ns(idle, 6ull * SEC) / MS - 20 / (M_E * M_E)) < 0.01);
+	/* Answers far apart count as much as the time between them: 10 ms,
+	 * then 1 ms answers at 0.5 s and 1 s give 1 + 9 e^(-1/3) ms. */
+	lb_observe(sparse, 10 * MS, 0);
+	lb_observe(sparse, 1 * MS, SEC / 2);
+	lb_observe(sparse, 1 * MS, SEC);
+	CHECK(fabs(lb_ewma_ns(sparse, SEC) / MS - (1 + 9 * exp(-1.0 / 3))) < 0.01);
+	pool_free(p);
+}
+
+TEST(ewma_a_busy_server_forgets_a_spike_within_dozens_of_answers)
+{
+	/* 2 ms answers every 0.5 ms, one of 20 ms among them: 60 answers (30
+	 * ms) later the estimate is back under 2.9 ms (each pulls at least
+	 * LB_EWMA_STEP, 5%); by time alone it would still be 19.8 ms, and for
+	 * seconds the server would look slower than it is. */
+	struct pool *p = pool_of(LB_EWMA, 1, W(1));
+	struct server *s = &p->servers[0];
+	uint64_t t = 0;
+	for (int i = 0; i < 100; i++)
+		lb_observe(s, 2 * MS, t += MS / 2);
+	lb_observe(s, 20 * MS, t += MS / 2);
+	CHECK(fabs(lb_ewma_ns(s, t) / MS - 20) < 0.01);          /* the peak, at once */
+	for (int i = 0; i < 60; i++)
+		lb_observe(s, 2 * MS, t += MS / 2);
+	printf("# 60 answers of 2 ms after a 20 ms spike: %.2f ms\n", lb_ewma_ns(s, t) / MS);
+	CHECK(lb_ewma_ns(s, t) < 2.9 * MS);
 	pool_free(p);
 }
 
@@ -760,7 +780,8 @@ int main(void)
 	RUN(ewma_picks_the_lower_of_two_costs_time_times_load);
 	RUN(ewma_why_line_shows_both_candidates_costs);
 	RUN(ewma_jumps_up_to_a_slow_answer_and_comes_down_with_time);
-	RUN(ewma_forgets_with_time_not_with_the_number_of_requests);
+	RUN(ewma_an_idle_servers_estimate_decays_with_time_alone);
+	RUN(ewma_a_busy_server_forgets_a_spike_within_dozens_of_answers);
 	RUN(ewma_tries_an_idle_slow_server_again_once_its_estimate_has_decayed);
 	RUN(ewma_tries_a_server_with_no_answer_yet_but_does_not_pile_on_it);
 	RUN(ewma_keeps_a_slow_server_nearly_idle_and_brings_it_back_when_it_recovers);
