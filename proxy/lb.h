@@ -8,8 +8,9 @@
  *   random      power of two choices: two servers drawn at random (by
  *               weight), the one with fewer in flight per weight wins;
  *   ewma        power of two choices on cost = time to first byte (a
- *               peak-EWMA that decays with time) x (in flight + 1) / weight,
- *               as Finagle, Linkerd and Envoy do ("least-time");
+ *               peak-EWMA that decays with time, and moves at least 5%
+ *               toward each answer) x (in flight + 1) / weight, as
+ *               Finagle, Linkerd and Envoy do ("least-time");
  *   hash        a consistent-hash ring (points in proportion to weight) on
  *               the client's IP, a header or the path: the same key goes to
  *               the same server, and a server that is down or removed moves
