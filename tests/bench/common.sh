@@ -63,6 +63,10 @@ bench_cleanup() {
 # $BENCH_TMP/NAME.{out,err}; its pid in BG_PID, remembered for the cleanup.
 bench_bg() {
 	local name=$1; shift
+	# Emptied here, before the fork: emptied by the child's redirection, the
+	# file could still show a restarted process's old "listening" line to
+	# wait_listening, and its old address to the caller (balance.sh).
+	: >"$BENCH_TMP/$name.out"
 	"$@" >"$BENCH_TMP/$name.out" 2>"$BENCH_TMP/$name.err" </dev/null &
 	BG_PID=$!
 	_bench_pids+=("$BG_PID")
