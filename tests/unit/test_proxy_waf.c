@@ -215,6 +215,19 @@ TEST(prose_with_and_between_numbers_passes)
 	CHECK_INT(judge(l7lab, "/search?q=if+(a+%3C+b+%26%26+c+%3E+d)+%7B+return+true%3B+%7D", plain, NULL), WAF_PASS);
 }
 
+TEST(sql_words_in_prose_and_markdown_links_pass_but_not_sql_grammar)
+{
+	/* "Safari; on Chrome": a separator, but no SQL after it */
+	CHECK_INT(judge(l7lab, "/search?q=The+%22not%22+option+doesn%27t+work+on+Safari%3B+on+Chrome+it%27s+fine.", plain, NULL),
+	          WAF_PASS);
+	CHECK_INT(judge(l7lab, "/search?q=%22select+all%22+-null", plain, NULL), WAF_PASS);
+	CHECK_INT(judge(l7lab, "/search?q=%22select+all%22+union+select+null--", plain, NULL), WAF_BLOCKED);
+	CHECK_INT(judge(l7lab, "/search?q=%21%5Bshot%5D(https%3A%2F%2Fexample.com%2Fonline%3Fref%3Dhome)", plain, NULL),
+	          WAF_PASS);
+	CHECK_INT(judge(l7lab, "/search?q=x+onmouseover%3Dalert(1)", plain, NULL), WAF_BLOCKED);
+	CHECK_INT(judge(l7lab, "/search?q=x%2Fonmouseover%3Dalert(1)", plain, NULL), WAF_BLOCKED);
+}
+
 TEST(rich_text_with_inline_styles_passes_but_not_with_script_in_it)
 {
 	const char *const h[] = { "Host: x", "Content-Type: application/x-www-form-urlencoded", NULL };
@@ -400,6 +413,7 @@ int main(void)
 	RUN(a_value_in_the_referer_query_is_inspected);
 	RUN(prose_with_and_between_numbers_passes);
 	RUN(links_math_and_numbers_in_prose_pass);
+	RUN(sql_words_in_prose_and_markdown_links_pass_but_not_sql_grammar);
 	RUN(rich_text_with_inline_styles_passes_but_not_with_script_in_it);
 	RUN(every_l7lab_rule_blocks_its_sample);
 	RUN(other_headers_are_inspected_but_not_structured_ones);
