@@ -38,6 +38,15 @@ ev() { "$L7_BIN/wafeval" --repeat 1 "$@"; }
 	assert_success
 }
 
+@test "the generated benign traffic is what gen/mkbenign writes from its lists" {
+	run "$TOP/tests/waf/gen/mkbenign" "$BATS_TEST_TMPDIR/gen"
+	assert_success
+	local f
+	for f in values/benign-train-gen.txt values/benign-valid-gen.txt requests/benign-gen-train.txt requests/benign-gen-valid.txt; do
+		cmp "$BATS_TEST_TMPDIR/gen/$f" "$TOP/tests/waf/$f"
+	done
+}
+
 @test "the corpus has a request for every value, in every split" {
 	local split class n files=()
 	for split in train valid outside; do
