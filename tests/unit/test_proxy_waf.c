@@ -226,6 +226,9 @@ TEST(sql_words_in_prose_and_markdown_links_pass_but_not_sql_grammar)
 	          WAF_PASS);
 	CHECK_INT(judge(l7lab, "/search?q=x+onmouseover%3Dalert(1)", plain, NULL), WAF_BLOCKED);
 	CHECK_INT(judge(l7lab, "/search?q=x%2Fonmouseover%3Dalert(1)", plain, NULL), WAF_BLOCKED);
+	/* a query string of plain values passed on in a value */
+	CHECK_INT(judge(l7lab, "/go?next=%2Fsearch%3Fsubmit%3D%26q%3D%2522MOD%2522%26view%3Dgallery", plain, NULL), WAF_PASS);
+	CHECK_INT(judge(l7lab, "/go?next=%2Fsearch%3Fq%3D1%2527%2520or%2520%25271%2527%253D%25271", plain, NULL), WAF_BLOCKED);
 }
 
 TEST(rich_text_with_inline_styles_passes_but_not_with_script_in_it)
