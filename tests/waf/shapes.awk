@@ -1,12 +1,10 @@
 # shapes.awk - one value per input line in, one raw HTTP/1.1 request out,
 # carrying the value in one of a dozen places (see mkcorpus).  Run with
 # LC_ALL=C so that lengths are bytes.  Lines starting with "##" and empty
-# lines are skipped; a line is taken byte for byte (no escapes).
+# lines are skipped; a line is taken byte for byte (no escapes).  Load
+# encode.awk first (pct, ord, unreserved).
 
 BEGIN {
-	for (i = 0; i < 256; i++)
-		ord[sprintf("%c", i)] = i
-	unreserved = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~"
 	# What a browser's address bar leaves as it is in a query.
 	browser_ok = unreserved "!$'()*,/:;@?"
 	nua = split("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36|" \
@@ -16,21 +14,6 @@ BEGIN {
 	nhost = split("shop.example.com|www.example.org|api.example.net|blog.example.com", host, "|")
 	nshape = 13
 	n = 0
-}
-
-# Percent-encodes every byte of s not in keep (space as "+" when plus).
-function pct(s, keep, plus,    out, i, c) {
-	out = ""
-	for (i = 1; i <= length(s); i++) {
-		c = substr(s, i, 1)
-		if (index(keep, c))
-			out = out c
-		else if (plus && c == " ")
-			out = out "+"
-		else
-			out = out sprintf("%%%02X", ord[c])
-	}
-	return out
 }
 
 # A JSON string's inside; html_safe also escapes < > & ' as \u00XX, as

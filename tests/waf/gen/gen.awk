@@ -8,12 +8,9 @@
 #           here, so that every awk draws the same numbers)
 # Files named before words.txt are values already taken (another split's,
 # the hand-written ones): a value drawn again is drawn anew.
-# Run with LC_ALL=C: filters work on bytes.
+# Run with LC_ALL=C: filters work on bytes.  Load ../encode.awk first.
 
 BEGIN {
-	for (i = 0; i < 256; i++)
-		ord[sprintf("%c", i)] = i
-	unreserved = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~"
 	state = seed + 0
 	if (state <= 0)
 		state = 1
@@ -58,20 +55,6 @@ function pick(name) {
 		exit 2
 	}
 	return items[name, rnd(n[name])]
-}
-
-function pct(s, keep, plus,    out, i, c) {
-	out = ""
-	for (i = 1; i <= length(s); i++) {
-		c = substr(s, i, 1)
-		if (index(keep, c))
-			out = out c
-		else if (plus && c == " ")
-			out = out "+"
-		else
-			out = out sprintf("%%%02X", ord[c])
-	}
-	return out
 }
 
 # A JSON string's inside; "\n" written in a list stays the escape of a
