@@ -78,6 +78,19 @@ static void request_ended(struct worker *w)
 		worker_stop(w, ev_mono_ns());
 }
 
+/* The run's end has passed but its timer has not run yet: the loop was
+ * late, and it serves I/O before timers, so an answer or a request due
+ * may come first.  End the run now, at its time: what was in flight is
+ * unanswered (not an answer uncounted and lost from the sum), and nothing
+ * due after the end starts. */
+static bool past_end(struct worker *w, uint64_t now)
+{
+	if (now < w->count_until_ns || w->stopping)
+		return false;
+	worker_stop(w, w->count_until_ns);
+	return true;
+}
+
 /* One request ended badly: count it, drop the connection, go on.  After
  * a failure that happened at once (connect() refused on the spot) the next
  * request waits a millisecond, so a dead target cannot spin the loop. */
@@ -86,7 +99,9 @@ static void conn_fail(struct conn *c, enum err_kind kind, const char *why, bool 
 	struct worker *w = c->w;
 	uint64_t now = ev_mono_ns();
 	log_debug("request on conn %d (%s) failed: %s: %s", c->fd, state_name[c->state], err_key[kind], why);
-	if (c->measured && now < w->count_until_ns)
+	if (past_end(w, now))
+		return;
+	if (c->measured)
 		stats_error(&w->st, kind, c->source, second_of(w, now));
 	conn_close(c);
 	request_ended(w);
@@ -190,7 +205,7 @@ static void conn_begin(struct conn *c, uint64_t start_ns, bool measured, uint64_
  * latency counts from. */
 static bool take_request(struct worker *w, uint64_t now, uint64_t *start, bool *measured)
 {
-	if (w->stopping || w->budget == 0)
+	if (w->stopping || w->budget == 0 || past_end(w, now))
 		return false;
 	if (w->open_loop) {
 		if (!sched_take(&w->sched, now, start))
@@ -247,7 +262,9 @@ static void conn_done(struct conn *c, bool reusable)
 {
 	struct worker *w = c->w;
 	uint64_t now = ev_mono_ns();
-	if (c->measured && now < w->count_until_ns) {
+	if (past_end(w, now))
+		return;
+	if (c->measured) {
 		const char *value = http_get(&c->msg, w->cfg->by_header);
 		uint64_t lat = now > c->start_ns ? (now - c->start_ns + 500) / 1000 : 0;
 		stats_response(&w->st, http_status(&c->msg), value, c->source, lat, second_of(w, now));

@@ -14,6 +14,7 @@ setup_file() {
 teardown_file() { stop_all_file; }
 teardown() {
 	[ -n "${STOPPED:-}" ] && kill -CONT "$STOPPED" 2>/dev/null
+	[ -f "$BATS_TEST_TMPDIR/lg.pid" ] && kill "$(cat "$BATS_TEST_TMPDIR/lg.pid")" 2>/dev/null
 	stop_all
 }
 
@@ -119,4 +120,23 @@ stall_for_a_second() {
 	[ "$(jq .unanswered <<<"$output")" -ge 30 ] || fail "only $(jq .unanswered <<<"$output") unanswered"
 	run lg -c 4 -r 50 -d 1s "$(b1)/delay/300"
 	assert_line --regexp '^  requests .* [0-9]+ unanswered at the end$'
+}
+
+# above: "requests started" (the mockserver's count) is past N.
+above() { [ "$(stat b1 .requests)" -gt "$1" ]; }
+
+@test "answers that come in after the end, before loadgen sees its end, are unanswered, not lost" {
+	# loadgen is stopped across the end of its run while answers arrive:
+	# when it goes on, the answers and the end are due at once.
+	local before; before=$(stat b1 .requests)
+	"$L7_BIN/loadgen" -c 4 -r 50 -d 1s --json "$(b1)/delay/300" >"$BATS_TEST_TMPDIR/lg.json" 3>&- &
+	local lg_pid=$!
+	echo "$lg_pid" >"$BATS_TEST_TMPDIR/lg.pid"
+	wait_until above $((before + 4))        # the second round of 4 is at the server
+	STOPPED=$lg_pid
+	kill -STOP "$lg_pid"
+	sleep 1.5                               # the stall is the scenario: past the end and the answers
+	kill -CONT "$lg_pid"
+	wait "$lg_pid"
+	assert_equal "$(jq '.requests + .errors_total + .unanswered' "$BATS_TEST_TMPDIR/lg.json")" 50
 }
