@@ -121,10 +121,10 @@ closed_by_proxy() {
 }
 
 @test "every way a connection ends gives its place back exactly once" {
-	limited --max-conns-per-ip 2 --timeout-header 300ms --req-rate-per-ip 4/h:4 \
+	limited --max-conns-per-ip 2 --timeout-header 300ms --timeout-idle 1h --req-rate-per-ip 4/h:4 \
 		--pool "dead=$DEAD" --route path:/dead=dead --retries 0
 	local ip=127.0.0.5
-	hold "$ip" "$KEPT"                                          # one place taken all along
+	hold "$ip" "$KEPT"                                          # one place taken all along (idle: 1h)
 	assert_equal "$(code "$ip" / -H 'Connection: close')" 200   # the proxy closes after the response
 	assert_equal "$(code "$ip" /status/404)" 404                 # the client closes, kept alive
 	assert_equal "$(code "$ip" /dead)" 502                       # the server failed
