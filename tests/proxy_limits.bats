@@ -131,15 +131,17 @@ closed_by_proxy() {
 	closed_by_proxy "$ip" 'BAD\r\n\r\n'                        # 400
 	closed_by_proxy "$ip" 'GET / HTTP/1.1\r\n'                   # --timeout-header: 408
 	assert_equal "$(code "$ip")" 429                             # --req-rate-per-ip
+	local n; n=$(closed "$ip")                                   # (or by --timeout-header, if slow)
 	hold "$ip" ''                                                # closed before a byte
-	release "$HELD" "$ip"
+	kill "$HELD"
+	wait_until more closed "$ip" "$n"
 	run ev 'select(.event == "error") | .status'
 	assert_output $'502\n400\n408\n429'
 	# The second place is free again and there is no third.  Both connect
 	# while the proxy is stopped, so it accepts them in one go: a slow
 	# machine cannot let --timeout-header (and the 408's linger) end the
 	# second before the third comes and find the place free.
-	local n; n=$(accepted "$ip")
+	n=$(accepted "$ip")
 	STOPPED=$(pid_of p)
 	kill -STOP "$STOPPED"
 	queued "$ip" nc -v -s "$ip" "${P%:*}" "${P##*:}"               # the second
