@@ -87,9 +87,14 @@ wait_listening() {
 
 # free_port IP: a TCP port nobody listens on at IP right now.
 free_port() {
-	local ip=$1 port i
+	local ip=$1 port i low=32768 high
+	# Below the kernel's ephemeral range: a port there can be the local end
+	# of some connection (wrk's, the proxy's own to its backends), and a
+	# listener's bind then fails with "Address already in use".
+	read -r low high </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || true
+	[ "$low" -gt 11024 ] || low=11024
 	for ((i = 0; i < 100; i++)); do
-		port=$((20000 + RANDOM % 30000))
+		port=$((1024 + RANDOM % (low - 1024)))
 		if ! (exec 3<>"/dev/tcp/$ip/$port") 2>/dev/null; then
 			echo "$port"
 			return 0
