@@ -131,7 +131,7 @@ static int cb_field(llhttp_t *p, const char *at, size_t len)
 
 /* RFC 9110 token characters; llhttp 8 lets a space slip into a name, and
  * takes a line that starts with the colon as a header with no name. */
-static bool is_tchar(unsigned char c)
+bool http_tchar(unsigned char c)
 {
 	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
 	       (c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL);
@@ -148,7 +148,7 @@ static int cb_field_complete(llhttp_t *p)
 		return -1;
 	}
 	for (uint32_t i = 0; i < h->name_len; i++)
-		if (!is_tchar((unsigned char)m->raw.data[h->name + i])) {
+		if (!http_tchar((unsigned char)m->raw.data[h->name + i])) {
 			snprintf(m->error, sizeof(m->error), "invalid character in header name");
 			return -1;
 		}

@@ -115,5 +115,7 @@ const char *http_list_next(const char **cursor, size_t *len);
 bool http_list_has(const char *value, const char *token);
 /* The standard reason phrase for a status code ("Not Found"), or "Unknown". */
 const char *http_reason(int status);
+/* True for the characters of an RFC 9110 token (field names, methods). */
+bool http_tchar(unsigned char c);
 
 #endif

@@ -3,6 +3,7 @@
  * (see url.h).  Step 2 of the seven: what the client sends.
  */
 #include "url.h"
+#include "http.h"
 
 #include <errno.h>
 #include <netdb.h>
@@ -10,12 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-
-static bool is_tchar(unsigned char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-	       (c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL);
-}
 
 /* Characters of a host name or IPv4 address (RFC 3986 reg-name, roughly). */
 static bool is_host_char(unsigned char c)
@@ -171,7 +166,7 @@ bool method_ok(const char *m)
 	if (*m == '\0' || strlen(m) > 32)
 		return false;
 	for (; *m; m++)
-		if (!is_tchar((unsigned char)*m))
+		if (!http_tchar((unsigned char)*m))
 			return false;
 	return true;
 }
@@ -184,7 +179,7 @@ int header_check(const char *h, char err[URL_ERRLEN])
 		return printable(err);
 	}
 	for (size_t i = 0; i < n; i++)
-		if (!is_tchar((unsigned char)h[i])) {
+		if (!http_tchar((unsigned char)h[i])) {
 			snprintf(err, URL_ERRLEN, "'%.160s': invalid character in the header name", h);
 			return printable(err);
 		}

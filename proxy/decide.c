@@ -74,8 +74,7 @@ static bool is_token(const char *s)
 	if (*s == '\0')
 		return false;
 	for (; *s; s++)
-		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
-		      strchr("!#$%&'*+-.^_`|~", *s) != NULL))
+		if (!http_tchar((unsigned char)*s))
 			return false;
 	return true;
 }

@@ -10,8 +10,7 @@
  * and Connection there as if in the head.  Pure: no I/O, no allocation, any
  * split of the input gives the same answer.
  */
-#include <string.h>
-
+#include "http.h"
 #include "proxy.h"
 
 /* ---- the head scanner ----------------------------------------------------- */
@@ -94,13 +93,6 @@ static int chunk_fail(struct chunk_scan *cs, const char *why)
 {
 	cs->error = why;
 	return -1;
-}
-
-/* RFC 9110 5.6.2: the characters of a token (a field name). */
-static bool tchar(unsigned char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-	       (c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL);
 }
 
 /* Is c, read in state cs->at, a byte of a trailer field line? */
@@ -196,7 +188,7 @@ int chunk_scan(struct chunk_scan *cs, const char *p, size_t n, size_t *used)
 				return chunk_fail(cs, "white space before a trailer field's colon");
 			else if (c == '\r' || c == '\n')
 				return chunk_fail(cs, "a trailer line with no colon");
-			else if (!tchar(c))
+			else if (!http_tchar(c))
 				return chunk_fail(cs, "invalid character in a trailer field name");
 			break;
 		case CH_TRAILER_VALUE:
