@@ -246,6 +246,33 @@ TEST(rich_text_with_inline_styles_passes_but_not_with_script_in_it)
 	          WAF_BLOCKED);
 }
 
+/* Round 3 (proxy/waf.md): words that only look like SQL or script. */
+TEST(compounds_languages_titles_and_lists_pass_but_not_the_code_they_resemble)
+{
+	CHECK_INT(judge(l7lab, "/search?q=iPhone+15+Pro+(256GB)%3B+drop-leaf+table", plain, NULL), WAF_PASS);
+	CHECK_INT(judge(l7lab, "/search?q=1)%3B+drop+table+users--", plain, NULL), WAF_BLOCKED);
+	CHECK_INT(judge(l7lab, "/shop?q=orderby%3Dmenu_order+title%26order%3DASC", plain, NULL), WAF_PASS);
+	CHECK_INT(judge(l7lab, "/search?q=+or+x%3D1--", plain, NULL), WAF_BLOCKED);
+	CHECK_INT(judge(l7lab, "/search?q=null+and+void+c%23", plain, NULL), WAF_PASS);
+	CHECK_INT(judge(l7lab, "/search?q=1%27+or+1%3D1+%23", plain, NULL), WAF_BLOCKED);
+	CHECK_INT(judge(l7lab, "/search?q=JavaScript%3A+The+Good+Parts", plain, NULL), WAF_PASS);
+	CHECK_INT(judge(l7lab, "/search?q=what+is+javascript%3Avoid(0)+in+a+link", plain, NULL), WAF_PASS);
+	CHECK_INT(judge(l7lab, "/search?q=see+javascript%3Avoid(0)%3Balert(1)", plain, NULL), WAF_BLOCKED);
+	CHECK_INT(judge(l7lab, "/search?q=x+jav%26Tab%3Bascript%26colon%3Balert(1)", plain, NULL), WAF_BLOCKED);
+	CHECK_INT(judge(l7lab, "/avatar?src=data%3Aimage%2Fpng%3Bbase64%2CiVBORw0KGgo%3D", plain, NULL), WAF_PASS);
+	CHECK_INT(judge(l7lab, "/avatar?src=x+data%3Atext%2Fhtml%3Bbase64%2CPHNjcmlwdD4%3D", plain, NULL), WAF_BLOCKED);
+	CHECK_INT(judge(l7lab, "/forum?post=%5Blist%5D%5B*%5D3%2F4+sleeve+top%5B*%5Dkids%27+rain+boots%5B%2Flist%5D", plain, NULL),
+	          WAF_PASS);
+	CHECK_INT(judge(l7lab, "/forum?post=self%5B%27ale%27%2B%27rt%27%5D(1)", plain, NULL), WAF_BLOCKED);
+	const char *const h[] = { "Host: x", "Content-Type: application/x-www-form-urlencoded", NULL };
+	CHECK_INT(judge(l7lab, "/mail", h,
+	                "sig=%3Cimg+src%3D%22%2Flogo.png%22+alt%3D%22Toys+%26quot%3BR%26quot%3B+Us%22+style%3D%22width%3A80px%22%3E"
+	                "%3Cp+style%3D%22font-family%3A%26quot%3BCalibri%26quot%3B%2Csans-serif%22%3EAnn%3C%2Fp%3E"), WAF_PASS);
+	CHECK_INT(judge(l7lab, "/mail", h,
+	                "sig=%3Cimg+src%3D%22%2Flogo.png%22+alt%3D%22x%22+style%3D%22width%3A80px%22+%22onerror%3Dalert(1)%22%3E"),
+	          WAF_BLOCKED);
+}
+
 TEST(links_math_and_numbers_in_prose_pass)
 {
 	CHECK_INT(judge(l7lab, "/go?next=https%3A%2F%2Fexample.com%2Fonline%3Fref%3Dhome", plain, NULL), WAF_PASS);
@@ -286,7 +313,8 @@ TEST(every_l7lab_rule_blocks_its_sample)
 		{ "/?q=%2BADw-script%2BAD4-alert(1)%2BADw-%2Fscript%2BAD4-", 11210 },
 		{ "/?q=%3Cx%20v-on%3Aclick%3D%22alert(1)%22%3Ex%3C%2Fx%3E", 11210 },
 		{ "/?q=%3Cscrscriptipt%3Ealert(1)%3C%2Fscrscriptipt%3E", 11210 },
-		{ "/?q=see%20javascript:alert(document.domain)", 941170 },
+		{ "/?q=see%20javascript:alert(document.domain)", 11230 },
+		{ "/?q=see%20data:,alert(1)", 11230 },
 		{ "/?q=window%5B%22alert%22%5D(document%5B%22cookie%22%5D)", 11220 },
 		{ "/?q=top%5B%2Fal%2F.source%2B%2Fert%2F.source%5D(1)", 11220 },
 		{ "/?q=(!%5B%5D%2B%5B%5D)%5B%2B!%2B%5B%5D%5D", 941360 },
@@ -416,6 +444,7 @@ int main(void)
 	RUN(a_double_encoded_value_is_decoded_twice);
 	RUN(a_value_in_the_referer_query_is_inspected);
 	RUN(prose_with_and_between_numbers_passes);
+	RUN(compounds_languages_titles_and_lists_pass_but_not_the_code_they_resemble);
 	RUN(links_math_and_numbers_in_prose_pass);
 	RUN(sql_words_in_prose_and_markdown_links_pass_but_not_sql_grammar);
 	RUN(rich_text_with_inline_styles_passes_but_not_with_script_in_it);
