@@ -36,9 +36,29 @@ static int head_over(struct head_scan *h, size_t n, size_t *used)
 	return h->too_long ? head_fail(h, "header block over the limit", n, used) : 0;
 }
 
+/* The common case, the rest of a line: bytes that are neither CR, LF nor
+ * another control character need no check but the count.  Returns how many
+ * such bytes begin p (none at a line's start or after a CR). */
+static size_t plain_run(struct head_scan *h, const unsigned char *p, size_t n)
+{
+	size_t i = 0;
+	if (h->line_start || h->prev == '\r')
+		return 0;
+	while (i < n && (p[i] >= 0x20 ? p[i] != 0x7f : p[i] == '\t'))
+		i++;
+	if (i > 0) {
+		h->prev = p[i - 1];
+		h->start_len += h->start_done ? 0 : i;
+	}
+	return i;
+}
+
 int head_scan(struct head_scan *h, const char *p, size_t n, size_t *used)
 {
 	for (size_t i = 0; i < n; i++) {
+		i += plain_run(h, (const unsigned char *)p + i, n - i);
+		if (i == n)
+			break;
 		unsigned char c = (unsigned char)p[i];
 		if (c == '\n') {
 			if (h->prev != '\r')
