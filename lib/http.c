@@ -133,8 +133,13 @@ static int cb_field(llhttp_t *p, const char *at, size_t len)
  * takes a line that starts with the colon as a header with no name. */
 bool http_tchar(unsigned char c)
 {
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-	       (c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL);
+	switch (c) {
+	case '!': case '#': case '$': case '%': case '&': case '\'': case '*': case '+':
+	case '-': case '.': case '^': case '_': case '`': case '|': case '~':
+		return true;
+	default:
+		return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+	}
 }
 
 static int cb_field_complete(llhttp_t *p)
@@ -307,18 +312,18 @@ const char *http_method(const struct http_msg *m)
 
 const char *http_get(const struct http_msg *m, const char *name)
 {
+	size_t len = strlen(name);
 	for (size_t i = 0; i < m->nhdrs; i++)
-		if (http_hdr_is(m, i, name))
+		if (http_hdr_is_n(m, i, name, len))
 			return http_hdr_value(m, i);
 	return NULL;
 }
 
 size_t http_count(const struct http_msg *m, const char *name)
 {
-	size_t n = 0;
+	size_t n = 0, len = strlen(name);
 	for (size_t i = 0; i < m->nhdrs; i++)
-		if (http_hdr_is(m, i, name))
-			n++;
+		n += http_hdr_is_n(m, i, name, len);
 	return n;
 }
 

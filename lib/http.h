@@ -89,10 +89,13 @@ static inline const char *http_hdr_name(const struct http_msg *m, size_t i) { re
 static inline const char *http_hdr_value(const struct http_msg *m, size_t i) { return m->raw.data + m->hdrs[i].value; }
 /* Is header i called name, in any case?  Lengths are compared first, so a
  * miss (the common case) costs no string compare. */
+static inline bool http_hdr_is_n(const struct http_msg *m, size_t i, const char *name, size_t len)
+{
+	return m->hdrs[i].name_len == len && strncasecmp(http_hdr_name(m, i), name, len) == 0;
+}
 static inline bool http_hdr_is(const struct http_msg *m, size_t i, const char *name)
 {
-	size_t len = strlen(name);
-	return m->hdrs[i].name_len == len && strncasecmp(http_hdr_name(m, i), name, len) == 0;
+	return http_hdr_is_n(m, i, name, strlen(name));   /* strlen of a literal costs nothing */
 }
 /* "GET", "POST", ... for requests. */
 const char *http_method(const struct http_msg *m);
