@@ -25,12 +25,8 @@ void buf_clear(struct buf *b)
 	b->len = 0;
 }
 
-int buf_reserve(struct buf *b, size_t n)
+int buf_make_room(struct buf *b, size_t n)
 {
-	if (b->len == 0)
-		b->off = 0;
-	if (b->off + b->len + n <= b->cap)
-		return 0;
 	if (b->len + n <= b->cap && b->off >= b->cap / 2) {  /* slide instead of growing */
 		memmove(b->data, b->data + b->off, b->len);
 		b->off = 0;
@@ -55,38 +51,17 @@ int buf_reserve(struct buf *b, size_t n)
 	return 0;
 }
 
-int buf_append(struct buf *b, const void *p, size_t n)
-{
-	if (n == 0)
-		return 0;
-	if (buf_reserve(b, n) < 0)
-		return -1;
-	memcpy(b->data + b->off + b->len, p, n);
-	b->len += n;
-	return 0;
-}
-
-int buf_puts(struct buf *b, const char *s)
-{
-	return buf_append(b, s, strlen(s));
-}
-
 int buf_cat(struct buf *b, ...)
 {
+	size_t len0 = b->len;   /* all or nothing, like buf_append */
 	va_list ap;
-	size_t n = 0;
 	va_start(ap, b);
 	for (const char *s; (s = va_arg(ap, const char *)) != NULL;)
-		n += strlen(s);
-	va_end(ap);
-	if (buf_reserve(b, n) < 0)   /* all or nothing, like buf_append */
-		return -1;
-	va_start(ap, b);
-	for (const char *s; (s = va_arg(ap, const char *)) != NULL;) {
-		size_t len = strlen(s);
-		memcpy(b->data + b->off + b->len, s, len);
-		b->len += len;
-	}
+		if (buf_append(b, s, strlen(s)) < 0) {
+			b->len = len0;
+			va_end(ap);
+			return -1;
+		}
 	va_end(ap);
 	return 0;
 }

@@ -12,6 +12,7 @@
 
 #include <stdarg.h>
 #include <stddef.h>
+#include <string.h>
 #include <sys/types.h>
 
 struct buf {
@@ -33,11 +34,28 @@ static inline size_t buf_len(const struct buf *b) { return b->len; }
 void buf_free(struct buf *b);
 /* Empties the buffer, keeping its storage. */
 void buf_clear(struct buf *b);
-/* Makes room for n more bytes at the end; returns 0, or -1 on ENOMEM. */
-int buf_reserve(struct buf *b, size_t n);
+/* buf_reserve's slow path: slides the bytes to the front or grows. */
+int buf_make_room(struct buf *b, size_t n);
+/* Makes room for n more bytes at the end; returns 0, or -1 on ENOMEM.
+ * Inline: the per-request paths call it for every piece of a head. */
+static inline int buf_reserve(struct buf *b, size_t n)
+{
+	if (b->len == 0)
+		b->off = 0;
+	return b->off + b->len + n <= b->cap ? 0 : buf_make_room(b, n);
+}
 /* Appends bytes; 0, or -1 on ENOMEM (the buffer is unchanged then). */
-int buf_append(struct buf *b, const void *p, size_t n);
-int buf_puts(struct buf *b, const char *s);
+static inline int buf_append(struct buf *b, const void *p, size_t n)
+{
+	if (n == 0)
+		return 0;
+	if (buf_reserve(b, n) < 0)
+		return -1;
+	memcpy(b->data + b->off + b->len, p, n);
+	b->len += n;
+	return 0;
+}
+static inline int buf_puts(struct buf *b, const char *s) { return buf_append(b, s, strlen(s)); }
 /* Appends each string in turn, up to the NULL that ends the list:
  * buf_cat(b, "Via: 1.1 ", name, "\r\n", NULL).  The per-request paths
  * use it (and buf_put_uint) where printf's parsing would cost. */
