@@ -21,9 +21,8 @@ static const struct { const char *name; size_t len; } hop_headers[] = {
 	NAME("Trailer"), NAME("Upgrade"), NAME("Transfer-Encoding"),
 };
 
-int put_header(struct buf *out, const char *name, const char *value)
+static int put_field(struct buf *out, const char *name, size_t n, const char *value, size_t v)
 {
-	size_t n = strlen(name), v = strlen(value);
 	if (buf_reserve(out, n + v + 4) < 0)
 		return -1;
 	char *p = out->data + out->off + out->len;
@@ -35,11 +34,20 @@ int put_header(struct buf *out, const char *name, const char *value)
 	return 0;
 }
 
-bool hop_by_hop(const struct http_msg *m, const char *name)
+int put_header(struct buf *out, const char *name, const char *value)
 {
-	size_t len = strlen(name);
+	return put_field(out, name, strlen(name), value, strlen(value));
+}
+
+int copy_header(struct buf *out, const struct http_msg *m, size_t i)
+{
+	return put_field(out, http_hdr_name(m, i), m->hdrs[i].name_len, http_hdr_value(m, i), m->hdrs[i].value_len);
+}
+
+bool hop_by_hop(const struct http_msg *m, const char *name, size_t len)
+{
 	for (size_t i = 0; i < sizeof(hop_headers) / sizeof(hop_headers[0]); i++)
-		if (hop_headers[i].len == len && strcasecmp(name, hop_headers[i].name) == 0)
+		if (hop_headers[i].len == len && strncasecmp(name, hop_headers[i].name, len) == 0)
 			return true;
 	/* And whatever Connection names, but never the framing or the Host
 	 * (RFC 9110 7.6.1): "Connection: Content-Length" would send a body as
@@ -90,8 +98,8 @@ int edit_request_head(const struct http_msg *req, const struct edit *e, struct b
 		else if ((e->drop_expect && http_hdr_is(req, i, "Expect")) ||
 		         (e->identity && http_hdr_is(req, i, "Accept-Encoding")))
 			continue;   /* answered by us; --dlp reads identity bodies only */
-		else if (!rewritten(req, i, e->id != NULL) && !hop_by_hop(req, name))
-			r = put_header(out, name, http_hdr_value(req, i));
+		else if (!rewritten(req, i, e->id != NULL) && !hop_by_hop(req, name, req->hdrs[i].name_len))
+			r = copy_header(out, req, i);
 	}
 	if (r == 0 && host == NULL)   /* HTTP/1.0 without Host: the server needs one */
 		r = put_header(out, "Host", e->host);
@@ -99,7 +107,7 @@ int edit_request_head(const struct http_msg *req, const struct edit *e, struct b
 		host = e->host;   /* X-Forwarded-Host: what the client asked for */
 	/* X-Forwarded-For: the list so far (several lines make one list), then
 	 * us; a list the client named in Connection is hop-by-hop: dropped. */
-	bool keep_xff = !hop_by_hop(req, "X-Forwarded-For");
+	bool keep_xff = !hop_by_hop(req, "X-Forwarded-For", strlen("X-Forwarded-For"));
 	if (r == 0)
 		r = buf_puts(out, "X-Forwarded-For: ");
 	for (size_t i = 0; r == 0 && keep_xff && i < req->nhdrs; i++)

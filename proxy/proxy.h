@@ -462,9 +462,11 @@ int step3_choose(struct client *c);
 int edit_request_head(const struct http_msg *req, const struct edit *e, struct buf *out);
 /* Appends "name: value\r\n"; 0, or -1 on ENOMEM. */
 int put_header(struct buf *out, const char *name, const char *value);
-/* True if header name must not be forwarded (hop-by-hop, RFC 9110 7.6.1).
+/* The same for header i of m, as it came. */
+int copy_header(struct buf *out, const struct http_msg *m, size_t i);
+/* True if header name (len bytes) must not be forwarded (hop-by-hop, RFC 9110 7.6.1).
  * A Connection token never removes Content-Length or Host. */
-bool hop_by_hop(const struct http_msg *m, const char *name);
+bool hop_by_hop(const struct http_msg *m, const char *name, size_t len);
 /* True if id may be passed on as an X-Request-ID (short, visible ASCII). */
 bool request_id_ok(const char *id);
 

@@ -63,9 +63,8 @@ int edit_response_head(const struct http_msg *resp, enum frame frame, const char
 	if (r == 0)
 		r = buf_cat(out, " ", reason[0] ? reason : http_reason(st), "\r\n", NULL);
 	for (size_t i = 0; r == 0 && i < resp->nhdrs; i++) {
-		const char *hname = http_hdr_name(resp, i);
-		if (!hop_by_hop(resp, hname) && !replaced(resp, i, id))
-			r = put_header(out, hname, http_hdr_value(resp, i));
+		if (!hop_by_hop(resp, http_hdr_name(resp, i), resp->hdrs[i].name_len) && !replaced(resp, i, id))
+			r = copy_header(out, resp, i);
 	}
 	if (r == 0 && st >= 200)
 		r = buf_cat(out, "Via: 1.1 ", name, "\r\n", NULL);
