@@ -38,7 +38,7 @@ static int connected(struct client *c, struct sconn *s)
 {
 	struct exchange *x = &c->x;
 	char local[ADDR_STRLEN], remote[ADDR_STRLEN];
-	x->t_connected = ev_mono_ns();
+	x->t_connected = step_time();
 	x->reused = s->reused;
 	if (!s->reused && net_local_addr(s->fd, &s->local) < 0)
 		s->local.ss.ss_family = AF_UNSPEC;
@@ -93,7 +93,7 @@ int connect_new(struct client *c, struct buf *out)
 	struct server *srv = c->x.server;
 	struct sconn *s = NULL;
 	char err[NET_ERRLEN];
-	c->x.t_connect0 = ev_mono_ns();
+	c->x.t_connect0 = step_time();
 	int fd = net_connect(&srv->addr, P.cfg->has_source ? &P.cfg->source : NULL, err);
 	if (fd < 0)   /* failed at once: as if it had failed later (step 6) */
 		return exchange_failed(c, NULL, out, errno == ETIMEDOUT ? 504 : 502, err);
@@ -130,7 +130,7 @@ int connect_to(struct client *c, struct buf *out)
 		return connect_new(c, out);
 	pool_unlink(s);
 	s->reused = true;
-	c->x.t_connect0 = ev_mono_ns();
+	c->x.t_connect0 = step_time();
 	srv->stats.reuses++;
 	attach(c, s);
 	if (out != NULL) {

@@ -155,7 +155,7 @@ static const char *client_ip(const struct client *c, char out[ADDR_STRLEN])
 int step3_decide(struct client *c)
 {
 	struct exchange *x = &c->x;
-	x->t_decide0 = ev_mono_ns();
+	x->t_decide0 = step_time();
 	x->pool = route_pick(P.cfg, &c->req, &x->route);
 	if (x->pool == NULL)
 		return client_error(c, 503, "no route and no default pool");
@@ -207,7 +207,7 @@ int step3_choose(struct client *c)
 	buf_clear(&x->head);
 	if (edit_request_head(&c->req, &ed, &x->head) < 0)
 		return client_error(c, 500, "out of memory");
-	x->t_decided = ev_mono_ns();
+	x->t_decided = step_time();
 	struct buf *e = event_begin(c, 3, "decide");
 	if (e != NULL) {
 		event_str(e, "pool", x->pool->name);

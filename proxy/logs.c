@@ -17,6 +17,11 @@
 #include "log.h"
 #include "proxy.h"
 
+uint64_t step_time(void)
+{
+	return P.log_fd >= 0 || P.events_fd >= 0 ? ev_mono_ns() : ev_now_ns(P.loop);
+}
+
 double ms_between(uint64_t a, uint64_t b)
 {
 	return (a == 0 || b < a) ? 0 : (double)(b - a) / 1e6;

@@ -247,8 +247,10 @@ struct exchange {
 	struct screening dlp;      /* step 6, --dlp                                 */
 	char err[160];             /* why it failed, for the log                     */
 	/* ev_mono_ns() (a vDSO read, no system call), not the loop's cached
-	 * clock, so steps within one turn of the loop get their own times;
-	 * 0 = did not happen */
+	 * clock, so steps within one turn of the loop get their own times:
+	 * always for t_sent, t_resp and t_end (the time to first and last
+	 * byte: --balance ewma, --admin), for the others when a log shows
+	 * them (step_time); 0 = did not happen */
 	uint64_t t_start, t_head, t_decide0, t_decided, t_connect0, t_connected,
 	         t_sent, t_resp, t_end;
 };
@@ -614,5 +616,10 @@ void event_bool(struct buf *b, const char *key, bool v);
 void event_end(struct buf *b);
 void logs_flush_soon(void);
 double ms_between(uint64_t a, uint64_t b);
+/* When a step happened, for the times only the access log and --events
+ * show (req_hdr, decide, connect, total): a fresh clock read when one of
+ * them is on, else the loop's clock, read once per turn (timeout-header
+ * counts from t_start, and needs no better). */
+uint64_t step_time(void);
 
 #endif

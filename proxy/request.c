@@ -142,7 +142,7 @@ static int request_head_done(struct client *c)
 {
 	struct exchange *x = &c->x;
 	const char *why = NULL;
-	x->t_head = ev_mono_ns();
+	x->t_head = step_time();
 	const char *id = http_get(&c->req, "X-Request-ID");
 	if (id != NULL && request_id_ok(id)) {
 		snprintf(x->id, sizeof(x->id), "%s", id);
@@ -200,7 +200,7 @@ int client_process(struct client *c)
 			if (n == 0)
 				break;
 			/* The first request's clock starts at step 1, as in HAProxy. */
-			c->x.t_start = c->t_accept ? c->t_accept : ev_mono_ns();
+			c->x.t_start = c->t_accept ? c->t_accept : step_time();
 			c->t_accept = 0;
 			client_enter(c, CS_HEAD);
 		}
