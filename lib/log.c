@@ -38,10 +38,8 @@ void log_warn(const char *fmt, ...)
 	va_end(ap);
 }
 
-void log_debug(const char *fmt, ...)
+void log_debug_line(const char *fmt, ...)
 {
-	if (log_verbose < 1)
-		return;
 	va_list ap;
 	va_start(ap, fmt);
 	vline(fmt, ap);

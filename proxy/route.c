@@ -39,8 +39,10 @@ bool route_host_matches(const char *pattern, const char *host)
 
 const char *route_authority(const char *target, size_t *len)
 {
+	if (target[0] == '/')
+		return NULL;   /* origin-form, the common case */
 	const char *scheme_end = strstr(target, "://");
-	if (target[0] == '/' || scheme_end == NULL)
+	if (scheme_end == NULL)
 		return NULL;
 	const char *auth = scheme_end + 3;
 	size_t alen = strcspn(auth, "/?#");
