@@ -68,11 +68,12 @@ int request_check(const struct http_msg *req, uint64_t max_body, const char **wh
 		*why = "only HTTP/1.0 and HTTP/1.1 are spoken here";
 		return 505;
 	}
-	if (http_minor(req) >= 1 && http_count(req, "Host") == 0) {
+	size_t hosts = http_count(req, "Host");
+	if (http_minor(req) >= 1 && hosts == 0) {
 		*why = "HTTP/1.1 request without Host";
 		return 400;
 	}
-	if (http_count(req, "Host") > 1) {
+	if (hosts > 1) {
 		*why = "two Host headers";
 		return 400;
 	}
