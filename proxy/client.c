@@ -233,7 +233,7 @@ int client_rest(struct client *c)
 	 * come back from mem.c's cache with the next request. */
 	mem_release(&c->in);
 	mem_release(&c->out);
-	http_msg_free(&c->req);
+	mem_release_head(&c->req);
 	return 0;
 }
 

@@ -2,7 +2,8 @@
  * mem.c - buffers for bytes in flight.  A connection holds a buffer only
  * while data passes through it (10,000 idle clients cost almost nothing),
  * and a small cache of READ_MAX-sized buffers spares malloc and free a
- * round trip for every request.
+ * round trip for every request.  The same goes for the storage of a
+ * request's parsed head (its names and values, and the table of them).
  *
  * After a burst (a thousand busy clients, each with its buffers) free()
  * keeps the memory: glibc gives back only the top of its heap.  So once
@@ -17,9 +18,28 @@
 
 #define MEM_CACHE 256
 #define QUIET_MS  1000
+#define HEAD_RAW_MAX  1024   /* a head's storage cached up to these sizes */
+#define HEAD_HDRS_MAX 32
 
 static char *cache[MEM_CACHE];
 static size_t ncache;
+
+struct head_storage {
+	struct buf raw;
+	struct http_hdr *hdrs;
+	size_t hdrs_cap;
+};
+static struct head_storage heads[MEM_CACHE];
+static size_t nheads;
+
+static void free_heads(void)
+{
+	while (nheads > 0) {
+		struct head_storage *h = &heads[--nheads];
+		buf_free(&h->raw);
+		free(h->hdrs);
+	}
+}
 static uint64_t primed, primed_at_check;   /* activity since the last check */
 static ev_timer quiet_timer;
 
@@ -33,6 +53,7 @@ static void on_quiet_check(ev_loop *loop, void *arg)
 	}
 	while (ncache > 0)
 		free(cache[--ncache]);
+	free_heads();
 	(void)malloc_trim(0);
 }
 
@@ -60,9 +81,36 @@ void mem_release(struct buf *b)
 	buf_free(b);
 }
 
+void mem_prime_head(struct http_msg *m)
+{
+	if (m->raw.data != NULL || m->hdrs != NULL || nheads == 0)
+		return;
+	struct head_storage *h = &heads[--nheads];
+	m->raw = h->raw;
+	m->hdrs = h->hdrs;
+	m->hdrs_cap = h->hdrs_cap;
+	m->nhdrs = 0;
+}
+
+void mem_release_head(struct http_msg *m)
+{
+	if (m->raw.data == NULL && m->hdrs == NULL)
+		return;   /* nothing held (given back already) */
+	if (nheads < MEM_CACHE && m->raw.cap <= HEAD_RAW_MAX && m->hdrs_cap <= HEAD_HDRS_MAX) {
+		buf_clear(&m->raw);
+		heads[nheads++] = (struct head_storage){ m->raw, m->hdrs, m->hdrs_cap };
+		m->raw = (struct buf)BUF_INIT;
+		m->hdrs = NULL;
+		m->nhdrs = m->hdrs_cap = 0;
+		return;
+	}
+	http_msg_free(m);
+}
+
 void mem_free_all(void)
 {
 	ev_timer_stop(P.loop, &quiet_timer);
 	while (ncache > 0)
 		free(cache[--ncache]);
+	free_heads();
 }

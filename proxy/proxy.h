@@ -351,6 +351,11 @@ extern struct proxy P;
 /* mem.c: READ_MAX buffers, cached while idle connections hold none */
 void mem_prime(struct buf *b);
 void mem_release(struct buf *b);
+/* The same for the storage of a request's parsed head (small ones are
+ * cached, big ones freed): taken when a request begins, given back when
+ * its client is idle. */
+void mem_prime_head(struct http_msg *m);
+void mem_release_head(struct http_msg *m);
 void mem_free_all(void);
 
 /* client.c: the client connection's life (the table, proxy.h above) */

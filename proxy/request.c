@@ -203,6 +203,7 @@ int client_process(struct client *c)
 			/* The first request's clock starts at step 1, as in HAProxy. */
 			c->x.t_start = c->t_accept ? c->t_accept : step_time();
 			c->t_accept = 0;
+			mem_prime_head(&c->req);
 			client_enter(c, CS_HEAD);
 		}
 		if (c->state == CS_HEAD && n == 0)
