@@ -1,7 +1,8 @@
 /*
  * test_proxy_core.c - the proxy core's pure functions: the head scanner
  * (bare LF, obs-fold, control characters), the request and response
- * checks, and the header edits of steps 3 and 7.
+ * checks, the header edits of steps 3 and 7, and the cache that keeps a
+ * parsed head's storage between requests (mem.c).
  */
 #include <string.h>
 
@@ -44,6 +45,20 @@ TEST(the_head_scanner_works_byte_by_byte)
 		r = head_scan(&h, s + i, 1, &used);
 	CHECK_INT(r, 1);
 	CHECK_INT(used, 1);
+}
+
+TEST(the_head_scanner_measures_the_start_line_in_one_piece_or_many)
+{
+	const char *s = "\r\nHTTP/1.1 200 \tOK caf\xc3\xa9\r\nServer: x\r\n\r\n";
+	size_t want = strlen("HTTP/1.1 200 \tOK caf\xc3\xa9"), used;
+	struct head_scan h;
+	head_scan_init(&h);
+	CHECK_INT(head_scan(&h, s, strlen(s), &used), 1);
+	CHECK_INT(h.start_len, want);
+	head_scan_init(&h);
+	for (size_t i = 0; i < strlen(s); i += 3)
+		(void)head_scan(&h, s + i, strlen(s) - i < 3 ? strlen(s) - i : 3, &used);
+	CHECK_INT(h.start_len, want);
 }
 
 TEST(the_head_scanner_skips_blank_lines_before_the_start_line)
@@ -370,10 +385,41 @@ TEST(the_chunk_scanner_bounds_size_lines_and_trailers)
 	CHECK_STR(err, "chunked trailers too long");
 }
 
+TEST(a_small_head_s_storage_is_kept_for_the_next_request_and_a_big_one_freed)
+{
+	struct http_msg a, b;
+	parse(&a, HTTP_REQUEST, "GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+	char *raw = a.raw.data;
+	struct http_hdr *hdrs = a.hdrs;
+	mem_release_head(&a);
+	CHECK(a.raw.data == NULL && a.hdrs == NULL);
+	http_msg_init(&b, HTTP_REQUEST, NULL, NULL);
+	mem_prime_head(&b);
+	CHECK(b.raw.data == raw && b.hdrs == hdrs && b.nhdrs == 0);
+	const char *next = "GET /b HTTP/1.1\r\nHost: y\r\n\r\n";
+	http_msg_feed(&b, next, strlen(next), NULL);
+	CHECK_STR(http_target(&b), "/b");
+	CHECK_STR(http_get(&b, "Host"), "y");
+
+	char big[2048 + 64];   /* a head too big to keep: freed, not cached */
+	memcpy(big, "GET / HTTP/1.1\r\nX: ", 19);
+	memset(big + 19, 'a', 2048);
+	memcpy(big + 19 + 2048, "\r\n\r\n", 5);
+	http_msg_free(&b);
+	parse(&b, HTTP_REQUEST, big);
+	CHECK(b.raw.cap > 1024);
+	mem_release_head(&b);
+	http_msg_init(&a, HTTP_REQUEST, NULL, NULL);
+	mem_prime_head(&a);
+	CHECK(a.raw.data == NULL && a.hdrs == NULL);
+	mem_free_all();
+}
+
 int main(void)
 {
 	RUN(the_head_scanner_finds_the_end_of_a_clean_head);
 	RUN(the_head_scanner_works_byte_by_byte);
+	RUN(the_head_scanner_measures_the_start_line_in_one_piece_or_many);
 	RUN(the_head_scanner_skips_blank_lines_before_the_start_line);
 	RUN(the_head_scanner_refuses_a_bare_LF);
 	RUN(the_head_scanner_refuses_a_bare_CR);
@@ -398,5 +444,6 @@ int main(void)
 	RUN(the_chunk_scanner_ends_a_run_where_trailer_fields_begin_and_end);
 	RUN(the_chunk_scanner_refuses_a_malformed_trailer_line);
 	RUN(the_chunk_scanner_bounds_size_lines_and_trailers);
+	RUN(a_small_head_s_storage_is_kept_for_the_next_request_and_a_big_one_freed);
 	return t_done();
 }
