@@ -36,6 +36,12 @@ static int head_over(struct head_scan *h, size_t n, size_t *used)
 	return h->too_long ? head_fail(h, "header block over the limit", n, used) : 0;
 }
 
+/* A control character a header or chunk line may not hold (tab it may). */
+static inline bool field_ctl(unsigned char c)
+{
+	return (c < 0x20 && c != '\t') || c == 0x7f;
+}
+
 /* The common case, the rest of a line: bytes that are neither CR, LF nor
  * another control character need no check but the count.  Returns how many
  * such bytes begin p (none at a line's start or after a CR). */
@@ -44,7 +50,7 @@ static size_t plain_run(struct head_scan *h, const unsigned char *p, size_t n)
 	size_t i = 0;
 	if (h->line_start || h->prev == '\r')
 		return 0;
-	while (i < n && (p[i] >= 0x20 ? p[i] != 0x7f : p[i] == '\t'))
+	while (i < n && !field_ctl(p[i]))   /* CR and LF are control characters too */
 		i++;
 	if (i > 0) {
 		h->prev = p[i - 1];
@@ -85,7 +91,7 @@ int head_scan(struct head_scan *h, const char *p, size_t n, size_t *used)
 			h->seen_line = true;
 		}
 		h->start_len += !h->start_done;
-		if ((c < 0x20 && c != '\t') || c == 0x7f)
+		if (field_ctl(c))
 			return head_fail(h, c == 0 ? "NUL in the header block" : "control character in the header block", i,
 			                 used);
 	}
@@ -127,7 +133,7 @@ int chunk_scan(struct chunk_scan *cs, const char *p, size_t n, size_t *used)
 	cs->hide = false;
 	for (size_t i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)p[i];
-		bool ctl = (c < 0x20 && c != '\t') || c == 0x7f;
+		bool ctl = field_ctl(c);
 		/* A run is trailer field lines alone, or none: stop where that changes. */
 		bool hide = in_trailer_line(cs, c);
 		if (i == 0) {
