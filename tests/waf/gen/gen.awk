@@ -4,6 +4,7 @@
 #           (train: two of three, valid: the third)
 #   what    values or requests
 #   count   how many to write
+#   top     the list drawn from (default: "value" or "request")
 #   seed    the random generator's start (a Lehmer generator written out
 #           here, so that every awk draws the same numbers)
 # Files named before words.txt are values already taken (another split's,
@@ -106,9 +107,11 @@ function expand(s, depth,    out, name, f, bar, start, len) {
 
 END {
 	flush()
+	if (top == "")
+		top = what == "values" ? "value" : "request"
 	if (what == "values") {
 		for (made = tries = 0; made < count && tries < 50 * count; tries++) {
-			v = expand(pick("value"), 0)
+			v = expand(pick(top), 0)
 			gsub(/\\n/, " ", v)
 			if (v in taken)
 				continue
@@ -118,6 +121,6 @@ END {
 		}
 	} else {
 		for (made = 0; made < count; made++)
-			printf "%s%s\n", made ? "%%\n" : "", expand(pick("request"), 0)
+			printf "%s%s\n", made ? "%%\n" : "", expand(pick(top), 0)
 	}
 }
