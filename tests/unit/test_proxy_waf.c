@@ -278,6 +278,27 @@ TEST(script_code_passes_but_not_code_that_runs_a_string_or_passes_a_dialog)
 	CHECK_INT(judge(l7lab, "/forum?post=%5B1%5D.find(alert)", plain, NULL), WAF_BLOCKED);
 }
 
+
+/* Round 5 (proxy/waf.md): signatures, words, JSON, search syntax and
+ * entities that only look like SQL; the SQL they resemble is still found. */
+TEST(signatures_search_syntax_json_and_entities_pass_but_not_the_sql_they_resemble)
+{
+	const char *const sig[] = { "Host: x", "Signature-Input: sig1=(\"@method\" \"@authority\");created=1700000000;keyid=\"k1\"",
+		                    NULL };
+	CHECK_INT(judge(l7lab, "/api/v1/messages", sig, NULL), WAF_PASS);
+	CHECK_INT(judge(l7lab, "/search?q=Having+fun%3F+Select+%22like%22+and+share%21", plain, NULL), WAF_PASS);
+	CHECK_INT(judge(l7lab, "/search?q=select+from+our+range+of+sofas", plain, NULL), WAF_PASS);
+	CHECK_INT(judge(l7lab, "/search?q=id+having+%281+or+1%29", plain, NULL), WAF_BLOCKED);
+	CHECK_INT(judge(l7lab, "/settings?theme=%7B%22primary%22%3A%22%231e88e5%22%2C%22secondary%22%3A%22%23ffb300%22%7D",
+	                plain, NULL), WAF_PASS);
+	CHECK_INT(judge(l7lab, "/settings?theme=%7B%22a%22%3A%221%27+or+%271%27%3D%271%22%7D", plain, NULL), WAF_BLOCKED);
+	CHECK_INT(judge(l7lab, "/search?q=title%3A%22a+column%22+AND+NOT+null", plain, NULL), WAF_PASS);
+	CHECK_INT(judge(l7lab, "/search?q=title%3A%28select+OR+%22drop+down%22%29+AND+color%3Ared", plain, NULL), WAF_PASS);
+	CHECK_INT(judge(l7lab, "/search?q=1+in+%28select+password+from+users%29", plain, NULL), WAF_BLOCKED);
+	CHECK_INT(judge(l7lab, "/search?q=The+page+title+shows+%22%26lt%3Bb%26gt%3BSale%26lt%3B%2Fb%26gt%3B%22+with+the+tags.",
+	                plain, NULL), WAF_PASS);
+	CHECK_INT(judge(l7lab, "/search?q=x%27%26%261%3D1", plain, NULL), WAF_BLOCKED);
+}
 TEST(links_math_and_numbers_in_prose_pass)
 {
 	CHECK_INT(judge(l7lab, "/go?next=https%3A%2F%2Fexample.com%2Fonline%3Fref%3Dhome", plain, NULL), WAF_PASS);
@@ -300,6 +321,7 @@ TEST(every_l7lab_rule_blocks_its_sample)
 		{ "/?q=1%20and%20%60id%60%3D1", 11110 },
 		{ "/?q=%27%3B%20COPY%20x%20TO%20PROGRAM%20%27id%27--", 11110 },
 		{ "/?q=exec%20master..xp_cmdshell%20%27ping%20x%27", 11110 },
+		{ "/?q=x%27%20and%20not%20true", 11120 },
 		{ "/?q=1%20and%20not%20false", 11120 },
 		{ "/?q=1%20and%201", 11120 },
 		{ "/?q=1%20WHERE%201%3D1", 11120 },
@@ -453,6 +475,7 @@ int main(void)
 	RUN(prose_with_and_between_numbers_passes);
 	RUN(compounds_languages_lists_and_quoted_attributes_pass_but_not_the_code_they_resemble);
 	RUN(script_code_passes_but_not_code_that_runs_a_string_or_passes_a_dialog);
+	RUN(signatures_search_syntax_json_and_entities_pass_but_not_the_sql_they_resemble);
 	RUN(links_math_and_numbers_in_prose_pass);
 	RUN(sql_words_in_prose_and_markdown_links_pass_but_not_sql_grammar);
 	RUN(rich_text_with_inline_styles_passes_but_not_with_script_in_it);
