@@ -278,7 +278,6 @@ TEST(script_code_passes_but_not_code_that_runs_a_string_or_passes_a_dialog)
 	CHECK_INT(judge(l7lab, "/forum?post=%5B1%5D.find(alert)", plain, NULL), WAF_BLOCKED);
 }
 
-
 /* Round 5 (proxy/waf.md): signatures, words, JSON, search syntax and
  * entities that only look like SQL; the SQL they resemble is still found. */
 TEST(signatures_search_syntax_json_and_entities_pass_but_not_the_sql_they_resemble)
@@ -299,6 +298,7 @@ TEST(signatures_search_syntax_json_and_entities_pass_but_not_the_sql_they_resemb
 	                plain, NULL), WAF_PASS);
 	CHECK_INT(judge(l7lab, "/search?q=x%27%26%261%3D1", plain, NULL), WAF_BLOCKED);
 }
+
 TEST(links_math_and_numbers_in_prose_pass)
 {
 	CHECK_INT(judge(l7lab, "/go?next=https%3A%2F%2Fexample.com%2Fonline%3Fref%3Dhome", plain, NULL), WAF_PASS);

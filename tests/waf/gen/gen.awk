@@ -4,7 +4,7 @@
 #           (train: two of three, valid: the third)
 #   what    values or requests
 #   count   how many to write
-#   top     the list drawn from (default: "value" or "request")
+#   top     the list drawn from ("value", "request", "value5"...)
 #   seed    the random generator's start (a Lehmer generator written out
 #           here, so that every awk draws the same numbers)
 # Files named before words.txt are values already taken (another split's,
@@ -107,8 +107,6 @@ function expand(s, depth,    out, name, f, bar, start, len) {
 
 END {
 	flush()
-	if (top == "")
-		top = what == "values" ? "value" : "request"
 	if (what == "values") {
 		for (made = tries = 0; made < count && tries < 50 * count; tries++) {
 			v = expand(pick(top), 0)
