@@ -92,3 +92,17 @@ run_harness() {
 @test "the tracer reassembles reordered, repeated and lost segments without crashing" {
 	run_harness tracer_tcp
 }
+
+@test "the fuzz summary adds up the CPU seconds of every run of a harness" {
+	local work=$BATS_TEST_TMPDIR/work
+	FUZZ_WORK=$work FUZZ_NICE=0 FUZZ_ARGS="-seed=1 -runs=2000" run "$TOP/tests/fuzz/run" loadgen_url
+	assert_success
+	FUZZ_WORK=$work FUZZ_NICE=0 FUZZ_ARGS="-seed=2 -runs=2000" run "$TOP/tests/fuzz/run" loadgen_url
+	assert_success
+	assert_line --regexp '^harness +runs +exec/s +cov +ft +corpus +cpu-s +total +result$'
+	run awk '$1 == "loadgen_url" { n++; s += $2 } END { print n, s }' "$work/cpu.tsv"
+	assert_output --regexp '^2 [0-9]+$'
+	local total=${output#2 }
+	run awk '$1 == "loadgen_url" && $NF == "ok" { print $(NF-1) }' "$work/summary"
+	assert_output "$total"
+}
