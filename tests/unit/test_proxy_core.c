@@ -83,6 +83,22 @@ TEST(the_head_scanner_refuses_a_bare_CR)
 	CHECK_INT(scan_all("GET / HTTP/1.1\r\nHost: x\rX: y\r\n\r\n", &used, &err), -1);
 }
 
+/* The fast path over a line's plain bytes (plain_run) must not start right
+ * after a CR that ended the previous read. */
+TEST(the_head_scanner_refuses_a_bare_CR_that_ends_a_read)
+{
+	const char *heads[] = { "GET / HTTP/1.1\r", "GET / HTTP/1.1\r\nHost: x\r" };
+	for (size_t k = 0; k < sizeof(heads) / sizeof(heads[0]); k++) {
+		struct head_scan h;
+		size_t used;
+		head_scan_init(&h);
+		CHECK_INT(head_scan(&h, heads[k], strlen(heads[k]), &used), 0);
+		CHECK_INT(head_scan(&h, "X: y\r\n\r\n", 8, &used), -1);
+		CHECK_STR(h.error, "bare CR in the header block");
+		CHECK_INT(used, 0);
+	}
+}
+
 TEST(the_head_scanner_refuses_obs_fold)
 {
 	size_t used;
@@ -423,6 +439,7 @@ int main(void)
 	RUN(the_head_scanner_skips_blank_lines_before_the_start_line);
 	RUN(the_head_scanner_refuses_a_bare_LF);
 	RUN(the_head_scanner_refuses_a_bare_CR);
+	RUN(the_head_scanner_refuses_a_bare_CR_that_ends_a_read);
 	RUN(the_head_scanner_refuses_obs_fold);
 	RUN(the_head_scanner_refuses_NUL_and_control_characters);
 	RUN(the_head_scanner_counts_every_byte_toward_its_limit);
