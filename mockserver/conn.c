@@ -214,11 +214,7 @@ static int conn_read(struct conn *c)
 		return 0;
 	}
 	if (n == 0) {
-		c->peer_eof = true;
-		if (c->state == CS_HANGING) {
-			conn_close(c, "peer closed");
-			return -1;
-		}
+		c->peer_eof = true;     /* conn_run decides what that ends */
 		return 0;
 	}
 	if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
@@ -272,6 +268,12 @@ static void conn_run(struct conn *c)
 		more = c->state == CS_STREAMING || (c->state == CS_READING && buf_len(&c->in) > 0);
 		if (!more)
 			break;
+	}
+	if (c->state == CS_HANGING && c->peer_eof) {
+		/* The client left (/hang's only way out): the answers before
+		 * the hung request still go out whole, then the close. */
+		c->why = "peer closed";
+		conn_set_state(c, CS_CLOSING);
 	}
 	if (c->state == CS_CLOSING && buf_len(&c->out) == 0) {
 		conn_close(c, c->why ? c->why : "closing");

@@ -186,6 +186,22 @@ TEST(bytes_streams_exactly_n_bytes_after_the_head)
 	free(got);
 }
 
+/* /hang answers nothing "until the client leaves": a client that sent its
+ * requests and half-closed gets every answer before the hung one, whole,
+ * then the close (the server does not wait for a full close, nor cut the
+ * last answer short). */
+TEST(answers_before_a_hang_arrive_whole_then_the_close_when_the_client_leaves)
+{
+	bool closed;
+	char *got = exchange("GET /bytes/300000 HTTP/1.1\r\nHost: a\r\n\r\nGET /hang HTTP/1.1\r\nHost: a\r\n\r\n",
+	                     0, &closed);
+	const char *body = got ? strstr(got, "\r\n\r\n") : NULL;
+	CHECK(body != NULL);
+	CHECK_INT(body ? strlen(body + 4) : 0, 300000);
+	CHECK(closed);
+	free(got);
+}
+
 int main(void)
 {
 	RUN(pipelined_requests_fed_whole_are_answered_in_order);
@@ -193,5 +209,6 @@ int main(void)
 	RUN(a_malformed_request_gets_400_and_the_connection_closes);
 	RUN(a_head_block_over_the_limit_gets_431);
 	RUN(bytes_streams_exactly_n_bytes_after_the_head);
+	RUN(answers_before_a_hang_arrive_whole_then_the_close_when_the_client_leaves);
 	return t_done();
 }
