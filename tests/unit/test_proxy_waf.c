@@ -299,6 +299,39 @@ TEST(signatures_search_syntax_json_and_entities_pass_but_not_the_sql_they_resemb
 	CHECK_INT(judge(l7lab, "/search?q=x%27%26%261%3D1", plain, NULL), WAF_BLOCKED);
 }
 
+/* Round 6 (proxy/waf.md): Outlook's namespaced tags, a path segment with
+ * an encoded "?", search negation, a tag's attributes and CSS rules; the
+ * script and SQL they resemble are still found. */
+TEST(mail_paths_negation_attributes_and_css_pass_but_not_the_attacks_they_resemble)
+{
+	const char *const h[] = { "Host: x", "Content-Type: application/x-www-form-urlencoded", NULL };
+	CHECK_INT(judge(l7lab, "/mail", h,
+	                "body=%3Cp+class%3D%22MsoNormal%22%3E%3Cspan+style%3D%22font-size%3A11.0pt%22%3EHi+Ann%21"
+	                "%3Co%3Ap%3E%3C%2Fo%3Ap%3E%3C%2Fspan%3E%3C%2Fp%3E"), WAF_PASS);
+	CHECK_INT(judge(l7lab, "/mail", h,
+	                "body=%3Cp+style%3D%22color%3Ared%22%3Ex%3Co%3Ap+onclick%3Dalert(1)%3E%3C%2Fo%3Ap%3E%3C%2Fp%3E"),
+	          WAF_BLOCKED);
+	CHECK_INT(judge(l7lab, "/mail", h,
+	                "body=%3Cp+style%3D%22color%3Ared%22%3Ex%3Co%3Ascript%3Ealert(1)%3C%2Fo%3Ascript%3E%3C%2Fp%3E"),
+	          WAF_BLOCKED);
+	/* a path segment holding a link with an encoded "?": the whole path is read */
+	CHECK_INT(judge(l7lab,
+	                "/users/%3Cp%20style%3D%22color%3A%23999%22%3E%3Ca%20href%3D%22https%3A%2F%2Fmail.example.com"
+	                "%2Fu%3Fid%3D1f0e%22%3Eunsubscribe%3C%2Fa%3E%3C%2Fp%3E/profile", plain, NULL), WAF_PASS);
+	CHECK_INT(judge(l7lab, "/users/%3Cimg%20src%3Dx%20onerror%3Dalert(1)%3E%3Fx/profile", plain, NULL), WAF_BLOCKED);
+	CHECK_INT(judge(l7lab, "/api/v1/orders/%25253Cscript%25253Ealert%281%29%25253C%25252Fscript%25253E", plain, NULL),
+	          WAF_BLOCKED);
+	/* search negation, a tag's attribute, CSS rules */
+	CHECK_INT(judge(l7lab, "/search?q=linen+-select+-%22like+not%22", plain, NULL), WAF_PASS);
+	CHECK_INT(judge(l7lab, "/search?q=x%27+-%271", plain, NULL), WAF_BLOCKED);
+	CHECK_INT(judge(l7lab, "/wiki?text=%3Cref+name%3D%22like%22%3EAnn+Lee+(2019).+%27%27either%2For%27%27.+p.+42.%3C%2Fref%3E",
+	                plain, NULL), WAF_PASS);
+	CHECK_INT(judge(l7lab, "/wiki?text=%3Ca+title%3D%22x%27+or+1%3D1+--%22%3E", plain, NULL), WAF_BLOCKED);
+	CHECK_INT(judge(l7lab, "/settings?css=li%3Anot(%3Alast-child)%3A%3Aafter+%7B+content%3A+%22+%7C+%22%3B+%7D", plain,
+	                NULL), WAF_PASS);
+	CHECK_INT(judge(l7lab, "/settings?css=x+%7B+content%3A+%22%27+or+%271%27%3D%271%22%3B+%7D", plain, NULL), WAF_BLOCKED);
+}
+
 TEST(links_math_and_numbers_in_prose_pass)
 {
 	CHECK_INT(judge(l7lab, "/go?next=https%3A%2F%2Fexample.com%2Fonline%3Fref%3Dhome", plain, NULL), WAF_PASS);
@@ -477,6 +510,7 @@ int main(void)
 	RUN(script_code_passes_but_not_code_that_runs_a_string_or_passes_a_dialog);
 	RUN(signatures_search_syntax_json_and_entities_pass_but_not_the_sql_they_resemble);
 	RUN(links_math_and_numbers_in_prose_pass);
+	RUN(mail_paths_negation_attributes_and_css_pass_but_not_the_attacks_they_resemble);
 	RUN(sql_words_in_prose_and_markdown_links_pass_but_not_sql_grammar);
 	RUN(rich_text_with_inline_styles_passes_but_not_with_script_in_it);
 	RUN(every_l7lab_rule_blocks_its_sample);
