@@ -332,6 +332,33 @@ TEST(mail_paths_negation_attributes_and_css_pass_but_not_the_attacks_they_resemb
 	CHECK_INT(judge(l7lab, "/settings?css=x+%7B+content%3A+%22%27+or+%271%27%3D%271%22%3B+%7D", plain, NULL), WAF_BLOCKED);
 }
 
+/* Round 7 (proxy/waf.md): SQL quoted in a line of code, a quoted
+ * anchored regular expression, a SELECT cut before its condition, a
+ * JavaScript default; the SQL each resembles is still found. */
+TEST(code_regexes_cut_selects_and_defaults_pass_but_not_the_sql_they_resemble)
+{
+	/* step 32: an SQL statement in a double-quoted string of a call or an assignment */
+	CHECK_INT(judge(l7lab, "/search?q=cursor.execute(%22SELECT+%2A+FROM+t+WHERE+id+%3D+%25s%22%2C+(id%2C))", plain, NULL),
+	          WAF_PASS);
+	CHECK_INT(judge(l7lab, "/search?q=%24sql+%3D+%22SELECT+%2A+FROM+users+WHERE+id+%3D+%3F%22%3B", plain, NULL), WAF_PASS);
+	CHECK_INT(judge(l7lab, "/search?q=1%22+UNION+SELECT+password+FROM+users+WHERE+id+%3D+%221", plain, NULL), WAF_BLOCKED);
+	CHECK_INT(judge(l7lab, "/search?q=%24sql+%3D+%22SELECT+%2A+FROM+t+WHERE+a+%3D+%27+or+%271%27%3D%271%22%3B", plain, NULL),
+	          WAF_BLOCKED);
+	CHECK_INT(judge(l7lab, "/search?q=if(%22select+x+from+t%22%2C+sleep(5)%2C+0)", plain, NULL), WAF_BLOCKED);
+	/* step 33: '^...$' is a regular expression, not a quote before an XOR */
+	CHECK_INT(judge(l7lab, "/search?q=grep+-E+%27%5E(foo%7Cbar)%24%27+file", plain, NULL), WAF_PASS);
+	CHECK_INT(judge(l7lab, "/search?q=1%27%5E(select+sleep(5))%5E%271", plain, NULL), WAF_BLOCKED);
+	CHECK_INT(judge(l7lab, "/search?q=x%27%5E(select+1)%3D%271", plain, NULL), WAF_BLOCKED);
+	/* step 35: a SELECT of plain words cut at WHERE cannot run */
+	CHECK_INT(judge(l7lab, "/search?q=select+x+from+y+where", plain, NULL), WAF_PASS);
+	CHECK_INT(judge(l7lab, "/search?q=select+x+from+y+where+1%3D1", plain, NULL), WAF_BLOCKED);
+	CHECK_INT(judge(l7lab, "/search?q=1+union+select+x+from+y+where", plain, NULL), WAF_BLOCKED);
+	/* step 36: a default that is a word, which SQL reads as false */
+	CHECK_INT(judge(l7lab, "/search?q=obj.a+%3D+obj.b+%7C%7C+%27default%27%3B", plain, NULL), WAF_PASS);
+	CHECK_INT(judge(l7lab, "/search?q=obj.a+%3D+obj.b+%7C%7C+%271%27%3B", plain, NULL), WAF_BLOCKED);
+	CHECK_INT(judge(l7lab, "/search?q=x+%3D+y+%7C%7C+%27a%27+or+1%3D1%3B", plain, NULL), WAF_BLOCKED);
+}
+
 TEST(links_math_and_numbers_in_prose_pass)
 {
 	CHECK_INT(judge(l7lab, "/go?next=https%3A%2F%2Fexample.com%2Fonline%3Fref%3Dhome", plain, NULL), WAF_PASS);
@@ -511,6 +538,7 @@ int main(void)
 	RUN(signatures_search_syntax_json_and_entities_pass_but_not_the_sql_they_resemble);
 	RUN(links_math_and_numbers_in_prose_pass);
 	RUN(mail_paths_negation_attributes_and_css_pass_but_not_the_attacks_they_resemble);
+	RUN(code_regexes_cut_selects_and_defaults_pass_but_not_the_sql_they_resemble);
 	RUN(sql_words_in_prose_and_markdown_links_pass_but_not_sql_grammar);
 	RUN(rich_text_with_inline_styles_passes_but_not_with_script_in_it);
 	RUN(every_l7lab_rule_blocks_its_sample);
