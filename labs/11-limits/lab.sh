@@ -49,11 +49,15 @@ lab_check() {
 
 	part "3. Requests a second: 429 with Retry-After (step 2)"
 	proxy $(three) --req-rate-per-ip 1/s:5
-	local codes i
-	codes=$(for i in 1 2 3 4 5 6; do get / --interface "$OTHER_IP" -o /dev/null -w '%{http_code} '; done)
-	expect "a burst of 5, then 429" "$codes" "200 200 200 200 200 429 "
-	local head
-	head=$(get / --interface "$OTHER_IP" -o /dev/null -D - | tr -d '\r')
+	# Seven requests from one curl: the README's seven curls, without the
+	# time seven processes take to start on a loaded machine, in which the
+	# bucket may refill a token (one a second).
+	local more=() i heads head
+	for i in 1 2 3 4 5 6; do more+=("http://$P/" -o /dev/null); done
+	heads=$(get / --interface "$OTHER_IP" -D - -o /dev/null "${more[@]}" | tr -d '\r')
+	expect "a burst of 5, then 429" "$(awk '/^HTTP\// { printf "%s ", $2 }' <<<"$heads")" \
+		"200 200 200 200 200 429 429 "
+	head=$(awk '/^HTTP\// { h = "" } { h = h $0 "\n" } END { printf "%s", h }' <<<"$heads")
 	expect "the 429 says when to come back" \
 		"$(awk -F': ' 'NR == 1 || $1 == "Retry-After" { print }' <<<"$head" | paste -sd'|')" \
 		"HTTP/1.1 429 Too Many Requests|Retry-After: 1"
