@@ -5,6 +5,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -111,11 +113,18 @@ static void check_timers(void)
 
 /* Bytes sent on fd that the peer has not acknowledged yet: on a loaded
  * machine loopback delivery can wait for ksoftirqd, and a jump in time
- * then would fire a timeout no real run could see. */
+ * then would fire a timeout no real run could see.  A connection the peer
+ * reset (state CLOSE) keeps its unacknowledged bytes for ever: they are not
+ * on their way, and counting them stopped time for the rest of the run (the
+ * run spun to MAX_TURNS, cut short). */
 static bool unacked(int fd)
 {
 	int n = 0;
-	return fd >= 0 && ioctl(fd, SIOCOUTQ, &n) == 0 && n > 0;
+	struct tcp_info ti;
+	socklen_t len = sizeof(ti);
+	if (fd < 0 || ioctl(fd, SIOCOUTQ, &n) != 0 || n <= 0)
+		return false;
+	return getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) != 0 || ti.tcpi_state != TCP_CLOSE;
 }
 
 static bool bytes_in_flight(const struct rig *r)
