@@ -65,6 +65,7 @@ struct head_scan {
 	bool too_long;           /* the error is the size limit        */
 	bool start_done;         /* the start line has ended           */
 	size_t start_len;        /* its bytes (CRLF excluded)          */
+	char start[16];          /* its first bytes (step 6 reads the status code there) */
 	size_t bytes, max;       /* of the head so far; 0: no limit    */
 	const char *error;       /* why the head was refused           */
 };
@@ -553,7 +554,7 @@ int server_failed(struct sconn *s, int status, const char *why);
  * ewma, then the request is retried elsewhere or answered with status.  s
  * and out as for retry_elsewhere.  Returns -1 (c is gone) or 0. */
 int exchange_failed(struct client *c, struct sconn *s, struct buf *out, int status, const char *why);
-int response_check(const struct http_msg *resp, size_t start_len, const char **why);
+int response_check(const struct http_msg *resp, const struct head_scan *scan, const char **why);
 /* Queues a piece of the response body for the client, framed. */
 int relay_body(struct client *c, const char *at, size_t len);
 /* Writes the response head the client receives: hop-by-hop headers

@@ -9,6 +9,7 @@
  * streams on to the client (step 7).  A server that failed before its
  * answer: passive health (health.c), then a retry elsewhere (connect.c).
  */
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -20,13 +21,21 @@
 #include "proxy.h"
 #include "telemetry.h"
 
-int response_check(const struct http_msg *resp, size_t start_len, const char **why)
+/* RFC 9112 4: "HTTP/1.1" SP, three digits, then SP and a reason or the end
+ * of the line.  llhttp 8 reads any run of digits as the status ("0200" and
+ * "0202" are 200 and 202), so the digits are counted in the bytes seen. */
+static bool three_digit_status(const struct head_scan *scan)
+{
+	const char *s = scan->start;
+	size_t n = scan->start_len;
+	return n >= 12 && isdigit((unsigned char)s[9]) && isdigit((unsigned char)s[10]) &&
+	       isdigit((unsigned char)s[11]) && (n == 12 || s[12] == ' ');
+}
+
+int response_check(const struct http_msg *resp, const struct head_scan *scan, const char **why)
 {
 	int st = http_status(resp);
-	/* "HTTP/1.1 200", or with SP and the reason: llhttp 8 reads any run of
-	 * digits as the status ("0200" is 200); RFC 9112 4 wants three. */
-	size_t reason = resp->target_len;
-	if (start_len != 12 + (reason > 0) + reason && !(reason == 0 && start_len == 13)) {
+	if (!three_digit_status(scan)) {
 		*why = "a status code that is not three digits";
 		return 502;
 	}
@@ -92,7 +101,7 @@ static int on_response_headers(struct http_msg *m)
 	const char *name = P.cfg->name ? P.cfg->name : "l7lab", *id = P.cfg->return_id ? x->id : NULL;
 	int st = http_status(m);
 	bool client11 = http_minor(&c->req) >= 1;
-	if (response_check(m, s->scan.start_len, &why) != 0) {
+	if (response_check(m, &s->scan, &why) != 0) {
 		snprintf(m->error, sizeof(m->error), "%s", why);
 		return -1;
 	}

@@ -10,6 +10,8 @@
  * and Connection there as if in the head.  Pure: no I/O, no allocation, any
  * split of the input gives the same answer.
  */
+#include <string.h>
+
 #include "http.h"
 #include "proxy.h"
 
@@ -42,6 +44,19 @@ static inline bool field_ctl(unsigned char c)
 	return (c < 0x20 && c != '\t') || c == 0x7f;
 }
 
+/* Counts n more bytes of the start line (if it is still going on) and keeps
+ * them while start[] has room: the first 16 are enough to read the status. */
+static void start_line_bytes(struct head_scan *h, const unsigned char *p, size_t n)
+{
+	if (h->start_done)
+		return;
+	if (h->start_len < sizeof(h->start)) {
+		size_t room = sizeof(h->start) - h->start_len;
+		memcpy(h->start + h->start_len, p, n < room ? n : room);
+	}
+	h->start_len += n;
+}
+
 /* The common case, the rest of a line: bytes that are neither CR, LF nor
  * another control character need no check but the count.  Returns how many
  * such bytes begin p (none at a line's start or after a CR). */
@@ -54,7 +69,7 @@ static size_t plain_run(struct head_scan *h, const unsigned char *p, size_t n)
 		i++;
 	if (i > 0) {
 		h->prev = p[i - 1];
-		h->start_len += h->start_done ? 0 : i;
+		start_line_bytes(h, p, i);
 	}
 	return i;
 }
@@ -90,7 +105,7 @@ int head_scan(struct head_scan *h, const char *p, size_t n, size_t *used)
 			h->line_start = false;
 			h->seen_line = true;
 		}
-		h->start_len += !h->start_done;
+		start_line_bytes(h, &c, 1);
 		if (field_ctl(c))
 			return head_fail(h, c == 0 ? "NUL in the header block" : "control character in the header block", i,
 			                 used);

@@ -24,6 +24,7 @@ setup_file() {
 	  for i in $(seq 101); do printf 'X-F%d: v\r\n' "$i"; done; printf '\r\nok'; } >"$RAW_DIR/fields.http"
 	{ printf 'HTTP/1.1 200 OK\r\n\r\n'; head -c 100000 /dev/zero | tr '\0' x; } >"$RAW_DIR/until-close.http"
 	printf 'HTTP/1.1 0200 OK\r\nContent-Length: 2\r\n\r\nok' >"$RAW_DIR/status-0200.http"
+	printf 'HTTP/1.1 0202\r\n\r\n' >"$RAW_DIR/status-0202.http"
 	start_bg_file mock "$L7_BIN/mockserver" --raw-dir "$RAW_DIR" --listen 127.0.0.11:0 --name b1
 	export B1=$(addr_of mock b1)
 	start_bg_file proxy "$L7_BIN/proxy" --listen 127.0.0.2:0 --backend "b1=$B1"
@@ -265,4 +266,9 @@ loadgen_json() { "$L7_BIN/loadgen" --json "$@"; }
 	run statuses "$P" 'GET /raw/status-0200.http HTTP/1.1\r\nHost: x\r\n\r\n'
 	assert_output 502
 	wait_until grep -q 'err="a status code that is not three digits"' "$(err_of proxy)"
+}
+
+@test "a status code of four digits and no reason gets 502 (as long as 202 and a blank)" {
+	run statuses "$P" 'GET /raw/status-0202.http HTTP/1.1\r\nHost: x\r\n\r\n'
+	assert_output 502
 }

@@ -47,7 +47,7 @@ TEST(the_head_scanner_works_byte_by_byte)
 	CHECK_INT(used, 1);
 }
 
-TEST(the_head_scanner_measures_the_start_line_in_one_piece_or_many)
+TEST(the_head_scanner_measures_and_keeps_the_start_line_in_one_piece_or_many)
 {
 	const char *s = "\r\nHTTP/1.1 200 \tOK caf\xc3\xa9\r\nServer: x\r\n\r\n";
 	size_t want = strlen("HTTP/1.1 200 \tOK caf\xc3\xa9"), used;
@@ -55,10 +55,12 @@ TEST(the_head_scanner_measures_the_start_line_in_one_piece_or_many)
 	head_scan_init(&h);
 	CHECK_INT(head_scan(&h, s, strlen(s), &used), 1);
 	CHECK_INT(h.start_len, want);
+	CHECK(memcmp(h.start, "HTTP/1.1 200 \tOK ", 16) == 0);   /* its first 16 bytes kept */
 	head_scan_init(&h);
 	for (size_t i = 0; i < strlen(s); i += 3)
 		(void)head_scan(&h, s + i, strlen(s) - i < 3 ? strlen(s) - i : 3, &used);
 	CHECK_INT(h.start_len, want);
+	CHECK(memcmp(h.start, "HTTP/1.1 200 \tOK ", 16) == 0);
 }
 
 TEST(the_head_scanner_skips_blank_lines_before_the_start_line)
@@ -231,7 +233,7 @@ static int check_resp(const char *head)
 	if (head_scan(&h, head, strlen(head), &used) != 1)
 		return -1;
 	parse(&m, HTTP_RESPONSE, head);
-	int st = m.headers_done ? response_check(&m, h.start_len, &why) : -1;
+	int st = m.headers_done ? response_check(&m, &h, &why) : -1;
 	http_msg_free(&m);
 	return st;
 }
@@ -245,6 +247,8 @@ TEST(the_response_checks_refuse_ambiguous_responses)
 	CHECK_INT(check_resp("HTTP/1.1 0200 OK\r\nContent-Length: 3\r\n\r\n"), 502);   /* llhttp 8 reads 200 */
 	CHECK_INT(check_resp("HTTP/1.1 200\r\nContent-Length: 3\r\n\r\n"), 0);
 	CHECK_INT(check_resp("HTTP/1.1 200 \r\nContent-Length: 3\r\n\r\n"), 0);
+	CHECK_INT(check_resp("HTTP/1.1 0202\r\n\r\n"), 502);   /* as long as "HTTP/1.1 202 " (fuzz) */
+	CHECK_INT(check_resp("HTTP/1.1 02020 OK\r\n\r\n"), -1);   /* over 999: llhttp refuses it itself */
 	CHECK_INT(check_resp("\r\nHTTP/1.1 204 No Content\r\n\r\n"), 0);
 }
 
@@ -435,7 +439,7 @@ int main(void)
 {
 	RUN(the_head_scanner_finds_the_end_of_a_clean_head);
 	RUN(the_head_scanner_works_byte_by_byte);
-	RUN(the_head_scanner_measures_the_start_line_in_one_piece_or_many);
+	RUN(the_head_scanner_measures_and_keeps_the_start_line_in_one_piece_or_many);
 	RUN(the_head_scanner_skips_blank_lines_before_the_start_line);
 	RUN(the_head_scanner_refuses_a_bare_LF);
 	RUN(the_head_scanner_refuses_a_bare_CR);
