@@ -334,17 +334,12 @@ static void on_check_timer(ev_loop *loop, void *arg)
 static void check_status_line(struct health_check *hc, const char *line, size_t len)
 {
 	char what[64];
-	unsigned st = 0;
-	bool ok = len >= 12 && memcmp(line, "HTTP/1.", 7) == 0 && line[8] == ' ';
-	for (size_t i = 9; ok && i < 12; i++) {
-		ok = line[i] >= '0' && line[i] <= '9';
-		st = st * 10 + (unsigned)(line[i] - '0');
-	}
-	if (!ok || st < 100) {
+	int st = status_line_code(line, len > 0 && line[len - 1] == '\r' ? len - 1 : len);
+	if (st < 100) {
 		check_done(hc, false, "not an HTTP/1.x status line");
 		return;
 	}
-	snprintf(what, sizeof(what), "status %u", st);
+	snprintf(what, sizeof(what), "status %d", st);
 	check_done(hc, st >= 200 && st < 400, what);
 }
 

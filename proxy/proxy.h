@@ -70,6 +70,11 @@ struct head_scan {
 	const char *error;       /* why the head was refused           */
 };
 void head_scan_init(struct head_scan *h);
+/* The status code of a status line ("HTTP/1.1 200 OK", CRLF excluded) or
+ * -1: RFC 9112 4 wants "HTTP/1.x", SP, three digits, then SP or the end,
+ * where llhttp 8 reads any run of digits ("HTTP/1.1 0200" as 200).  Reads
+ * line[0..12] only, so a kept prefix of a longer line will do. */
+int status_line_code(const char *line, size_t len);
 /* Returns 1 when the blank line ending the head was seen (*used = bytes up
  * to and including it), 0 when more bytes are needed (all n used), or -1
  * with h->error set (*used = the bytes before the one refused). */

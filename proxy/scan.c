@@ -15,6 +15,21 @@
 #include "http.h"
 #include "proxy.h"
 
+/* ---- a status line -------------------------------------------------------- */
+
+int status_line_code(const char *line, size_t len)
+{
+	int st = 0;
+	if (len < 12 || memcmp(line, "HTTP/1.", 7) != 0 || line[8] != ' ' || (len > 12 && line[12] != ' '))
+		return -1;
+	for (size_t i = 9; i < 12; i++) {
+		if (line[i] < '0' || line[i] > '9')
+			return -1;
+		st = st * 10 + (line[i] - '0');
+	}
+	return st;
+}
+
 /* ---- the head scanner ----------------------------------------------------- */
 
 void head_scan_init(struct head_scan *h)

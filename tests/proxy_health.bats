@@ -166,6 +166,17 @@ health_of() { [ "$(curl -s -m 5 -o /dev/null -w '%{http_code}' "http://$(addr_of
 	assert_output --partial "; all down: tried anyway"
 }
 
+@test "a check answered with a status of four digits fails (llhttp would read 2000 as 200 too)" {
+	mkdir -p "$BATS_TEST_TMPDIR/raw"
+	printf 'HTTP/1.1 2000 OK\r\nContent-Length: 0\r\n\r\n' >"$BATS_TEST_TMPDIR/raw/2000.http"
+	start_bg r1 "$L7_BIN/mockserver" --raw-dir "$BATS_TEST_TMPDIR/raw" --listen 127.0.0.15:0 --name r1
+	events_proxy p --backend "r1=$(addr_of r1)" --backend "b2=$B2" --health-check /raw/2000.http \
+		--health-interval 50ms --health-fall 1
+	wait_until grep -q '"event":"server-down".*"server_name":"r1"' "$BATS_TEST_TMPDIR/p.jsonl"
+	run events_of p 'select(.event == "server-down" and .server_name == "r1") | .reason'
+	assert_output "health check GET /raw/2000.http: not an HTTP/1.x status line, 1 failure in a row"
+}
+
 @test "bad health and ejection values exit 2 with one line" {
 	run "$L7_BIN/proxy" --listen 127.0.0.2:0 --backend "$B2" --health-check health
 	assert_failure 2

@@ -252,6 +252,19 @@ TEST(the_response_checks_refuse_ambiguous_responses)
 	CHECK_INT(check_resp("\r\nHTTP/1.1 204 No Content\r\n\r\n"), 0);
 }
 
+TEST(a_status_line_has_three_digits_then_a_space_or_its_end)
+{
+	CHECK_INT(status_line_code("HTTP/1.1 200 OK", 15), 200);
+	CHECK_INT(status_line_code("HTTP/1.0 404", 12), 404);
+	CHECK_INT(status_line_code("HTTP/1.1 204 ", 13), 204);
+	CHECK_INT(status_line_code("HTTP/1.1 0202", 13), -1);
+	CHECK_INT(status_line_code("HTTP/1.1 2000 OK", 16), -1);
+	CHECK_INT(status_line_code("HTTP/1.1 20", 11), -1);
+	CHECK_INT(status_line_code("HTTP/1.1 2x0 OK", 15), -1);
+	CHECK_INT(status_line_code("HTTP/2.0 200 OK", 15), -1);
+	CHECK_INT(status_line_code("HTTP/1.1  200 OK", 16), -1);
+}
+
 TEST(step_7_edits_a_response_head)
 {
 	struct http_msg m;
@@ -456,6 +469,7 @@ int main(void)
 	RUN(step_3_adds_Host_to_an_HTTP_1_0_request_and_brackets_IPv6);
 	RUN(request_ids_must_be_short_and_visible);
 	RUN(the_response_checks_refuse_ambiguous_responses);
+	RUN(a_status_line_has_three_digits_then_a_space_or_its_end);
 	RUN(step_7_edits_a_response_head);
 	RUN(a_chunk_is_framed_in_hex);
 	RUN(the_chunk_scanner_finds_the_end_of_a_chunked_body);
