@@ -182,7 +182,9 @@ ssize_t buf_read_fd(struct buf *b, int fd, size_t max)
 		errno = ENOMEM;
 		return -1;
 	}
-	ssize_t n = read(fd, b->data + b->off + b->len, max);
+	ssize_t n = recv(fd, b->data + b->off + b->len, max, 0);
+	if (n < 0 && errno == ENOTSOCK)
+		n = read(fd, b->data + b->off + b->len, max);
 	if (n > 0)
 		b->len += (size_t)n;
 	return n;

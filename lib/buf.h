@@ -70,8 +70,9 @@ int buf_json_str(struct buf *b, const char *s, size_t n);
 /* Drops n bytes from the front. */
 void buf_consume(struct buf *b, size_t n);
 
-/* Reads at most max bytes from fd onto the end (one read(2)).  Returns what
- * read(2) returned: >0 bytes, 0 at EOF, -1 with errno (EAGAIN included);
+/* Reads at most max bytes from fd onto the end (one recv(2), or read(2) if
+ * fd is no socket: recv skips the file layer read goes through).  Returns what
+ * it returned: >0 bytes, 0 at EOF, -1 with errno (EAGAIN included);
  * ENOMEM if the buffer could not grow. */
 ssize_t buf_read_fd(struct buf *b, int fd, size_t max);
 /* Writes from the front to fd (one write/send) and consumes what was
