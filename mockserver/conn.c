@@ -11,6 +11,15 @@
  * every response that was ready goes out in one write.  Back-pressure: no
  * parsing while c->out holds OUT_HIGH bytes, no reading while c->in holds
  * IN_MAX unparsed bytes, so a connection never holds unbounded data.
+ *
+ * Workers (--workers N): a request is served by one of its backend's N
+ * workers, from the moment one takes it (its delay starts then) until its
+ * response is queued whole in c->out (written in the same turn of the
+ * pump), its connection closes, or, for /bytes and /drip, its body is all
+ * generated.  A request that finds them all busy waits in CS_QUEUED, in the
+ * backend's queue, first come first served across its connections; a
+ * client that leaves while it waits leaves the queue.  conn_set_state() is
+ * the one place that joins and leaves the queue and gives workers back.
  */
 #include "mockserver.h"
 
@@ -34,6 +43,7 @@ static const char *state_name(enum conn_state s)
 {
 	switch (s) {
 	case CS_READING:   return "reading";
+	case CS_QUEUED:    return "queued";
 	case CS_DELAYED:   return "delayed";
 	case CS_STREAMING: return "streaming";
 	case CS_DRIPPING:  return "dripping";
@@ -64,6 +74,80 @@ void conn_arm(struct conn *c, uint64_t ms)
 	ev_timer_arm(c->srv->loop, &c->timer, ms, conn_timer, c);
 }
 
+/* ---- workers and their queue (--workers) ---------------------------------- */
+
+static void queue_push(struct conn *c)
+{
+	struct backend *be = c->be;
+	c->qnext = NULL;
+	c->qprev = be->queue_tail;
+	if (be->queue_tail)
+		be->queue_tail->qnext = c;
+	else
+		be->queue_head = c;
+	be->queue_tail = c;
+	be->queued++;
+}
+
+static void queue_remove(struct conn *c)
+{
+	struct backend *be = c->be;
+	if (c->qprev)
+		c->qprev->qnext = c->qnext;
+	else
+		be->queue_head = c->qnext;
+	if (c->qnext)
+		c->qnext->qprev = c->qprev;
+	else
+		be->queue_tail = c->qprev;
+	c->qprev = c->qnext = NULL;
+	be->queued--;
+}
+
+/* Takes a worker for c's request, or returns false: all busy, or others
+ * wait already (first come, first served). */
+static bool worker_take(struct conn *c)
+{
+	struct backend *be = c->be;
+	if (be->o.workers != 0 && (be->busy >= be->o.workers || be->queue_head != NULL))
+		return false;
+	be->busy++;
+	c->has_worker = true;
+	return true;
+}
+
+/* --delay (+ jitter) and /delay/MS, drawn when a worker takes the request. */
+static uint64_t request_delay(struct conn *c)
+{
+	struct backend *be = c->be;
+	uint64_t delay = be->o.delay_ms;
+	if (be->o.jitter_ms != 0)
+		delay += rng_below(&be->rng, be->o.jitter_ms + 1);
+	if (c->route.ep == EP_DELAY)
+		delay += c->route.n;
+	return delay;
+}
+
+/* c's request is done with its worker: it passes to the oldest waiting
+ * request, whose delay starts now.  That one is answered from its timer
+ * (0 ms at least), on its own turn of the loop, never inside c's. */
+static void worker_give(struct conn *c)
+{
+	struct backend *be = c->be;
+	struct conn *next = be->queue_head;
+	c->has_worker = false;
+	if (next == NULL) {
+		be->busy--;
+		return;
+	}
+	next->has_worker = true;
+	conn_set_state(next, CS_DELAYED);       /* leaves the queue */
+	conn_arm(next, request_delay(next));
+}
+
+/* The one place where a state change joins or leaves the queue, gives the
+ * worker back (the response is queued whole, or the connection closes
+ * after it) and says what the timer means. */
 void conn_set_state(struct conn *c, enum conn_state s)
 {
 	enum conn_state old = c->state;
@@ -71,7 +155,15 @@ void conn_set_state(struct conn *c, enum conn_state s)
 		log_debug("%s conn %llu: %s -> %s", c->be->name, (unsigned long long)c->id,
 		          state_name(old), state_name(s));
 	c->state = s;
-	if (s == CS_HANGING) {
+	if (old == CS_QUEUED && s != CS_QUEUED)
+		queue_remove(c);
+	else if (s == CS_QUEUED && old != CS_QUEUED)
+		queue_push(c);
+	if (c->has_worker && (s == CS_READING || s == CS_CLOSING))
+		worker_give(c);
+	if (s == CS_QUEUED) {
+		ev_timer_stop(c->srv->loop, &c->timer);   /* waiting is not idling */
+	} else if (s == CS_HANGING) {
 		ev_timer_stop(c->srv->loop, &c->timer);   /* hang until the peer gives up */
 		buf_clear(&c->in);                        /* never answered: forget it */
 	} else if (idle_state(s) && !idle_state(old)) {
@@ -127,7 +219,8 @@ static const struct http_hooks hooks = {
 
 /* ---- requests ------------------------------------------------------------- */
 
-/* A whole request was parsed: count it, apply --delay, answer it. */
+/* A whole request was parsed: count it, find it a worker (or queue it),
+ * apply --delay, answer it. */
 static void request_complete(struct conn *c, bool upgrade)
 {
 	struct backend *be = c->be;
@@ -138,11 +231,13 @@ static void request_complete(struct conn *c, bool upgrade)
 	c->close_after = upgrade || !http_keep_alive(&c->req) || srv->draining ||
 	                 (be->o.max_requests != 0 && c->nreq >= be->o.max_requests);
 	c->why = "Connection: close";
-	uint64_t delay = be->o.delay_ms;
-	if (be->o.jitter_ms != 0)
-		delay += rng_below(&be->rng, be->o.jitter_ms + 1);
-	if (c->route.ep == EP_DELAY)
-		delay += c->route.n;
+	/* /stats takes no worker: it is the mock's window, not its app, and
+	 * shows the queue while every worker is busy. */
+	if (c->route.ep != EP_STATS && !worker_take(c)) {
+		conn_set_state(c, CS_QUEUED);
+		return;
+	}
+	uint64_t delay = request_delay(c);
 	if (delay != 0) {
 		conn_set_state(c, CS_DELAYED);
 		conn_arm(c, delay);
@@ -269,9 +364,10 @@ static void conn_run(struct conn *c)
 		if (!more)
 			break;
 	}
-	if (c->state == CS_HANGING && c->peer_eof) {
-		/* The client left (/hang's only way out): the answers before
-		 * the hung request still go out whole, then the close. */
+	if ((c->state == CS_HANGING || c->state == CS_QUEUED) && c->peer_eof) {
+		/* The client left (/hang's only way out; a queued request loses
+		 * its place): the answers before that request still go out
+		 * whole, then the close. */
 		c->why = "peer closed";
 		conn_set_state(c, CS_CLOSING);
 	}
@@ -322,6 +418,7 @@ static void conn_timer(ev_loop *loop, void *arg)
 			ev_timer_arm_at(loop, &c->timer, deadline, conn_timer, c);
 		break;
 	}
+	case CS_QUEUED:
 	case CS_HANGING:
 		break;
 	}
@@ -372,6 +469,10 @@ void conn_close(struct conn *c, const char *why)
 	struct server *srv = c->srv;
 	if (log_verbose >= 2)
 		log_debug("%s conn %llu: closed (%s)", c->be->name, (unsigned long long)c->id, why);
+	if (c->state == CS_QUEUED)
+		queue_remove(c);
+	if (c->has_worker)
+		worker_give(c);
 	ev_timer_stop(srv->loop, &c->timer);
 	ev_unwatch(srv->loop, c->fd);
 	if (c->reset_on_close)
@@ -411,6 +512,7 @@ void conn_drain_all(struct server *srv)
 		case CS_HANGING:
 			conn_close(c, "shutting down");
 			break;
+		case CS_QUEUED:
 		case CS_DELAYED:
 		case CS_STREAMING:
 		case CS_DRIPPING:

@@ -418,10 +418,11 @@ static void ep_stats(struct conn *c)
 		r |= buf_puts(j, ":{\"address\":");
 		r |= buf_json_str(j, be->addr_str, strlen(be->addr_str));
 		r |= buf_printf(j, ",\"healthy\":%s,\"delay_ms\":%llu,\"requests\":%llu,\"connections\":%llu,\"open\":%llu,"
-		                "\"dropped\":%llu,\"reset\":%llu,\"status\":{",
+		                "\"dropped\":%llu,\"reset\":%llu,\"workers\":%llu,\"busy\":%llu,\"queued\":%llu,\"status\":{",
 		                be->healthy ? "true" : "false", (unsigned long long)be->o.delay_ms, (unsigned long long)be->st.requests,
 		                (unsigned long long)be->st.connections, (unsigned long long)be->st.open,
-		                (unsigned long long)be->st.dropped, (unsigned long long)be->st.reset);
+		                (unsigned long long)be->st.dropped, (unsigned long long)be->st.reset,
+		                (unsigned long long)be->o.workers, (unsigned long long)be->busy, (unsigned long long)be->queued);
 		bool first = true;
 		for (int s = 100; s < 600; s++) {
 			if (be->st.status[s] == 0)

@@ -36,6 +36,9 @@ static const char usage_text[] =
 	"  --delay-after WHEN:D[:JITTER]\n"
 	"                             from WHEN after start (or usr2: at SIGUSR2 only)\n"
 	"                             answer D late instead\n"
+	"  --workers N                serve at most N requests at once (1 to 10000;\n"
+	"                             default no limit); the others wait their turn,\n"
+	"                             and their delay starts when a worker takes them\n"
 	"  --fail-rate P              answer --fail-status with probability P (0.1 or 10%)\n"
 	"  --fail-status CODE         status of injected failures (default 500)\n"
 	"  --drop-rate P              close without answering with probability P\n"
@@ -133,7 +136,7 @@ static void add_listener(struct server *srv, const char *addr, const struct opts
 enum {
 	O_LISTEN = 256, O_NAME, O_DELAY, O_FAIL_RATE, O_FAIL_STATUS, O_DROP_RATE, O_RESET_RATE,
 	O_MAX_REQUESTS, O_IDLE_TIMEOUT, O_UNHEALTHY_AFTER, O_UNHEALTHY_FOR, O_SEED, O_MAX_HEADER,
-	O_MAX_BODY, O_RAW_DIR, O_GRACE, O_VERSION, O_DELAY_AFTER,
+	O_MAX_BODY, O_RAW_DIR, O_GRACE, O_VERSION, O_DELAY_AFTER, O_WORKERS,
 };
 
 static const struct option longopts[] = {
@@ -141,6 +144,7 @@ static const struct option longopts[] = {
 	{ "name", required_argument, NULL, O_NAME },
 	{ "delay", required_argument, NULL, O_DELAY },
 	{ "delay-after", required_argument, NULL, O_DELAY_AFTER },
+	{ "workers", required_argument, NULL, O_WORKERS },
 	{ "fail-rate", required_argument, NULL, O_FAIL_RATE },
 	{ "fail-status", required_argument, NULL, O_FAIL_STATUS },
 	{ "drop-rate", required_argument, NULL, O_DROP_RATE },
@@ -196,6 +200,7 @@ static void parse_flags(struct server *srv, int argc, char **argv, const char **
 			break;
 		case O_DELAY: parse_delay("--delay", v, &o->delay_ms, &o->jitter_ms); break;
 		case O_DELAY_AFTER: parse_delay_after(v, o); break;
+		case O_WORKERS: o->workers = cli_uint("--workers", v, 1, MAX_WORKERS); break;
 		case O_FAIL_RATE: o->fail_rate = cli_prob("--fail-rate", v); break;
 		case O_FAIL_STATUS: o->fail_status = (int)cli_uint("--fail-status", v, 200, 599); break;
 		case O_DROP_RATE: o->drop_rate = cli_prob("--drop-rate", v); break;

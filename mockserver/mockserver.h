@@ -59,6 +59,7 @@ enum endpoint {
 #define DEFAULT_DRIP_MS  100u
 #define MAX_HEADERS      10000u
 #define MAX_LEAK_SPLIT   64u                  /* /leak?split: bytes into a value */
+#define MAX_WORKERS      10000u               /* --workers                  */
 
 /* A request target, resolved.  Pointers point into the target string. */
 struct route {
@@ -118,6 +119,7 @@ struct opts {
 	uint64_t max_header;              /* --max-header, default 16 KiB       */
 	uint64_t max_body;                /* --max-body (/echo), default 1 MiB  */
 	const char *raw_dir;              /* --raw-dir                          */
+	uint64_t workers;                 /* --workers: requests served at once, 0 = no limit */
 };
 
 struct stats {
@@ -144,6 +146,9 @@ struct backend {
 	bool delay_switched;              /* the --delay-after delay is on      */
 	ev_timer accept_timer;            /* pause after EMFILE                 */
 	uint64_t next_conn_id;
+	uint64_t busy;                    /* requests holding a worker now      */
+	struct conn *queue_head, *queue_tail; /* requests waiting for a worker, oldest first */
+	uint64_t queued;                  /* how many wait                      */
 	struct stats st;
 };
 
@@ -169,6 +174,7 @@ struct server {
 
 enum conn_state {
 	CS_READING,      /* parsing requests, answering each at once             */
+	CS_QUEUED,       /* a request waits for a free worker (--workers)        */
 	CS_DELAYED,      /* a request waits for its timer (--delay, /delay)      */
 	CS_STREAMING,    /* a body is generated as the socket drains (/bytes)    */
 	CS_DRIPPING,     /* a body goes out one byte per tick (/drip)            */
@@ -184,6 +190,8 @@ struct conn {
 	uint64_t id;                      /* X-Conn                             */
 	uint64_t nreq;                    /* X-Conn-Request of the last request */
 	enum conn_state state;
+	bool has_worker;                  /* the request holds one of --workers  */
+	struct conn *qprev, *qnext;       /* CS_QUEUED: the backend's queue     */
 	char peer[ADDR_STRLEN];
 
 	struct buf in, out;

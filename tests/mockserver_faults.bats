@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# mockserver fault flags: --delay, --delay-after (and SIGUSR2), --fail-rate/--fail-status, --drop-rate,
+# mockserver fault flags: --delay, --delay-after (and SIGUSR2), --workers, --fail-rate/--fail-status, --drop-rate,
 # --reset-rate, --max-requests-per-conn, --idle-timeout, --unhealthy-after,
 # --unhealthy-for, --seed, and how flags attach to listeners.
 
@@ -55,6 +55,93 @@ codes() {
 	run "$L7_BIN/mockserver" --listen 127.0.0.1:0 --delay-after 2ms
 	assert_failure 2
 	assert_line --index 0 "mockserver: --delay-after: '2ms' is not WHEN:D[:JITTER] (10s:2ms, usr2:2ms)"
+}
+
+# both URL: two requests at the same time, on two connections of one curl
+# (--parallel-immediate opens both at once); each one's time_total, sorted.
+both() {
+	curl -s -Z --parallel-immediate -o /dev/null -o /dev/null -w '%{time_total}\n' "$1" "$1" 2>/dev/null | sort -n
+}
+
+@test "--workers 1 serves one request at a time: the second waits for the first, then its delay" {
+	start_bg m "$L7_BIN/mockserver" --listen 127.0.0.1:0 --workers 1 --delay 300ms
+	local t0; t0=$(date +%s%N)
+	run both "http://$(addr_of m)/"
+	local wall=$((($(date +%s%N) - t0) / 1000000))
+	# one answers in ~300 ms; the other only after it, 300 ms more: the
+	# run lasts 600 ms at least (without workers, 300 ms)
+	awk 'NR == 1 && ($1 < 0.29 || $1 >= 0.58) { exit 1 } NR == 2 && ($1 < 0.45 || $1 > 3) { exit 1 } END { exit NR != 2 }' <<<"$output" ||
+		fail "times: $output"
+	[ "$wall" -ge 580 ] || fail "both answered after $wall ms: $output"
+}
+
+@test "--workers 2 serves two requests at once" {
+	start_bg m "$L7_BIN/mockserver" --listen 127.0.0.1:0 --workers 2 --delay 300ms
+	run both "http://$(addr_of m)/"
+	awk '$1 < 0.29 || $1 >= 0.58 { exit 1 } END { exit NR != 2 }' <<<"$output" || fail "times: $output"
+}
+
+@test "--workers: a queued client that leaves gives its place back" {
+	start_bg m "$L7_BIN/mockserver" --listen 127.0.0.1:0 --name m --workers 1
+	local a; a=$(addr_of m)
+	stat_is() { [ "$(curl -s -m 2 "http://$a/stats" | jq -c "[.m.busy, .m.queued]")" = "$1" ]; }
+	curl -s -o /dev/null "http://$a/delay/1000" &      # holds the worker for 1 s
+	local first=$!
+	wait_until stat_is '[1,0]'
+	run curl -s -m 0.3 "http://$a/delay/1000"          # waits behind it, gives up
+	assert_failure 28
+	wait_until stat_is '[1,0]'                        # it left the queue
+	run curl -s -m 5 -o /dev/null -w '%{time_total}' "http://$a/"
+	# served when the first is done (< 1 s from now), not 1 s after that
+	awk -v t="$output" 'BEGIN { exit !(t < 1.5) }' || fail "the third waited $output s"
+	wait "$first"
+	wait_until stat_is '[0,0]'
+	stop_bg m || fail "mockserver did not exit 0 (an ASan leak report exits 86)"
+}
+
+@test "--workers: /stats shows the queue, and every kind of answer gives its worker back" {
+	start_bg m "$L7_BIN/mockserver" --listen 127.0.0.1:0 --name m --workers 1
+	local a; a=$(addr_of m)
+	stat_is() { [ "$(curl -s -m 2 "http://$a/stats" | jq -c "[.m.workers, .m.busy, .m.queued]")" = "$1" ]; }
+	curl -s -o /dev/null "http://$a/delay/600" &
+	local one=$!
+	curl -s -o /dev/null "http://$a/delay/600" &
+	local two=$!
+	wait_until stat_is '[1,1,1]'
+	wait "$one" "$two"
+	local p
+	for p in / /status/500 /bytes/300000 /chunked/5000 '/drip?bytes=3&ms=10' /headers/3 /leak /close /nope; do
+		curl -s -m 5 -o /dev/null "http://$a$p" || fail "$p"
+	done
+	curl -s -m 5 -o /dev/null -I "http://$a/"
+	curl -s -m 5 -o /dev/null -d hello "http://$a/echo"
+	curl -s -m 5 -o /dev/null "http://$a/drop" || true
+	curl -s -m 5 -o /dev/null "http://$a/reset" || true
+	curl -s -m 0.3 -o /dev/null "http://$a/hang" || true
+	curl -s -m 0.3 -o /dev/null "http://$a/drip?bytes=100&ms=50" || true
+	wait_until stat_is '[1,0,0]'
+	run curl -s -m 2 "http://$a/"
+	assert_output 'hello from m'
+	stop_bg m || fail "mockserver did not exit 0 (an ASan leak report exits 86)"
+}
+
+@test "--workers is per listener, with the defaults before the first --listen" {
+	start_bg m "$L7_BIN/mockserver" --workers 2 --listen 127.0.0.1:0 --name a \
+		--listen 127.0.0.1:0 --name b --workers 5
+	run curl -s "http://$(addr_of m a)/stats"
+	assert_equal "$(jq -c '[.a.workers, .b.workers]' <<<"$output")" '[2,5]'
+	start_bg n "$L7_BIN/mockserver" --listen 127.0.0.1:0 --name c
+	run curl -s "http://$(addr_of n)/stats"
+	assert_equal "$(jq .c.workers <<<"$output")" 0      # no limit
+}
+
+@test "a bad --workers exits 2 with one line" {
+	local v
+	for v in 0 -1 x 99999999999 10001 ''; do
+		run "$L7_BIN/mockserver" --listen 127.0.0.1:0 --workers "$v"
+		assert_failure 2
+		assert_line --index 0 "mockserver: --workers: '$v' is not a whole number from 1 to 10000"
+	done
 }
 
 @test "--fail-rate 1 answers every request with --fail-status and X-Fault" {
