@@ -6,18 +6,31 @@
 #   tests/bench/balance.sh          (also run by tests/bench/run balance)
 #
 # Three mockserver backends (b1 127.0.88.11, b2 .12, slow .13, free ports):
-# b1 and b2 answer in 2 ms, slow in 20 ms.  The proxy (127.0.88.2) is run
-# once per algorithm: roundrobin, leastconn, random, ewma, and once with
-# three fast servers (the baseline, ewma).  loadgen sends an open loop at
-# half of the pool's capacity (BALANCE_RATE, or measured: three fast
-# servers, closed loop, -c BALANCE_CONNS (64), for 3 s) for BALANCE_SECONDS
-# (10), over BALANCE_OPEN_CONNS (256) connections.  One row per run: p50,
-# p99, share of requests to slow.  Then the recovery: ewma, slow's delay
-# drops to 2 ms at SIGUSR2 after 5 s; the loadgen --timeline (--by-header
-# X-Backend) gives slow's share second by second, and the seconds until it
-# is back above 25%.  BALANCE_PROXY_ARGS adds flags to every proxy run
-# (--ewma-decay 300ms, say).  The machine's other load shows in every p99: run it
-# on a quiet machine, twice, and compare medians.
+# b1 and b2 answer in 2 ms, slow in 20 ms, each with --workers
+# BALANCE_WORKERS (8): at most 8 requests served at once, the others wait
+# their turn, as in a small app server.  A backend with W workers that
+# answers in D carries W/D requests a second, so the pool has a capacity,
+# computed, not measured: W/2ms x 2 + W/20ms (8,400/s at W=8; slow has 1/21
+# of it).  The proxy (127.0.88.2) is run once per algorithm: roundrobin,
+# leastconn, random, ewma, and once with three fast servers (the baseline,
+# ewma).  loadgen sends an open loop at half of that capacity (BALANCE_RATE
+# to choose another; the baseline runs at the same rate) for
+# BALANCE_SECONDS (10), over BALANCE_OPEN_CONNS (256) connections.
+# roundrobin sends slow a third of the load, 3.5x what it can carry: its
+# queue grows until the connections are all waiting there (requests and
+# errors columns).  BALANCE_WORKERS=0: no limit, as before --workers; a
+# delay is then a pure timer, the pool has no capacity, and "half of it" is
+# half of what a closed loop at -c BALANCE_CONNS (64) gets through three fast
+# servers in 3 s: Little's law over 64 connections, which loads a 2-core
+# machine heavily (about 10k/s) and puts ~13 requests in flight on each fast
+# server, so ewma's cost (EWMA x (in flight + 1)) prefers the idle slow one.
+# One row per run: p50, p99, share of requests to slow, requests, errors.
+# Then the recovery: ewma, slow's delay drops to 2 ms at SIGUSR2 after 5 s;
+# the loadgen --timeline (--by-header X-Backend) gives slow's share second
+# by second, and the seconds until it is back above 25%.  BALANCE_PROXY_ARGS
+# adds flags to every proxy run (--ewma-decay 300ms, say).  The machine's
+# other load shows in every p99: run it on a quiet machine, twice, and
+# compare medians.
 #
 # Progress and the tables go to stderr; the rows for tests/bench/run
 # ("tool peer figure ours theirs ratio") to stdout:
@@ -25,7 +38,8 @@
 #   proxy-roundrobin   slow-server p99_ms   (roundrobin's p99 is slow's)
 . "$(dirname "$0")/common.sh"      # bench_bg, wait_listening, bench_cleanup
 SECONDS_RUN=${BALANCE_SECONDS:-10}
-CONNS=${BALANCE_CONNS:-64}      # closed loop, for the capacity
+CONNS=${BALANCE_CONNS:-64}      # closed loop, for the capacity (BALANCE_WORKERS=0)
+WORKERS=${BALANCE_WORKERS:-8}   # per backend; 0 = no limit
 OPEN_CONNS=${BALANCE_OPEN_CONNS:-256}   # open loop: enough that none waits for a connection
 NET=127.0.88
 
@@ -44,11 +58,17 @@ spawn() {
 }
 stop() { kill -TERM "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
 
+case $WORKERS in
+''|*[!0-9]*) echo "balance: BALANCE_WORKERS='$WORKERS' is not a whole number" >&2; exit 2 ;;
+esac
+WFLAGS=()
+[ "$WORKERS" -eq 0 ] || WFLAGS=(--workers "$WORKERS")
+
 # backends SLOW_FLAGS...: b1, b2 at 2 ms and slow with SLOW_FLAGS; sets B1 B2 B3.
 backends() {
-	spawn b1 "$L7_BIN/mockserver" --listen "$NET.11:0" --name b1 --delay 2ms; MB1=$PID
-	spawn b2 "$L7_BIN/mockserver" --listen "$NET.12:0" --name b2 --delay 2ms; MB2=$PID
-	spawn slow "$L7_BIN/mockserver" --listen "$NET.13:0" --name slow "$@"; MB3=$PID
+	spawn b1 "$L7_BIN/mockserver" --listen "$NET.11:0" --name b1 --delay 2ms "${WFLAGS[@]}"; MB1=$PID
+	spawn b2 "$L7_BIN/mockserver" --listen "$NET.12:0" --name b2 --delay 2ms "${WFLAGS[@]}"; MB2=$PID
+	spawn slow "$L7_BIN/mockserver" --listen "$NET.13:0" --name slow "${WFLAGS[@]}" "$@"; MB3=$PID
 	B1=$(awk '{ print $3; exit }' "$tmp/b1.out") B2=$(awk '{ print $3; exit }' "$tmp/b2.out")
 	B3=$(awk '{ print $3; exit }' "$tmp/slow.out")
 }
@@ -71,19 +91,28 @@ row_of() {
 		(1000 * (.by_header.slow // 0) / ([.by_header[]] | add) | round / 10), .requests, .errors_total] | @tsv' "$2"
 }
 
-# 1. capacity: three fast servers, closed loop
+# 1. capacity: computed from the workers (or, without, measured with three
+# fast servers in a closed loop)
 backends --delay 2ms
-proxy_run roundrobin
-if [ -z "${BALANCE_RATE:-}" ]; then
+if [ -n "${BALANCE_RATE:-}" ]; then
+	echo "balance: open loop at $BALANCE_RATE/s (BALANCE_RATE)" >&2
+elif [ "$WORKERS" -gt 0 ]; then
+	cap=$((WORKERS * 1000 / 2 * 2 + WORKERS * 1000 / 20))
+	BALANCE_RATE=$((cap / 2))
+	echo "balance: capacity $cap requests/s, computed: $WORKERS workers / 2 ms x 2 + $WORKERS / 20 ms" \
+		"(slow: $((WORKERS * 1000 / 20))/s); open loop at half, $BALANCE_RATE/s, the all-fast baseline too" >&2
+else
+	proxy_run roundrobin
 	load "$tmp/cap.json" -c "$CONNS" -d 3s
+	stop "$PP"
 	BALANCE_RATE=$(jq '.rps / 2 | floor' "$tmp/cap.json")
-	echo "balance: capacity $(jq '.rps | floor' "$tmp/cap.json") requests/s (3 fast, -c $CONNS); open loop at $BALANCE_RATE/s" >&2
+	echo "balance: no --workers: capacity $(jq '.rps | floor' "$tmp/cap.json") requests/s, measured" \
+		"(3 fast, closed loop, -c $CONNS); open loop at $BALANCE_RATE/s" >&2
 fi
 RATE=$BALANCE_RATE
 
 # 2. the table: all-fast baseline, then one slow server per algorithm
 echo -e "run\tp50_ms\tp99_ms\tslow_%\trequests\terrors" >"$tmp/table"
-stop "$PP"
 proxy_run ewma
 load "$tmp/fast.json" -r "$RATE" -c "$OPEN_CONNS" -d "${SECONDS_RUN}s"
 row_of "ewma, 3 fast" "$tmp/fast.json" >>"$tmp/table"
@@ -100,7 +129,7 @@ done
 stop_backends
 {
 	echo
-	echo "one of three servers 20 ms (others 2 ms), open loop $RATE requests/s for ${SECONDS_RUN}s, -c $OPEN_CONNS:"
+	echo "one of three servers 20 ms (others 2 ms), $( [ "$WORKERS" -gt 0 ] && echo "$WORKERS workers each" || echo "no --workers"), open loop $RATE requests/s for ${SECONDS_RUN}s, -c $OPEN_CONNS:"
 	column -t -s $'\t' "$tmp/table"
 } >&2
 
