@@ -23,7 +23,12 @@ _l7lab_complete() {
 		return ;;
 	tracer:-i | tracer:--interface)
 		words="any $(ls /sys/class/net 2>/dev/null)" ;;
-	proxy:--balance) words="roundrobin leastconn random" ;;
+	proxy:--balance) words="roundrobin leastconn random ewma least-time hash:source hash:uri hash:header:" ;;
+	proxy:--waf) words="off detect block" ;;
+	proxy:--waf-rules) words="l7lab crs" ;;
+	proxy:--dlp) words="off detect mask block" ;;
+	proxy:--dlp-over-limit) words="mask block" ;;
+	proxy:--dlp-compressed) words="pass block" ;;
 	proxy:--log-format) words="text json" ;;
 	tracer:--color) words="auto always never" ;;
 	*)

@@ -112,7 +112,11 @@ Try '$t --help'."
 	run complete_words "$L7_BIN/tracer" --mer
 	assert_output --mermaid
 	run complete_words "$L7_BIN/proxy" --balance l
-	assert_output leastconn
+	assert_output $'leastconn\nleast-time'
+	run complete_words "$L7_BIN/proxy" --balance e
+	assert_output ewma
+	run complete_words "$L7_BIN/proxy" --dlp m
+	assert_output mask
 	run complete_words "$L7_BIN/tracer" -i l
 	assert_line lo
 }
