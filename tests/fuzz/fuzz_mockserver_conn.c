@@ -10,6 +10,8 @@
  * What comes back must read as HTTP responses, one per request (1xx
  * aside), except after a /raw file or a parse error; and --raw-dir must
  * never give away a file outside it (a secret next to it, a symlink to it).
+ * The backend has one worker (--workers 1): every answer must give it back,
+ * or the next request would wait for ever; after the close none is held.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -152,7 +154,8 @@ static bool converse(const uint8_t *data, size_t size, enum split_mode mode, str
 	srv.nbe = 1;
 	snprintf(be.name, sizeof(be.name), "f1");
 	be.o = (struct opts){ .fail_status = 503, .max_header = 4096, .max_body = 4096,
-	                      .fail_rate = 0.02, .drop_rate = 0.02, .reset_rate = 0.02 };
+	                      .fail_rate = 0.02, .drop_rate = 0.02, .reset_rate = 0.02,
+	                      .workers = 1 };   /* a worker not given back stalls the next request */
 	rng_seed(&be.rng, 15);
 	if (srv.loop == NULL || leak_page_build(&srv.leak_page) != 0 ||
 	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) < 0)
@@ -169,6 +172,9 @@ static bool converse(const uint8_t *data, size_t size, enum split_mode mode, str
 	bool ended = cl.done;
 	conn_close_all(&srv, "fuzz run over");
 	FUZZ_CHECK(srv.nconns == 0 && be.st.open == 0, "connections left open: %zu", srv.nconns);
+	FUZZ_CHECK(be.busy == 0 && be.queued == 0 && be.queue_head == NULL,
+	           "--workers: %llu still busy, %llu queued after every connection closed",
+	           (unsigned long long)be.busy, (unsigned long long)be.queued);
 	ev_unwatch(srv.loop, cl.fd);
 	close(cl.fd);
 	ev_free(srv.loop);
