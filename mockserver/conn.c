@@ -469,10 +469,7 @@ void conn_close(struct conn *c, const char *why)
 	struct server *srv = c->srv;
 	if (log_verbose >= 2)
 		log_debug("%s conn %llu: closed (%s)", c->be->name, (unsigned long long)c->id, why);
-	if (c->state == CS_QUEUED)
-		queue_remove(c);
-	if (c->has_worker)
-		worker_give(c);
+	conn_set_state(c, CS_CLOSING);   /* leaves the queue, gives the worker back */
 	ev_timer_stop(srv->loop, &c->timer);
 	ev_unwatch(srv->loop, c->fd);
 	if (c->reset_on_close)
