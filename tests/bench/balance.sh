@@ -7,30 +7,35 @@
 #
 # Three mockserver backends (b1 127.0.88.11, b2 .12, slow .13, free ports):
 # b1 and b2 answer in 2 ms, slow in 20 ms, each with --workers
-# BALANCE_WORKERS (8): at most 8 requests served at once, the others wait
+# BALANCE_WORKERS (4): at most 4 requests served at once, the others wait
 # their turn, as in a small app server.  A backend with W workers that
 # answers in D carries W/D requests a second, so the pool has a capacity,
-# computed, not measured: W/2ms x 2 + W/20ms (8,400/s at W=8; slow has 1/21
+# computed, not measured: W/2ms x 2 + W/20ms (4,200/s at W=4; slow has 1/21
 # of it).  The proxy (127.0.88.2) is run once per algorithm: roundrobin,
 # leastconn, random, ewma, and once with three fast servers (the baseline,
 # ewma).  loadgen sends an open loop at half of that capacity (BALANCE_RATE
 # to choose another; the baseline runs at the same rate) for
 # BALANCE_SECONDS (10), over BALANCE_OPEN_CONNS (256) connections.
+# All of that BALANCE_RUNS times (5): a p99 of 10 s of traffic moves with
+# the machine's other load from run to run, so every cell of the table is
+# the median of the runs, and each run's ewma and all-fast p99 are shown.
 # roundrobin sends slow a third of the load, 3.5x what it can carry: its
 # queue grows until the connections are all waiting there (requests and
-# errors columns).  BALANCE_WORKERS=0: no limit, as before --workers; a
-# delay is then a pure timer, the pool has no capacity, and "half of it" is
-# half of what a closed loop at -c BALANCE_CONNS (64) gets through three fast
-# servers in 3 s: Little's law over 64 connections, which loads a 2-core
-# machine heavily (about 10k/s) and puts ~13 requests in flight on each fast
-# server, so ewma's cost (EWMA x (in flight + 1)) prefers the idle slow one.
-# One row per run: p50, p99, share of requests to slow, requests, errors.
+# errors columns).  With 8 workers, ewma's p99 is slow's in most runs
+# (labs/08-fastest, "Capacity", says why).  BALANCE_WORKERS=0: no limit,
+# as before --workers; a delay is then a pure timer, the pool has no
+# capacity, and "half of it" is half of what a closed loop at -c
+# BALANCE_CONNS (64) gets through three fast servers in 3 s: Little's law
+# over 64 connections, which loads a 2-core machine heavily (about 10k/s)
+# and puts ~13 requests in flight on each fast server, so ewma's cost
+# (EWMA x (in flight + 1)) prefers the idle slow one.
+# One row per algorithm: p50, p99, share of requests to slow, requests,
+# errors.
 # Then the recovery: ewma, slow's delay drops to 2 ms at SIGUSR2 after 5 s;
 # the loadgen --timeline (--by-header X-Backend) gives slow's share second
 # by second, and the seconds until it is back above 25%.  BALANCE_PROXY_ARGS
 # adds flags to every proxy run (--ewma-decay 300ms, say).  The machine's
-# other load shows in every p99: run it on a quiet machine, twice, and
-# compare medians.
+# other load shows in every p99: run it on a quiet machine.
 #
 # Progress and the tables go to stderr; the rows for tests/bench/run
 # ("tool peer figure ours theirs ratio") to stdout:
@@ -39,7 +44,8 @@
 . "$(dirname "$0")/common.sh"      # bench_bg, wait_listening, bench_cleanup
 SECONDS_RUN=${BALANCE_SECONDS:-10}
 CONNS=${BALANCE_CONNS:-64}      # closed loop, for the capacity (BALANCE_WORKERS=0)
-WORKERS=${BALANCE_WORKERS:-8}   # per backend; 0 = no limit
+WORKERS=${BALANCE_WORKERS:-4}   # per backend; 0 = no limit
+RUNS=${BALANCE_RUNS:-5}
 OPEN_CONNS=${BALANCE_OPEN_CONNS:-256}   # open loop: enough that none waits for a connection
 NET=127.0.88
 
@@ -60,6 +66,9 @@ stop() { kill -TERM "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
 
 case $WORKERS in
 ''|*[!0-9]*) echo "balance: BALANCE_WORKERS='$WORKERS' is not a whole number" >&2; exit 2 ;;
+esac
+case $RUNS in
+''|0|*[!0-9]*) echo "balance: BALANCE_RUNS='$RUNS' is not a whole number above 0" >&2; exit 2 ;;
 esac
 WFLAGS=()
 [ "$WORKERS" -eq 0 ] || WFLAGS=(--workers "$WORKERS")
@@ -111,26 +120,50 @@ else
 fi
 RATE=$BALANCE_RATE
 
-# 2. the table: all-fast baseline, then one slow server per algorithm
-echo -e "run\tp50_ms\tp99_ms\tslow_%\trequests\terrors" >"$tmp/table"
-proxy_run ewma
-load "$tmp/fast.json" -r "$RATE" -c "$OPEN_CONNS" -d "${SECONDS_RUN}s"
-row_of "ewma, 3 fast" "$tmp/fast.json" >>"$tmp/table"
-stop "$PP"
-stop_backends
-backends --delay 20ms
-for algo in roundrobin leastconn random ewma; do
-	proxy_run "$algo"
-	load "$tmp/$algo.json" -r "$RATE" -c "$OPEN_CONNS" -d "${SECONDS_RUN}s"
-	row_of "$algo" "$tmp/$algo.json" >>"$tmp/table"
+# 2. the table: all-fast baseline, then one slow server per algorithm,
+# RUNS times; rows "run N<TAB>label<TAB>p50 p99 share requests errors"
+: >"$tmp/rows"
+for ((run = 1; run <= RUNS; run++)); do
+	proxy_run ewma
+	load "$tmp/fast.json" -r "$RATE" -c "$OPEN_CONNS" -d "${SECONDS_RUN}s"
+	row_of "ewma, 3 fast" "$tmp/fast.json" | sed "s/^/$run\t/" >>"$tmp/rows"
 	stop "$PP"
-	echo "balance: $algo done" >&2
+	stop_backends
+	backends --delay 20ms
+	for algo in roundrobin leastconn random ewma; do
+		proxy_run "$algo"
+		load "$tmp/$algo.json" -r "$RATE" -c "$OPEN_CONNS" -d "${SECONDS_RUN}s"
+		row_of "$algo" "$tmp/$algo.json" | sed "s/^/$run\t/" >>"$tmp/rows"
+		stop "$PP"
+	done
+	stop_backends
+	echo "balance: run $run of $RUNS done:" \
+		"$(awk -F'\t' -v r="$run" '$1 == r && $2 ~ /^ewma/ { printf "%s p99 %s ms; ", $2, $4 }' "$tmp/rows")" >&2
+	if [ "$run" -lt "$RUNS" ]; then backends --delay 2ms; fi
 done
-stop_backends
+
+# cell LABEL COLUMN: the median over the runs of one cell (columns as in
+# $tmp/rows: 3 p50, 4 p99, 5 share, 6 requests, 7 errors).
+cell() {
+	local -a v
+	mapfile -t v < <(awk -F'\t' -v l="$1" -v c="$2" '$2 == l { print $c }' "$tmp/rows")
+	median "${v[@]}"
+}
+{
+	echo -e "run\tp50_ms\tp99_ms\tslow_%\trequests\terrors"
+	for label in "ewma, 3 fast" roundrobin leastconn random ewma; do
+		printf '%s' "$label"
+		for c in 3 4 5 6 7; do printf '\t%s' "$(cell "$label" "$c")"; done
+		echo
+	done
+} >"$tmp/table"
 {
 	echo
-	echo "one of three servers 20 ms (others 2 ms), $( [ "$WORKERS" -gt 0 ] && echo "$WORKERS workers each" || echo "no --workers"), open loop $RATE requests/s for ${SECONDS_RUN}s, -c $OPEN_CONNS:"
+	echo "one of three servers 20 ms (others 2 ms), $( [ "$WORKERS" -gt 0 ] && echo "$WORKERS workers each" || echo "no --workers"), open loop $RATE requests/s for ${SECONDS_RUN}s, -c $OPEN_CONNS;" \
+		"median of $RUNS runs:"
 	column -t -s $'\t' "$tmp/table"
+	echo "p99_ms of each run, ewma, 3 fast: $(awk -F'\t' '$2 == "ewma, 3 fast" { printf "%s ", $4 }' "$tmp/rows")"
+	echo "p99_ms of each run, ewma:         $(awk -F'\t' '$2 == "ewma" { printf "%s ", $4 }' "$tmp/rows")"
 } >&2
 
 # 3. recovery: slow drops to 2 ms at SIGUSR2, 5 s into a 20 s ewma run
@@ -154,9 +187,9 @@ back=$(awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == "X-Backend:slow") 
 echo "balance: slow's share back above 25% ${back:-never} s after it recovered" >&2
 
 # rows for tests/bench/run
-fast99=$(jq .latency_us.p99/1000 "$tmp/fast.json")
-ewma99=$(jq .latency_us.p99/1000 "$tmp/ewma.json")
-rr99=$(jq .latency_us.p99/1000 "$tmp/roundrobin.json")
+fast99=$(cell "ewma, 3 fast" 4)
+ewma99=$(cell ewma 4)
+rr99=$(cell roundrobin 4)
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f\n", (b > 0 ? a / b : 0) }'; }
 printf 'proxy-ewma\tall-fast\tp99_ms\t%s\t%s\t%s\n' "$ewma99" "$fast99" "$(ratio "$ewma99" "$fast99")"
 printf 'proxy-roundrobin\tslow-server\tp99_ms\t%s\t20\t%s\n' "$rr99" "$(ratio "$rr99" 20)"
