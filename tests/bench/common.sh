@@ -175,13 +175,24 @@ cpu_ticks() {
 	awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"
 }
 
-# wrk_once URL [PID]: one wrk run; sets WRK_RPS, WRK_P99_MS and, given the
+# cpu0_times: "busy total" clock ticks of CPU 0 so far (/proc/stat), where
+# wrk runs when pinned (CLIENT_PIN), with the backends of proxy.sh.
+cpu0_times() {
+	awk '$1 == "cpu0" { t = 0; for (i = 2; i <= 9; i++) t += $i; print t - $5 - $6, t; exit }' /proc/stat
+}
+
+# wrk_once URL [PID]: one wrk run; sets WRK_RPS, WRK_P99_MS, WRK_LOAD_BUSY
+# (how busy CPU 0 was, in %: wrk's side when pinned) and, given the
 # server's PID, WRK_CPU_US: its CPU time per request in microseconds.
 wrk_once() {
-	local out before=0 after=0 total
+	local out before=0 after=0 total c0 c1
 	[ -n "${2:-}" ] && before=$(cpu_ticks "$2")
+	c0=$(cpu0_times)
 	out=$("${CLIENT_PIN[@]}" wrk -t"$BENCH_THREADS" -c"$BENCH_CONNS" -d"$BENCH_DURATION" --latency "$1")
+	c1=$(cpu0_times)
 	[ -n "${2:-}" ] && after=$(cpu_ticks "$2")
+	WRK_LOAD_BUSY=$(awk -v a="$c0" -v b="$c1" 'BEGIN { split(a, x, " "); split(b, y, " ")
+		printf "%.1f\n", (y[2] > x[2] ? 100 * (y[1] - x[1]) / (y[2] - x[2]) : 0) }')
 	WRK_RPS=$(awk '/^Requests\/sec:/ { printf "%.0f\n", $2 }' <<<"$out")
 	WRK_P99_MS=$(to_ms "$(awk '$1 == "99%" { print $2 }' <<<"$out")")
 	total=$(awk '/requests in/ { print $1 }' <<<"$out")
@@ -201,19 +212,21 @@ median() {
 # compare_wrk OURS_URL THEIRS_URL OURS_PID THEIRS_PID: BENCH_RUNS runs of
 # each, alternating (so drift in the machine's load hits both alike); sets
 # OURS_RPS, THEIRS_RPS, OURS_P99, THEIRS_P99, OURS_CPU, THEIRS_CPU (server
-# CPU microseconds per request) to the medians.
+# CPU microseconds per request), OURS_LOAD_BUSY, THEIRS_LOAD_BUSY (CPU 0
+# busy, %) to the medians.
 compare_wrk() {
 	local ours=$1 theirs=$2 opid=${3:-} tpid=${4:-} i
-	local -a orps=() trps=() op99=() tp99=() ocpu=() tcpu=()
+	local -a orps=() trps=() op99=() tp99=() ocpu=() tcpu=() obusy=() tbusy=()
 	"${CLIENT_PIN[@]}" wrk -t"$BENCH_THREADS" -c"$BENCH_CONNS" -d1s "$ours" >/dev/null      # warm up both
 	"${CLIENT_PIN[@]}" wrk -t"$BENCH_THREADS" -c"$BENCH_CONNS" -d1s "$theirs" >/dev/null
 	for ((i = 0; i < BENCH_RUNS; i++)); do
 		wrk_once "$ours" "$opid"
-		orps+=("$WRK_RPS"); op99+=("$WRK_P99_MS"); ocpu+=("$WRK_CPU_US")
+		orps+=("$WRK_RPS"); op99+=("$WRK_P99_MS"); ocpu+=("$WRK_CPU_US"); obusy+=("$WRK_LOAD_BUSY")
 		wrk_once "$theirs" "$tpid"
-		trps+=("$WRK_RPS"); tp99+=("$WRK_P99_MS"); tcpu+=("$WRK_CPU_US")
+		trps+=("$WRK_RPS"); tp99+=("$WRK_P99_MS"); tcpu+=("$WRK_CPU_US"); tbusy+=("$WRK_LOAD_BUSY")
 		echo "bench: run $((i + 1))/$BENCH_RUNS: ours ${orps[-1]} req/s, p99 ${op99[-1]} ms," \
-		     "${ocpu[-1]} us CPU/req; theirs ${trps[-1]} req/s, p99 ${tp99[-1]} ms, ${tcpu[-1]} us CPU/req" >&2
+		     "${ocpu[-1]} us CPU/req, CPU 0 ${obusy[-1]}% busy; theirs ${trps[-1]} req/s, p99 ${tp99[-1]} ms," \
+		     "${tcpu[-1]} us CPU/req, CPU 0 ${tbusy[-1]}% busy" >&2
 	done
 	OURS_RPS=$(median "${orps[@]}")
 	THEIRS_RPS=$(median "${trps[@]}")
@@ -221,6 +234,8 @@ compare_wrk() {
 	THEIRS_P99=$(median "${tp99[@]}")
 	OURS_CPU=$(median "${ocpu[@]}")
 	THEIRS_CPU=$(median "${tcpu[@]}")
+	OURS_LOAD_BUSY=$(median "${obusy[@]}")
+	THEIRS_LOAD_BUSY=$(median "${tbusy[@]}")
 }
 
 # row TOOL PEER FIGURE OURS THEIRS: one TSV result row; ratio = ours/theirs.

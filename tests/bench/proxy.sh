@@ -7,6 +7,8 @@
 #   RSS while 10,000 idle keep-alive client connections are held;
 #   system calls per proxied request (strace -c -f over ab -k -n N).
 # Every proxy runs one thread/worker and keeps idle server connections.
+# load_cpu0_busy_% says how busy CPU 0 (wrk and the backends) was: at 100%
+# behind both proxies, requests/s is that CPU's ceiling, not a proxy's.
 # With BENCH_PIN=1 (the default) the proxy under test has the last CPU to
 # itself, and wrk and the backends share CPU 0: the same for all three, and
 # the scheduler cannot reshuffle them mid-run (unpinned, p99 swings by
@@ -107,6 +109,11 @@ for conns in 64 1000; do
 	row proxy haproxy "requests/s -c$conns" "$OURS_RPS" "$THEIRS_RPS"
 	row proxy haproxy "p99_ms -c$conns" "$OURS_P99" "$THEIRS_P99"
 	row proxy haproxy "cpu_us/request -c$conns" "$OURS_CPU" "$THEIRS_CPU"
+	# Pinned, CPU 0 carries wrk and the three backends.  When it is busy
+	# all the time behind both proxies, requests/s is its ceiling: the
+	# ratio then says both proxies kept up, not which one could carry more.
+	[ ${#SERVER_PIN[@]} -eq 0 ] ||
+		row proxy haproxy "load_cpu0_busy_% -c$conns" "$OURS_LOAD_BUSY" "$THEIRS_LOAD_BUSY"
 	compare_wrk "$ours" "$nginx" "$ours_pid" "$ng_pid"
 	row proxy nginx "requests/s -c$conns" "$OURS_RPS" "$THEIRS_RPS"
 	row proxy nginx "p99_ms -c$conns" "$OURS_P99" "$THEIRS_P99"
