@@ -86,7 +86,6 @@ static void queue_push(struct conn *c)
 	else
 		be->queue_head = c;
 	be->queue_tail = c;
-	be->queued++;
 }
 
 static void queue_remove(struct conn *c)
@@ -101,7 +100,6 @@ static void queue_remove(struct conn *c)
 	else
 		be->queue_tail = c->qprev;
 	c->qprev = c->qnext = NULL;
-	be->queued--;
 }
 
 /* Takes a worker for c's request, or returns false: all busy, or others

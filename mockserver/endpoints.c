@@ -413,6 +413,9 @@ static void ep_stats(struct conn *c)
 	r |= buf_puts(j, "{");
 	for (size_t i = 0; i < srv->nbe; i++) {
 		const struct backend *be = &srv->be[i];
+		uint64_t queued = 0;
+		for (const struct conn *q = be->queue_head; q != NULL; q = q->qnext)
+			queued++;
 		r |= buf_puts(j, i ? "," : "");
 		r |= buf_json_str(j, be->name, strlen(be->name));
 		r |= buf_puts(j, ":{\"address\":");
@@ -422,7 +425,7 @@ static void ep_stats(struct conn *c)
 		                be->healthy ? "true" : "false", (unsigned long long)be->o.delay_ms, (unsigned long long)be->st.requests,
 		                (unsigned long long)be->st.connections, (unsigned long long)be->st.open,
 		                (unsigned long long)be->st.dropped, (unsigned long long)be->st.reset,
-		                (unsigned long long)be->o.workers, (unsigned long long)be->busy, (unsigned long long)be->queued);
+		                (unsigned long long)be->o.workers, (unsigned long long)be->busy, (unsigned long long)queued);
 		bool first = true;
 		for (int s = 100; s < 600; s++) {
 			if (be->st.status[s] == 0)

@@ -148,7 +148,6 @@ struct backend {
 	uint64_t next_conn_id;
 	uint64_t busy;                    /* requests holding a worker now      */
 	struct conn *queue_head, *queue_tail; /* requests waiting for a worker, oldest first */
-	uint64_t queued;                  /* how many wait                      */
 	struct stats st;
 };
 

@@ -102,7 +102,6 @@ row_of() {
 
 # 1. capacity: computed from the workers (or, without, measured with three
 # fast servers in a closed loop)
-backends --delay 2ms
 if [ -n "${BALANCE_RATE:-}" ]; then
 	echo "balance: open loop at $BALANCE_RATE/s (BALANCE_RATE)" >&2
 elif [ "$WORKERS" -gt 0 ]; then
@@ -111,9 +110,11 @@ elif [ "$WORKERS" -gt 0 ]; then
 	echo "balance: capacity $cap requests/s, computed: $WORKERS workers / 2 ms x 2 + $WORKERS / 20 ms" \
 		"(slow: $((WORKERS * 1000 / 20))/s); open loop at half, $BALANCE_RATE/s, the all-fast baseline too" >&2
 else
+	backends --delay 2ms
 	proxy_run roundrobin
 	load "$tmp/cap.json" -c "$CONNS" -d 3s
 	stop "$PP"
+	stop_backends
 	BALANCE_RATE=$(jq '.rps / 2 | floor' "$tmp/cap.json")
 	echo "balance: no --workers: capacity $(jq '.rps | floor' "$tmp/cap.json") requests/s, measured" \
 		"(3 fast, closed loop, -c $CONNS); open loop at $BALANCE_RATE/s" >&2
@@ -124,6 +125,7 @@ RATE=$BALANCE_RATE
 # RUNS times; rows "run N<TAB>label<TAB>p50 p99 share requests errors"
 : >"$tmp/rows"
 for ((run = 1; run <= RUNS; run++)); do
+	backends --delay 2ms
 	proxy_run ewma
 	load "$tmp/fast.json" -r "$RATE" -c "$OPEN_CONNS" -d "${SECONDS_RUN}s"
 	row_of "ewma, 3 fast" "$tmp/fast.json" | sed "s/^/$run\t/" >>"$tmp/rows"
@@ -139,7 +141,6 @@ for ((run = 1; run <= RUNS; run++)); do
 	stop_backends
 	echo "balance: run $run of $RUNS done:" \
 		"$(awk -F'\t' -v r="$run" '$1 == r && $2 ~ /^ewma/ { printf "%s p99 %s ms; ", $2, $4 }' "$tmp/rows")" >&2
-	if [ "$run" -lt "$RUNS" ]; then backends --delay 2ms; fi
 done
 
 # cell LABEL COLUMN: the median over the runs of one cell (columns as in
